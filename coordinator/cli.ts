@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+/**
+ * `coordinator <command>`: the one executable of the system. Each command lives in
+ * coordinator/commands/<name>.ts and exports `run(args): Promise<number>` (the exit code).
+ */
+import { ConfigError, InputError, ModelFormatError } from '../shared/errors.js';
+
+type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
+
+const COMMANDS: Record<string, Command> = {
+  start: { summary: 'train a DSI model (coordinator + N workers), evaluate, summarise', load: () => import('./commands/start.js') },
+  search: { summary: 'search a trained run: "query" -> ranked docids with scores and passages', load: () => import('./commands/search.js') },
+  eval: { summary: 'evaluate a trained run (or BM25 with --bm25) on held-out queries', load: () => import('./commands/eval.js') },
+  prepare: { summary: 'turn the bundled sample (or MS MARCO) into a prepared dataset folder', load: () => import('./commands/prepare.js') },
+  bench: { summary: 'benchmarks: bench model', load: () => import('./commands/bench.js') },
+};
+
+function usage(): string {
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
+  return `usage: coordinator <command> [--flags]\n\ncommands:\n${rows.join('\n')}\n\n` +
+    `coordinator <command> --help lists every flag (all settings also come from --config FILE or DSI_* env).`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`coordinator: unknown command '${name}'\n\n${usage()}\n`);
+    return 2;
+  }
+  const mod = await command.load();
+  return mod.run(args);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    // Known input problems are the user's to fix: one clear line, no stack.
+    if (e instanceof ConfigError || e instanceof InputError || e instanceof ModelFormatError) {
+      process.stderr.write(`coordinator: ${e.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`coordinator: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

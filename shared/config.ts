@@ -1,0 +1,192 @@
+/**
+ * The one configuration schema of the system (convict): defaults < config file < env < flags.
+ * Validated once at start; code receives the frozen plain object (or a slice), never `conf.get()`.
+ */
+import convict from 'convict';
+import { existsSync } from 'node:fs';
+import { ConfigError } from './errors.js';
+
+export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKENDS)[number];
+export const PRESETS = ['t5-tiny', 't5-small', 't5-base'] as const;
+export type PresetName = (typeof PRESETS)[number];
+export const LR_DECAYS = ['linear', 'cosine', 'constant'] as const;
+export type LrDecay = (typeof LR_DECAYS)[number];
+
+export interface Config {
+  runtime: { backend: BackendName; seed: number; logLevel: string; json: boolean };
+  model: { preset: PresetName; from: string; dropout: number };
+  data: { dir: string; maxInputTokens: number };
+  train: {
+    steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
+    decay: LrDecay; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
+    gradClip: number; logEvery: number;
+  };
+  eval: { beamSize: number; maxQueries: number; split: string };
+  run: { dir: string };
+  cluster: { workers: number; host: string; port: number };
+}
+
+function addFormats(): void {
+  convict.addFormat({
+    name: 'positive-int', coerce: Number,
+    validate(v: unknown) { if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error('must be an integer > 0'); },
+  });
+  convict.addFormat({
+    name: 'nonneg-int', coerce: Number,
+    validate(v: unknown) { if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error('must be an integer >= 0'); },
+  });
+  convict.addFormat({
+    name: 'nonneg-number', coerce: Number,
+    validate(v: unknown) { if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error('must be a number >= 0'); },
+  });
+  convict.addFormat({
+    name: 'unit-interval', coerce: Number,
+    validate(v: unknown) { if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new Error('must be a number in [0, 1)'); },
+  });
+}
+addFormats();
+
+const schema: convict.Schema<Config> = {
+  runtime: {
+    backend: { doc: 'TensorFlow.js backend; auto tries tensorflow (tfjs-node-gpu/tfjs-node), then wasm, then cpu.', format: [...BACKENDS], default: 'auto', env: 'DSI_BACKEND', arg: 'backend' },
+    seed: { doc: 'Seed of every random choice (init, data order, dropout).', format: 'nonneg-int', default: 42, env: 'DSI_SEED', arg: 'seed' },
+    logLevel: { doc: 'pino log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'DSI_LOG_LEVEL', arg: 'log-level' },
+    json: { doc: 'Print the result as one JSON object on stdout.', format: Boolean, default: false, arg: 'json' },
+  },
+  model: {
+    preset: { doc: 'Model shape: t5-tiny (tests, demo), t5-small and t5-base (Hugging Face shapes).', format: [...PRESETS], default: 't5-tiny', env: 'DSI_PRESET', arg: 'preset' },
+    from: { doc: 'Hugging Face T5 folder (config.json + model.safetensors) to start from; empty: random init.', format: String, default: '', env: 'DSI_MODEL_FROM', arg: 'model-from' },
+    dropout: { doc: 'Dropout rate; negative: the preset\'s own (0.1 for Hugging Face presets).', format: Number, default: -1, arg: 'dropout' },
+  },
+  data: {
+    dir: { doc: 'Prepared dataset folder; empty: the bundled MS MARCO sample, prepared on first use.', format: String, default: '', env: 'DSI_DATA', arg: 'data' },
+    maxInputTokens: { doc: 'Inputs are truncated to this many tokens (</s> included).', format: 'positive-int', default: 64, arg: 'max-input-tokens' },
+  },
+  train: {
+    steps: { doc: 'Optimizer steps.', format: 'positive-int', default: 600, env: 'DSI_STEPS', arg: 'steps' },
+    batchSize: { doc: 'Global batch: examples per optimizer step over all workers and micro-batches.', format: 'positive-int', default: 32, env: 'DSI_BATCH_SIZE', arg: 'batch-size' },
+    accumulate: { doc: 'Micro-batches per worker per step (gradient accumulation).', format: 'positive-int', default: 1, arg: 'accumulate' },
+    learningRate: { doc: 'Peak learning rate of AdamW.', format: 'nonneg-number', default: 3e-3, arg: 'lr' },
+    warmupSteps: { doc: 'Linear warm-up steps from 0 to the peak learning rate.', format: 'nonneg-int', default: 50, arg: 'warmup-steps' },
+    decay: { doc: 'Learning-rate decay after warm-up.', format: [...LR_DECAYS], default: 'linear', arg: 'decay' },
+    minLrRatio: { doc: 'Final learning rate as a share of the peak.', format: 'unit-interval', default: 0.1, arg: 'min-lr-ratio' },
+    weightDecay: { doc: 'AdamW decoupled weight decay (not applied to layer norms).', format: 'nonneg-number', default: 0.01, arg: 'weight-decay' },
+    beta1: { doc: 'AdamW beta1.', format: 'unit-interval', default: 0.9, arg: 'beta1' },
+    beta2: { doc: 'AdamW beta2.', format: 'unit-interval', default: 0.999, arg: 'beta2' },
+    epsilon: { doc: 'AdamW epsilon.', format: 'nonneg-number', default: 1e-8, arg: 'epsilon' },
+    gradClip: { doc: 'Clip gradients to this global L2 norm; 0 turns clipping off.', format: 'nonneg-number', default: 1.0, arg: 'grad-clip' },
+    logEvery: { doc: 'Log and report progress every N steps.', format: 'positive-int', default: 10, arg: 'log-every' },
+  },
+  eval: {
+    beamSize: { doc: 'Beam size of the docid-constrained beam search (>= 10 for Hits@10).', format: 'positive-int', default: 10, arg: 'beam-size' },
+    maxQueries: { doc: 'Evaluate on at most this many held-out queries; 0: all.', format: 'nonneg-int', default: 0, arg: 'max-queries' },
+    split: { doc: 'Query set to evaluate: eval (held-out queries) or train (memorisation).', format: ['eval', 'train'], default: 'eval', arg: 'split' },
+  },
+  run: {
+    dir: { doc: 'Run folder (checkpoints, summary, TREC run); empty: runs/<timestamp>.', format: String, default: '', env: 'DSI_RUN_DIR', arg: 'run-dir' },
+  },
+  cluster: {
+    workers: { doc: 'Worker processes.', format: 'positive-int', default: 1, env: 'DSI_WORKERS', arg: 'workers' },
+    host: { doc: 'Address the coordinator binds.', format: String, default: '127.0.0.1', env: 'DSI_HOST', arg: 'host' },
+    port: { doc: 'Coordinator gRPC port; 0: any free port.', format: 'nonneg-int', default: 0, env: 'DSI_PORT', arg: 'port' },
+  },
+};
+
+export interface LoadConfigOptions {
+  /** Config file (JSON); also taken from `--config` or DSI_CONFIG. */
+  file?: string;
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Values that replace the defaults (before file/env/flags), e.g. from a checkpoint. */
+  defaults?: Record<string, unknown>;
+}
+
+/** Flags that are not config keys but commands' own (positional words, --config, --resume...). */
+const COMMAND_FLAGS = new Set(['config', 'resume', 'bm25', 'help']);
+
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  const args = options.args ?? process.argv.slice(2);
+  const env = options.env ?? process.env;
+  rejectUnknownFlags(args);
+  const conf = convict(schema, { args, env });
+  if (options.defaults) conf.load(options.defaults);
+  const file = options.file ?? flagValue(args, 'config') ?? env['DSI_CONFIG'];
+  if (file) {
+    if (!existsSync(file)) throw new ConfigError('config', `file ${file} does not exist`);
+    try { conf.loadFile(file); } catch (e) { throw new ConfigError('config', `cannot read ${file}: ${(e as Error).message}`, { cause: e }); }
+    // flags and env win over the file
+    conf.load(convict(schema, { args, env }).getProperties());
+  }
+  try {
+    conf.validate({ allowed: 'strict' });
+  } catch (e) {
+    throw new ConfigError('validation', (e as Error).message.replace(/\n/g, '; '), { cause: e });
+  }
+  const c = conf.getProperties();
+  const perStep = c.cluster.workers * c.train.accumulate;
+  if (c.train.batchSize % perStep !== 0)
+    throw new ConfigError('train.batchSize', `${c.train.batchSize} is not divisible by workers x accumulate = ${perStep}; choose --batch-size as a multiple of ${perStep}`);
+  return deepFreeze(c);
+}
+
+/** Every `--flag` must be a schema arg or a command flag: a typo is an error, not silently ignored. */
+function rejectUnknownFlags(args: string[]): void {
+  const known = new Set<string>(COMMAND_FLAGS);
+  collectArgs(schema as unknown as Record<string, unknown>, known);
+  for (const a of args) {
+    if (!a.startsWith('--')) continue;
+    const name = a.slice(2).split('=')[0] ?? '';
+    const bare = name.startsWith('no-') ? name.slice(3) : name;
+    if (!known.has(name) && !known.has(bare))
+      throw new ConfigError(name, `unknown flag --${name}; known flags: ${[...known].sort().map((k) => `--${k}`).join(' ')}`);
+  }
+}
+
+function collectArgs(node: Record<string, unknown>, out: Set<string>): void {
+  for (const v of Object.values(node)) {
+    if (v && typeof v === 'object' && !Array.isArray(v)) {
+      const rec = v as Record<string, unknown>;
+      if (typeof rec['arg'] === 'string') out.add(rec['arg']);
+      else if (!('default' in rec)) collectArgs(rec, out);
+    }
+  }
+}
+
+export function flagValue(args: string[], name: string): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (a === `--${name}`) { const next = args[i + 1]; return next && !next.startsWith('--') ? next : 'true'; }
+    if (a.startsWith(`--${name}=`)) return a.slice(name.length + 3);
+  }
+  return undefined;
+}
+
+export function hasFlag(args: string[], name: string): boolean {
+  return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+}
+
+/** Documentation of every key, for `--help`. */
+export function describeConfig(): string {
+  const lines: string[] = [];
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(node)) {
+      const rec = v as Record<string, unknown>;
+      if ('default' in rec) {
+        const flag = typeof rec['arg'] === 'string' ? `--${rec['arg']}` : '';
+        const env = typeof rec['env'] === 'string' ? ` (env ${rec['env']})` : '';
+        lines.push(`  ${flag.padEnd(20)} ${prefix}${k} = ${JSON.stringify(rec['default'])}${env}\n      ${String(rec['doc'])}`);
+      } else walk(rec, `${prefix}${k}.`);
+    }
+  };
+  walk(schema as unknown as Record<string, unknown>, '');
+  return lines.join('\n');
+}
+
+function deepFreeze<T>(o: T): Readonly<T> {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

@@ -1,0 +1,34 @@
+/**
+ * One class per actionable failure. Messages say where (file, line, field) and what to do;
+ * causes are chained with `{ cause }`, never swallowed.
+ */
+
+/** Bad input at a known place; the message starts `file:line:` like a compiler's. */
+export class InputError extends Error {
+  override name = 'InputError';
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly field: string | undefined,
+    problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file}${line === undefined ? '' : `:${line}`}: ${field ? `field '${field}': ` : ''}${problem}`, options);
+  }
+}
+
+/** A configuration value that failed validation; names the key and what to fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly key: string, problem: string, options?: ErrorOptions) {
+    super(`config '${key}': ${problem}`, options);
+  }
+}
+
+/** A model folder or checkpoint that cannot be used (missing file, wrong shape, unknown tensor). */
+export class ModelFormatError extends Error {
+  override name = 'ModelFormatError';
+  constructor(readonly file: string, problem: string, options?: ErrorOptions) {
+    super(`${file}: ${problem}`, options);
+  }
+}

@@ -1,0 +1,16 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+export interface LogOptions {
+  /** pino level; @default 'info' */
+  level?: string;
+  /** Write logs to stderr so that stdout stays free for `--json` output. @default true */
+  toStderr?: boolean;
+}
+
+/** The process's root logger; components take `log.child({ component })`. */
+export function createLogger(options: LogOptions = {}): Logger {
+  const level = options.level ?? process.env['DSI_LOG_LEVEL'] ?? 'info';
+  return pino({ level, base: { pid: process.pid } }, pino.destination(options.toStderr === false ? 1 : 2));
+}
