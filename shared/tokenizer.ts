@@ -9,11 +9,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@xenova/transformers';
 import { ModelFormatError } from './errors.js';
 import { DEFAULT_TOKENIZER_DIR } from './paths.js';
+import { EOS_ID, PAD_ID } from './t5_special_tokens.js';
 
-/** T5's end-of-sequence token `</s>`: every encoded input and docid target ends with it. */
-export const EOS_ID = 1;
-/** T5's padding token `<pad>`, also the decoder's start token. */
-export const PAD_ID = 0;
+export { EOS_ID, PAD_ID };
 
 export interface T5Tokenizer {
   /** Name of the tokenizer folder (e.g. "t5-tokenizer"), recorded in prepared datasets. */

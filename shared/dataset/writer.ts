@@ -1,0 +1,209 @@
+/**
+ * Writes a prepared-dataset folder (layout in format.ts) all or nothing: every file goes into a hidden
+ * temporary folder next to the target, manifest.json last, and one rename publishes it. An interrupted
+ * prepare leaves at most a `.NAME.tmp-*` folder behind, never a half-written NAME.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InputError } from '../errors.js';
+import { docidProblem, modelVocabSize } from './docids.js';
+import {
+  DATASET_FORMAT, DATASET_VERSION, DOCUMENTS_FILE, EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, EXAMPLES_BIN_FILE,
+  EXAMPLES_IDX_FILE, IDX_HEADER_BYTES, IDX_MAGIC, IDX_RECORD_WORDS, IDX_VERSION, MANIFEST_FILE, QUERIES_FILE,
+  type DatasetManifest, type Doc, type Example, type FileEntry, type ManifestInfo, type Query,
+} from './format.js';
+
+/** Buffered bytes before a write to disk. */
+const FLUSH_BYTES = 1 << 20; // 1 MiB
+/** uint32 limit of offsets in examples.idx. */
+const MAX_TOKENS = 2 ** 32 - 1;
+
+export interface DatasetContent {
+  info: ManifestInfo;
+  /** In document order; docids unique and valid under info.docid_scheme. */
+  documents: readonly Doc[];
+  /** Each query's docids must name documents above. */
+  queries: readonly Query[];
+  /** Read once, in order; example i of the folder is the i-th item. */
+  examples: Iterable<Example>;
+}
+
+export interface WriteDatasetOptions {
+  /** Replace an existing non-empty folder. @default false */
+  overwrite?: boolean;
+}
+
+/** A file written in chunks, hashed on the way, fsynced on close. */
+class HashedFile {
+  private readonly hash: Hash = createHash('sha256');
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private bytes = 0;
+
+  private constructor(private readonly handle: FileHandle) {}
+
+  static async create(file: string): Promise<HashedFile> {
+    return new HashedFile(await open(file, 'wx'));
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.hash.update(chunk);
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.bytes += chunk.length;
+    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const data = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.handle.write(data);
+  }
+
+  async close(): Promise<FileEntry> {
+    try {
+      await this.flush();
+      await this.handle.sync();
+    } finally {
+      await this.handle.close();
+    }
+    return { bytes: this.bytes, sha256: this.hash.digest('hex') };
+  }
+}
+
+async function writeJsonl(file: string, rows: Iterable<unknown>): Promise<FileEntry> {
+  const out = await HashedFile.create(file);
+  for (const row of rows) await out.write(Buffer.from(JSON.stringify(row) + '\n', 'utf8'));
+  return out.close();
+}
+
+function int32Bytes(tokens: Int32Array): Buffer {
+  // little-endian on every platform Node supports (x86-64, arm64): the typed array's bytes are the file's bytes
+  return Buffer.from(tokens.buffer, tokens.byteOffset, tokens.byteLength);
+}
+
+/** Writes examples.bin and examples.idx; returns their entries and the number of examples. */
+async function writeExamples(dir: string, examples: Iterable<Example>): Promise<{ bin: FileEntry; idx: FileEntry; count: number }> {
+  const bin = await HashedFile.create(join(dir, EXAMPLES_BIN_FILE));
+  const records: number[] = [];
+  let offset = 0; // in tokens
+  let count = 0;
+  for (const ex of examples) {
+    if (ex.input.length === 0 || ex.target.length === 0) throw new RangeError(`example ${count}: input and target must not be empty`);
+    if (ex.kind !== EXAMPLE_KIND_INDEXING && ex.kind !== EXAMPLE_KIND_RETRIEVAL) throw new RangeError(`example ${count}: unknown kind ${String(ex.kind)}`);
+    if (offset + ex.input.length + ex.target.length > MAX_TOKENS) throw new RangeError(`example ${count}: examples.bin would exceed 2^32 tokens`);
+    records.push(offset, ex.input.length, offset + ex.input.length, ex.target.length, ex.kind);
+    await bin.write(int32Bytes(ex.input));
+    await bin.write(int32Bytes(ex.target));
+    offset += ex.input.length + ex.target.length;
+    count++;
+  }
+  const binEntry = await bin.close();
+
+  const idx = await HashedFile.create(join(dir, EXAMPLES_IDX_FILE));
+  const header = Buffer.alloc(IDX_HEADER_BYTES);
+  header.write(IDX_MAGIC, 0, 'ascii');
+  header.writeUInt32LE(IDX_VERSION, 4);
+  header.writeUInt32LE(count, 8);
+  header.writeUInt32LE(IDX_RECORD_WORDS, 12);
+  await idx.write(header);
+  const body = Buffer.alloc(records.length * 4);
+  records.forEach((w, i) => body.writeUInt32LE(w, i * 4));
+  await idx.write(body);
+  return { bin: binEntry, idx: await idx.close(), count };
+}
+
+/** Checks docids (valid, unique) and that queries name existing documents; errors say which. */
+function checkContent(target: string, c: DatasetContent): void {
+  const docids = new Set<string>();
+  c.documents.forEach((d, i) => {
+    const problem = docidProblem(c.info.docid_scheme, d.docid);
+    if (problem !== undefined) throw new InputError(join(target, DOCUMENTS_FILE), i + 1, 'docid', problem);
+    if (docids.has(d.docid)) throw new InputError(join(target, DOCUMENTS_FILE), i + 1, 'docid', `duplicate docid ${d.docid}`);
+    docids.add(d.docid);
+  });
+  const qids = new Set<string>();
+  c.queries.forEach((q, i) => {
+    if (qids.has(q.qid)) throw new InputError(join(target, QUERIES_FILE), i + 1, 'qid', `duplicate qid ${q.qid}`);
+    qids.add(q.qid);
+    for (const d of q.docids) {
+      if (!docids.has(d)) throw new InputError(join(target, QUERIES_FILE), i + 1, 'docids', `docid ${d} names no document`);
+    }
+  });
+}
+
+/** Fsyncs a folder so that a rename inside it survives a crash. */
+async function syncDir(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try { await h.sync(); } finally { await h.close(); }
+}
+
+/** 'absent', 'empty' or 'full' for the target folder; a file in its place is an error. */
+async function targetState(target: string): Promise<'absent' | 'empty' | 'full'> {
+  const info = await stat(target).catch(() => undefined);
+  if (info === undefined) return 'absent';
+  if (!info.isDirectory()) throw new InputError(target, undefined, undefined, 'exists and is not a folder: choose another output path');
+  return (await readdir(target)).length === 0 ? 'empty' : 'full';
+}
+
+/**
+ * Writes `content` as a prepared dataset at `dir` and returns its manifest. Refuses a non-empty
+ * existing `dir` unless `overwrite` is set.
+ */
+export async function writePreparedDataset(dir: string, content: DatasetContent, options: WriteDatasetOptions = {}): Promise<DatasetManifest> {
+  const target = resolve(dir);
+  if ((await targetState(target)) === 'full' && options.overwrite !== true) {
+    throw new InputError(target, undefined, undefined, 'folder exists and is not empty: pass overwrite to replace it');
+  }
+  checkContent(target, content);
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true });
+  const stamp = `${process.pid}-${Date.now().toString(36)}`;
+  const tmp = join(parent, `.${basename(target)}.tmp-${stamp}`);
+  await mkdir(tmp);
+  try {
+    // 1) data files
+    const documents = await writeJsonl(join(tmp, DOCUMENTS_FILE),
+      content.documents.map((d) => ({ docid: d.docid, text: d.text, source_ids: d.sourceIds })));
+    const queries = await writeJsonl(join(tmp, QUERIES_FILE),
+      content.queries.map((q) => ({ qid: q.qid, query: q.query, docids: q.docids, split: q.split })));
+    const examples = await writeExamples(tmp, content.examples);
+    // 2) the manifest, last: a folder with a manifest is complete
+    const manifest: DatasetManifest = {
+      format: DATASET_FORMAT, version: DATASET_VERSION, ...content.info,
+      counts: {
+        documents: content.documents.length, train_examples: examples.count,
+        eval_queries: content.queries.filter((q) => q.split === 'eval').length,
+        train_queries: content.queries.filter((q) => q.split === 'train').length,
+      },
+      files: {
+        [DOCUMENTS_FILE]: documents, [QUERIES_FILE]: queries,
+        [EXAMPLES_BIN_FILE]: examples.bin, [EXAMPLES_IDX_FILE]: examples.idx,
+      },
+      model_vocab_size: modelVocabSize(content.info.docid_scheme, content.documents.length),
+    };
+    const m = await HashedFile.create(join(tmp, MANIFEST_FILE));
+    await m.write(Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'));
+    await m.close();
+    await syncDir(tmp);
+    // 3) publish: move an existing folder aside (re-checked: it may have changed meanwhile), rename, drop the old one
+    const state = await targetState(target);
+    const old = join(parent, `.${basename(target)}.old-${stamp}`);
+    if (state === 'full') {
+      if (options.overwrite !== true) throw new InputError(target, undefined, undefined, 'folder exists and is not empty: pass overwrite to replace it');
+      await rename(target, old);
+    } else if (state === 'empty') {
+      await rmdir(target);
+    }
+    await rename(tmp, target);
+    await syncDir(parent);
+    if (state === 'full') await rm(old, { recursive: true, force: true });
+    return manifest;
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
