@@ -16,7 +16,7 @@ export type LrDecay = (typeof LR_DECAYS)[number];
 export interface Config {
   runtime: { backend: BackendName; seed: number; logLevel: string; json: boolean };
   model: { preset: PresetName; from: string; dropout: number };
-  data: { dir: string; maxInputTokens: number };
+  data: { dir: string; scheme: 'naive' | 'atomic'; maxInputTokens: number };
   train: {
     steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
     decay: LrDecay; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
@@ -61,6 +61,7 @@ const schema: convict.Schema<Config> = {
   },
   data: {
     dir: { doc: 'Prepared dataset folder; empty: the bundled MS MARCO sample, prepared on first use.', format: String, default: '', env: 'DSI_DATA', arg: 'data' },
+    scheme: { doc: 'Docid scheme used when the bundled sample is prepared (naive: random integers as digit strings; atomic: one token per document).', format: ['naive', 'atomic'], default: 'naive', env: 'DSI_DOCIDS', arg: 'docids' },
     maxInputTokens: { doc: 'Inputs are truncated to this many tokens (</s> included).', format: 'positive-int', default: 64, arg: 'max-input-tokens' },
   },
   train: {

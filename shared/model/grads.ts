@@ -1,0 +1,71 @@
+/**
+ * Loss and gradients of one micro-batch, written into a fused flat buffer laid out like the
+ * parameters (params.ts), ready for accumulation, all-reduce and the optimizer.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { T5Config } from './config.js';
+import type { ParamLayout } from './params.js';
+import { decode, encode, shiftRight, type Weights } from './t5.js';
+import { crossEntropy } from './loss.js';
+import type { DropoutContext } from './layers.js';
+
+/** A padded micro-batch of token ids (row-major). Label 0 (pad) positions carry no loss. */
+export interface TokenBatch {
+  inputIds: Int32Array;   // (B, S)
+  labels: Int32Array;     // (B, T), ends with </s>, padded with 0
+  B: number;
+  S: number;
+  T: number;
+}
+
+/** Teacher-forced loss of a batch for the given weights; runs inside the caller's tidy. */
+export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: DropoutContext): tf.Scalar {
+  const { B, S, T } = batch;
+  const inputIds = tf.tensor2d(batch.inputIds, [B, S], 'int32');
+  const decoderInputIds = tf.tensor2d(shiftRight(batch.labels, B, T, c.decoderStartTokenId), [B, T], 'int32');
+  const enc = encode(c, w, inputIds, drop);
+  const logits = decode(c, w, enc, decoderInputIds, drop);                       // (B*T, V)
+  const labels = tf.tensor1d(batch.labels, 'int32');                              // (B*T,)
+  const weights = tf.cast(tf.notEqual(labels, c.padTokenId), 'float32') as tf.Tensor1D;
+  return crossEntropy(logits, labels, weights);
+}
+
+export interface LossAndGrads {
+  loss: number;
+  /** Tokens that carried loss (non-pad labels). */
+  tokens: number;
+}
+
+/**
+ * Adds this micro-batch's gradient, times `scale`, into `gradOut` (flat, same layout as the
+ * parameters) and returns its loss. `weights` are the current parameter tensors; only the names
+ * in `trainable` get gradients (all of them by default).
+ */
+export function accumulateGradients(
+  c: T5Config, layout: ParamLayout, weights: Weights, batch: TokenBatch, scale: number,
+  gradOut: Float32Array, drop?: DropoutContext,
+): LossAndGrads {
+  const names = layout.specs.map((s) => s.name);
+  const params = names.map((n) => weights.get(n) as tf.Tensor);
+  const { value, grads } = tf.tidy(() => {
+    const f = (...xs: tf.Tensor[]): tf.Scalar => {
+      const w: Weights = new Map(weights);
+      names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
+      return batchLoss(c, w, batch, drop);
+    };
+    return tf.valueAndGrads(f)(params);
+  });
+  // sync point: gradients leave the backend here (they are all-reduced and applied in JS)
+  grads.forEach((g, i) => {
+    const spec = layout.byName.get(names[i] as string);
+    if (!spec) throw new Error(`gradient for unknown parameter ${names[i]}`);
+    const data = g.dataSync() as Float32Array;
+    const out = gradOut.subarray(spec.offset, spec.offset + spec.size);
+    for (let j = 0; j < data.length; j++) out[j] = (out[j] as number) + (data[j] as number) * scale;
+  });
+  const loss = value.dataSync()[0] ?? NaN;
+  tf.dispose([value, ...grads]);
+  let tokens = 0;
+  for (const l of batch.labels) if (l !== c.padTokenId) tokens++;
+  return { loss, tokens };
+}

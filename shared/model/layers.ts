@@ -1,0 +1,164 @@
+/**
+ * The building blocks of T5, as functions of tensors (no layer objects): each runs inside the
+ * caller's tf.tidy. Activations stay 2-D (B*T, D) between blocks so that every projection is one
+ * 2-D matMul, the fast path on wasm (DEVELOPERS.md). Dims: B batch, T query length, S key length,
+ * D model size, H heads, Kv per-head size, V vocabulary.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Rows of `table` at `ids`, with a scatter-add gradient: tf.gather's own gradient needs
+ * UnsortedSegmentSum, which the wasm backend lacks. test/gradients.test.ts proves it equal to
+ * tf.gather's gradient on the cpu backend.
+ */
+export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  // ids is an input (not closed over) so the tape keeps it alive until the backward pass
+  const lookup = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [t, i] = inputs as [tf.Tensor2D, tf.Tensor1D];                  // (V, D), (N,)
+    (inputs[2] as tf.GradSaveFunc)([i]);
+    const value = tf.gather(t, i);                                        // (N, D)
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const si = saved[0] as tf.Tensor1D;                                 // dy (N, D) -> (V, D); repeated ids add up
+      return [tf.scatterND(si.expandDims(1), dy, t.shape), tf.zerosLike(si)];
+    };
+    return { value, gradFunc };
+  });
+  return lookup(table, ids) as tf.Tensor2D;
+}
+
+/**
+ * a @ b for 2-D (M, K) @ (K, N) or batched 3-D (G, M, K) @ (G, K, N), with a gradient that uses
+ * explicit transposes: tf.matMul's own gradient calls matMul with transposeA/B flags, ~10-30x
+ * slower on wasm than a transpose followed by a plain matMul. Proved equal to tf's gradient on
+ * the cpu backend in test/gradients.test.ts.
+ */
+export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf.Tensor<R>): tf.Tensor<R> {
+  const swapLast = a.rank === 2 ? [1, 0] : [0, 2, 1];
+  const mm = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, y] = inputs as [tf.Tensor, tf.Tensor];
+    (inputs[2] as tf.GradSaveFunc)([x, y]);
+    const value = tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sx, sy] = saved as [tf.Tensor3D, tf.Tensor3D];
+      return [
+        tf.matMul(dy as tf.Tensor3D, tf.transpose(sy, swapLast)),   // dA = dY @ B^T
+        tf.matMul(tf.transpose(sx, swapLast), dy as tf.Tensor3D),   // dB = A^T @ dY
+      ];
+    };
+    return { value, gradFunc };
+  });
+  return mm(a, b) as tf.Tensor<R>;
+}
+
+/** (N, Din) @ (Din, Dout) -> (N, Dout). */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  return matMul(x, w);
+}
+
+/** T5's RMS norm: no mean subtraction, no bias. (N, D) -> (N, D). */
+export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
+  const variance = tf.mean(tf.square(x), -1, true);              // (N, 1)
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
+}
+
+/** Where dropout draws its masks: one seed per call site per forward, so runs repeat exactly. */
+export interface DropoutContext {
+  rate: number;
+  seed: number;
+  calls: number;
+}
+
+export function dropout<T extends tf.Tensor>(x: T, ctx: DropoutContext | undefined): T {
+  if (!ctx || ctx.rate === 0) return x;
+  ctx.calls += 1;
+  return tf.dropout(x, ctx.rate, undefined, ctx.seed * 1000 + ctx.calls) as T;
+}
+
+/** Hugging Face's gelu_new (tanh approximation), used by gated-gelu (T5 v1.1). */
+export function geluNew(x: tf.Tensor2D): tf.Tensor2D {
+  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3))));
+  return tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(inner)));
+}
+
+export interface FeedForwardWeights {
+  wi?: tf.Tensor2D;     // relu:       (D, F)
+  wi0?: tf.Tensor2D;    // gated-gelu: (D, F), through gelu
+  wi1?: tf.Tensor2D;    // gated-gelu: (D, F), linear gate
+  wo: tf.Tensor2D;      // (F, D)
+}
+
+/** (N, D) -> (N, D): relu (T5 v1.0) or gated-gelu (T5 v1.1), dropout on the hidden layer. */
+export function feedForward(w: FeedForwardWeights, x: tf.Tensor2D, drop?: DropoutContext): tf.Tensor2D {
+  let h: tf.Tensor2D;                                              // (N, F)
+  if (w.wi) h = tf.relu(linear(x, w.wi));
+  else if (w.wi0 && w.wi1) h = tf.mul(geluNew(linear(x, w.wi0)), linear(x, w.wi1));
+  else throw new Error('feed-forward weights: need wi (relu) or wi_0 and wi_1 (gated-gelu)');
+  return linear(dropout(h, drop), w.wo);
+}
+
+export interface AttentionWeights {
+  q: tf.Tensor2D; k: tf.Tensor2D; v: tf.Tensor2D;   // (D, H*Kv)
+  o: tf.Tensor2D;                                   // (H*Kv, D)
+}
+
+/**
+ * Multi-head attention without T5's absent 1/sqrt(Kv) scaling (folded into q's init).
+ * x (B*T, D) attends over mem (B*S, D); `bias` (B|1, H|1, T|1, S) holds relative positions and masks.
+ */
+export function attention(
+  w: AttentionWeights, x: tf.Tensor2D, mem: tf.Tensor2D, bias: tf.Tensor4D,
+  B: number, T: number, S: number, H: number, drop?: DropoutContext,
+): tf.Tensor2D {
+  const inner = w.q.shape[1];
+  const Kv = inner / H;
+  const q = linear(x, w.q).reshape([B, T, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, T, Kv]) as tf.Tensor3D;
+  // explicit transposes instead of matMul's transpose flags: the flags are the slow path on wasm
+  const kT = linear(mem, w.k).reshape([B, S, H, Kv]).transpose([0, 2, 3, 1]).reshape([B * H, Kv, S]) as tf.Tensor3D;
+  const v = linear(mem, w.v).reshape([B, S, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, S, Kv]) as tf.Tensor3D;
+  const scores = tf.add(matMul(q, kT).reshape([B, H, T, S]), bias);   // (B, H, T, S)
+  const probs = dropout(tf.softmax(scores), drop).reshape([B * H, T, S]) as tf.Tensor3D;
+  const y = matMul(probs, v);                                           // (B*H, T, Kv)
+  const merged = y.reshape([B, H, T, Kv]).transpose([0, 2, 1, 3]).reshape([B * T, inner]) as tf.Tensor2D;
+  return linear(merged, w.o);                                              // (B*T, D)
+}
+
+/**
+ * Hugging Face's T5Attention._relative_position_bucket for every (query i, key j) pair,
+ * relative position = j - i. Computed in JS (integers only) and cached by the caller.
+ */
+export function relativePositionBuckets(
+  T: number, S: number, bidirectional: boolean, numBuckets: number, maxDistance: number, queryOffset = 0,
+): Int32Array {
+  const out = new Int32Array(T * S);
+  for (let i = 0; i < T; i++) {
+    for (let j = 0; j < S; j++) {
+      let rel = j - (i + queryOffset);
+      let bucket = 0;
+      let n = numBuckets;
+      if (bidirectional) {
+        n = Math.floor(n / 2);
+        if (rel > 0) bucket += n;
+        rel = Math.abs(rel);
+      } else {
+        rel = -Math.min(rel, 0);
+      }
+      const maxExact = Math.floor(n / 2);
+      if (rel < maxExact) bucket += rel;
+      else {
+        // float32 in torch: log(rel / maxExact) / log(maxDistance / maxExact) * (n - maxExact), truncated
+        const large = maxExact + Math.trunc(
+          Math.fround(Math.fround(Math.log(Math.fround(rel / maxExact))) / Math.fround(Math.log(maxDistance / maxExact)) * (n - maxExact)));
+        bucket += Math.min(large, n - 1);
+      }
+      out[i * S + j] = bucket;
+    }
+  }
+  return out;
+}
+
+/** (numBuckets, H) table at the buckets -> (1, H, T, S) additive bias. */
+export function positionBias(table: tf.Tensor2D, buckets: Int32Array, T: number, S: number): tf.Tensor4D {
+  const H = table.shape[1];
+  const rows = embeddingLookup(table, tf.tensor1d(buckets, 'int32'));   // (T*S, H)
+  return rows.reshape([T, S, H]).transpose([2, 0, 1]).expandDims(0) as tf.Tensor4D;
+}

@@ -1,0 +1,93 @@
+/**
+ * Each custom gradient of the model equals TensorFlow.js's own gradient of the plain op, on the cpu
+ * backend (which has every gradient kernel), and the whole T5 loss gradient agrees with a finite difference.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../shared/backend.js';
+import { embeddingLookup, matMul, relativePositionBuckets } from '../shared/model/layers.js';
+import { crossEntropy, crossEntropyReference } from '../shared/model/loss.js';
+import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
+import { initParams, t5ParamLayout } from '../shared/model/params.js';
+import { weightsFromFlat } from '../shared/model/t5.js';
+import { accumulateGradients, batchLoss, type TokenBatch } from '../shared/model/grads.js';
+
+before(async () => { await initBackend('cpu'); });
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);
+}
+
+test('embedding lookup: scatter gradient equals tf.gather gradient (repeated ids add up)', () => {
+  const table = tf.randomNormal([11, 5], 0, 1, 'float32', 1) as tf.Tensor2D;
+  const ids = tf.tensor1d([3, 0, 3, 10, 7, 3], 'int32');
+  const dy = tf.randomNormal([6, 5], 0, 1, 'float32', 2);
+  const ours = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(embeddingLookup(t as tf.Tensor2D, ids), dy)))(table);
+  const theirs = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), dy)))(table);
+  assert.ok(maxAbsDiff(ours, theirs) < 1e-6, `max diff ${maxAbsDiff(ours, theirs)}`);
+  // row 3 was looked up three times: its gradient is the sum of three dy rows, not zero
+  assert.ok(Math.abs((ours.slice([3, 0], [1, 1]).dataSync()[0] as number)) > 0);
+});
+
+for (const shapes of [[[7, 4], [4, 9]], [[3, 6, 4], [3, 4, 5]]] as const) {
+  test(`matMul ${JSON.stringify(shapes)}: explicit-transpose gradient equals tf.matMul gradient`, () => {
+    const a = tf.randomNormal(shapes[0] as unknown as number[], 0, 1, 'float32', 3);
+    const b = tf.randomNormal(shapes[1] as unknown as number[], 0, 1, 'float32', 4);
+    const out = tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D);
+    const dy = tf.randomNormal(out.shape, 0, 1, 'float32', 5);
+    const f = (mm: (x: tf.Tensor, y: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(mm(x, y), dy));
+    const ours = tf.grads(f((x, y) => matMul(x as tf.Tensor3D, y as tf.Tensor3D)))([a, b]);
+    const theirs = tf.grads(f((x, y) => tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D)))([a, b]);
+    assert.deepEqual(ours.map((g) => g.shape), theirs.map((g) => g.shape));
+    for (let i = 0; i < 2; i++) assert.ok(maxAbsDiff(ours[i] as tf.Tensor, theirs[i] as tf.Tensor) < 1e-5);
+  });
+}
+
+test('cross-entropy: fused gradient (softmax - one-hot) equals the gradient of logSoftmax form; padding carries no loss', () => {
+  const logits = tf.randomNormal([6, 13], 0, 2, 'float32', 6) as tf.Tensor2D;
+  const labels = tf.tensor1d([1, 12, 0, 5, 5, 2], 'int32');
+  const weights = tf.tensor1d([1, 1, 0, 1, 1, 0], 'float32');
+  const ours = tf.valueAndGrad((x: tf.Tensor) => crossEntropy(x as tf.Tensor2D, labels, weights))(logits);
+  const theirs = tf.valueAndGrad((x: tf.Tensor) => crossEntropyReference(x as tf.Tensor2D, labels, weights))(logits);
+  assert.ok(Math.abs((ours.value.dataSync()[0] as number) - (theirs.value.dataSync()[0] as number)) < 1e-5);
+  assert.ok(maxAbsDiff(ours.grad, theirs.grad) < 1e-6);
+  // rows with weight 0 get exactly zero gradient
+  assert.ok([...ours.grad.slice([2, 0], [1, 13]).dataSync()].every((g) => g === 0));
+});
+
+test('relative position buckets follow Hugging Face\'s _relative_position_bucket', () => {
+  // the query sits at position 200; keys at relative positions -200, -20, -3, 0, 3, 20, 200. Expected values
+  // by hand from _relative_position_bucket: e.g. -20 bidirectional: 8 + int(ln(20/8) / ln(128/8) * 8) = 10
+  const rel = [-200, -20, -3, 0, 3, 20, 200];
+  const bi = rel.map((r) => relativePositionBuckets(1, 401, true, 32, 128, 200)[200 + r]);
+  assert.deepEqual(bi, [15, 10, 3, 0, 19, 26, 31]);
+  // causal (decoder): only the past counts
+  const uni = rel.map((r) => relativePositionBuckets(1, 401, false, 32, 128, 200)[200 + r]);
+  assert.deepEqual(uni, [31, 17, 3, 0, 0, 0, 0]);
+});
+
+test('T5 loss gradient matches central finite differences (gated-gelu, untied head, dropout off)', () => {
+  const c: T5Config = { ...PRESET_CONFIGS['t5-tiny'], vocabSize: 40, dModel: 8, dKv: 4, dFf: 16, numHeads: 2,
+    numLayers: 1, numDecoderLayers: 1, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, relativeAttentionNumBuckets: 8, relativeAttentionMaxDistance: 16 };
+  const layout = t5ParamLayout(c);
+  const flat = initParams(layout, 7);
+  const batch: TokenBatch = { inputIds: Int32Array.from([5, 9, 13, 1, 7, 1, 0, 0]), labels: Int32Array.from([21, 30, 1, 22, 1, 0]), B: 2, S: 4, T: 3 };
+  const grad = new Float32Array(layout.total);
+  accumulateGradients(c, layout, weightsFromFlat(layout, flat), batch, 1, grad);
+  const lossAt = (p: Float32Array): number => tf.tidy(() => batchLoss(c, weightsFromFlat(layout, p), batch).dataSync()[0] as number);
+  // probe a few coordinates of different parameters (float64 would be exact; float32 needs a loose bound)
+  const probes = ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.0.layer.1.EncDecAttention.v.weight',
+    'decoder.block.0.layer.2.DenseReluDense.wi_0.weight', 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'lm_head.weight'];
+  for (const name of probes) {
+    const spec = layout.byName.get(name);
+    assert.ok(spec, name);
+    const i = spec.offset + Math.floor(spec.size / 3);
+    const eps = 1e-2;
+    const plus = Float32Array.from(flat); plus[i] = (plus[i] as number) + eps;
+    const minus = Float32Array.from(flat); minus[i] = (minus[i] as number) - eps;
+    const numeric = (lossAt(plus) - lossAt(minus)) / (2 * eps);
+    const analytic = grad[i] as number;
+    assert.ok(Math.abs(numeric - analytic) < 2e-3 + 0.05 * Math.abs(numeric), `${name}[${i - spec.offset}]: analytic ${analytic} vs numeric ${numeric}`);
+  }
+});

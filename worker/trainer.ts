@@ -1,0 +1,121 @@
+/**
+ * The training loop of one worker, in nanoGPT's phases: set LR -> forward/backward over
+ * micro-batches (gradients summed into one fused buffer) -> reduce across workers -> clip -> AdamW
+ * step -> log -> stop. With one worker the reduction is the identity.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Config } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import type { T5Config } from '../shared/model/config.js';
+import type { ParamLayout } from '../shared/model/params.js';
+import { weightsFromFlat } from '../shared/model/t5.js';
+import { accumulateGradients } from '../shared/model/grads.js';
+import type { DropoutContext } from '../shared/model/layers.js';
+import { adamWStep, clipByGlobalNorm, type AdamWState } from '../shared/train/adamw.js';
+import { learningRate, type LrSchedule } from '../shared/train/schedule.js';
+import { DataOrder, padBatch } from '../shared/train/batches.js';
+import { mixSeed } from '../shared/random.js';
+
+/** What the trainer needs of a prepared dataset: examples by global index. */
+export interface TrainingExamples {
+  numExamples: number;
+  example(i: number): { input: Int32Array; target: Int32Array };
+}
+
+/** Everything that changes during training; checkpoints store exactly this. */
+export interface TrainState {
+  step: number;              // optimizer steps done
+  params: Float32Array;      // master weights (layout order)
+  opt: AdamWState;
+}
+
+export interface StepStats {
+  step: number;              // 1-based index of the step just done
+  loss: number;              // mean over this worker's micro-batches (all workers: see reduce)
+  lr: number;
+  gradNorm: number;
+  samples: number;           // examples in the global batch
+  tokens: number;            // target tokens this worker trained on
+  computeMs: number;         // forward + backward
+  reduceMs: number;          // all-reduce (0 with one worker)
+  optimizerMs: number;
+}
+
+/** Averages a fused gradient (and the loss) over workers; identity with one worker. */
+export type GradientReducer = (grad: Float32Array, loss: number) => Promise<{ grad: Float32Array; loss: number }>;
+
+export interface TrainerOptions {
+  cfg: Config;
+  model: T5Config;
+  layout: ParamLayout;
+  data: TrainingExamples;
+  rank: number;
+  worldSize: number;
+  log: Logger;
+  reduce?: GradientReducer;
+}
+
+export function lrSchedule(cfg: Config): LrSchedule {
+  const t = cfg.train;
+  return { peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.steps, decay: t.decay, minRatio: t.minLrRatio };
+}
+
+/** Dropout rate in force: the flag when set (>= 0), else the model config's own. */
+export function dropoutRate(cfg: Config, model: T5Config): number {
+  return cfg.model.dropout >= 0 ? cfg.model.dropout : model.dropoutRate;
+}
+
+export class Trainer {
+  private readonly order: DataOrder;
+  private readonly schedule: LrSchedule;
+  private readonly grad: Float32Array;
+
+  constructor(private readonly o: TrainerOptions, readonly state: TrainState) {
+    this.order = new DataOrder(o.data.numExamples, o.cfg.runtime.seed);
+    this.schedule = lrSchedule(o.cfg);
+    this.grad = new Float32Array(o.layout.total);
+  }
+
+  /** One optimizer step on this worker's share of the global batch. */
+  async step(): Promise<StepStats> {
+    const { cfg, model, layout, data, rank, worldSize } = this.o;
+    const s = this.state;
+    // 1) learning rate: a pure function of the step
+    const lr = learningRate(this.schedule, s.step);
+    // 2) forward + backward per micro-batch; gradients summed into one buffer, scaled so the sum is the mean
+    const t0 = performance.now();
+    const micro = this.order.microBatches(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
+    this.grad.fill(0);
+    const weights = weightsFromFlat(layout, s.params);
+    let lossSum = 0, tokens = 0;
+    const rate = dropoutRate(cfg, model);
+    try {
+      micro.forEach((indices, m) => {
+        const ex = indices.map((i) => data.example(i));
+        const batch = padBatch(ex.map((e) => e.input), ex.map((e) => e.target));
+        // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
+        const drop: DropoutContext | undefined = rate > 0
+          ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m), calls: 0 } : undefined;
+        const r = accumulateGradients(model, layout, weights, batch, 1 / micro.length, this.grad, drop);
+        lossSum += r.loss;
+        tokens += r.tokens;
+      });
+    } finally {
+      tf.dispose([...weights.values()]);
+    }
+    const computeMs = performance.now() - t0;
+    // 3) mean over workers: the only network wait of a step
+    const t1 = performance.now();
+    const reduced = this.o.reduce
+      ? await this.o.reduce(this.grad, lossSum / micro.length)
+      : { grad: this.grad, loss: lossSum / micro.length };
+    const reduceMs = performance.now() - t1;
+    // 4) clip, AdamW
+    const t2 = performance.now();
+    const gradNorm = clipByGlobalNorm(reduced.grad, cfg.train.gradClip);
+    adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
+    s.step += 1;
+    const optimizerMs = performance.now() - t2;
+    return { step: s.step, loss: reduced.loss, lr, gradNorm, samples: cfg.train.batchSize, tokens, computeMs, reduceMs, optimizerMs };
+  }
+}
