@@ -60,7 +60,8 @@ class HashedFile {
     const data = Buffer.concat(this.pending, this.pendingBytes);
     this.pending = [];
     this.pendingBytes = 0;
-    await this.handle.write(data);
+    let done = 0; // one write(2) may write less than asked
+    while (done < data.length) done += (await this.handle.write(data, done, data.length - done)).bytesWritten;
   }
 
   async close(): Promise<FileEntry> {
