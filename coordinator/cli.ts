@@ -10,8 +10,6 @@ type Command = { summary: string; load: () => Promise<{ run(args: string[]): Pro
 const COMMANDS: Record<string, Command> = {
   start: { summary: 'train a DSI model (coordinator + N workers), evaluate, summarise', load: () => import('./commands/start.js') },
   search: { summary: 'search a trained run: "query" -> ranked docids with scores and passages', load: () => import('./commands/search.js') },
-  eval: { summary: 'evaluate a trained run (or BM25 with --bm25) on held-out queries', load: () => import('./commands/eval.js') },
-  prepare: { summary: 'turn the bundled sample (or MS MARCO) into a prepared dataset folder', load: () => import('./commands/prepare.js') },
   bench: { summary: 'benchmarks: bench model', load: () => import('./commands/bench.js') },
 };
 

@@ -22,7 +22,7 @@ export interface Config {
     decay: LrDecay; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
     gradClip: number; logEvery: number;
   };
-  eval: { beamSize: number; maxQueries: number; split: string };
+  eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
   run: { dir: string };
   cluster: { workers: number; host: string; port: number };
 }
@@ -162,6 +162,23 @@ export function flagValue(args: string[], name: string): string | undefined {
   }
   return undefined;
 }
+
+/** Words that are neither flags nor flag values (e.g. the query of `search`). */
+export function positionals(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (a.startsWith('--')) {
+      const name = a.slice(2);
+      // a value follows unless the flag is boolean or written --flag=value
+      if (!a.includes('=') && !BOOLEAN_FLAGS.has(name) && !name.startsWith('no-')) i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/** Flags that take no value. */
+const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help']);
 
 export function hasFlag(args: string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));

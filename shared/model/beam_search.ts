@@ -84,10 +84,14 @@ function stepLogProbs(
       if (beam) for (let i = 0; i < t; i++) ids[row + 1 + i] = beam.tokens[i] as number;
     }
   }
-  return tf.tidy(() => {
+  const logp = tf.tidy(() => {
     const logits = decode(c, w, { hidden: enc.hidden, bias: enc.bias, B: Q * K, S }, tf.tensor2d(ids, [Q * K, T], 'int32')); // (Q*K*T, V)
     const V = logits.shape[1];
     const last = logits.reshape([Q * K, T, V]).slice([0, T - 1, 0], [Q * K, 1, V]).reshape([Q * K, V]);  // (Q*K, V)
-    return tf.logSoftmax(last).dataSync() as Float32Array;
+    return tf.logSoftmax(last);
   });
+  // read outside tidy: tidy walks a returned typed array element by element
+  const out = logp.dataSync() as Float32Array;
+  logp.dispose();
+  return out;
 }

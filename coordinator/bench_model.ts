@@ -1,0 +1,95 @@
+/**
+ * `bench model`: time the full training step (upload weights, forward, backward, gradients out,
+ * clip, AdamW) and, in the same process on the same backend, a large 2-D matMul: the step's
+ * achieved GFLOP/s over the matMul's says how much of the backend's best the model gets.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { PRESET_CONFIGS } from '../shared/model/config.js';
+import { initParams, t5ParamLayout } from '../shared/model/params.js';
+import { weightsFromFlat } from '../shared/model/t5.js';
+import { accumulateGradients, type TokenBatch } from '../shared/model/grads.js';
+import { trainStepFlops } from '../shared/model/flops.js';
+import { adamWStep, clipByGlobalNorm, newAdamWState } from '../shared/train/adamw.js';
+import { Rng } from '../shared/random.js';
+import type { PresetName } from '../shared/config.js';
+
+export interface ModelBenchOptions {
+  preset: PresetName;
+  backend: string;
+  batchSize: number;      // B
+  inputTokens: number;    // S
+  targetTokens: number;   // T (naive docids of the sample: 3 digits + </s>)
+  steps: number;          // timed steps after warm-up
+  seed: number;
+}
+
+export interface ModelBenchResult {
+  preset: string;
+  backend: string;
+  parameters: number;
+  batch: { B: number; S: number; T: number };
+  step_ms: number;               // median
+  step_ms_all: number[];
+  samples_per_s: number;
+  tokens_per_s: number;          // input + target tokens per second
+  step_gflop: number;
+  step_gflops: number;           // achieved GFLOP/s of the training step
+  matmul: { m: number; k: number; n: number; ms: number; gflops: number };
+  ratio: number;                 // step_gflops / matmul.gflops
+}
+
+const WARMUP_STEPS = 2;
+/** The "large 2-D matMul" of DEVELOPERS.md: (4096, 256) @ (256, 1024). */
+const MATMUL = { m: 4096, k: 256, n: 1024 };
+const MATMUL_MIN_MS = 1000;
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+export function benchModel(o: ModelBenchOptions): ModelBenchResult {
+  const c = PRESET_CONFIGS[o.preset];
+  const layout = t5ParamLayout(c);
+  const params = initParams(layout, o.seed);
+  const opt = newAdamWState(layout.total);
+  const grad = new Float32Array(layout.total);
+  const { batchSize: B, inputTokens: S, targetTokens: T } = o;
+  // token ids drawn from the vocabulary (no padding: every position is computed and counted)
+  const rng = new Rng(o.seed);
+  const batch: TokenBatch = {
+    inputIds: Int32Array.from({ length: B * S }, (_, i) => (i % S === S - 1 ? 1 : 3 + rng.nextInt(32000))),
+    labels: Int32Array.from({ length: B * T }, (_, i) => (i % T === T - 1 ? 1 : 3 + rng.nextInt(32000))),
+    B, S, T,
+  };
+  const times: number[] = [];
+  for (let i = 0; i < WARMUP_STEPS + o.steps; i++) {
+    const t0 = performance.now();
+    grad.fill(0);
+    const w = weightsFromFlat(layout, params);
+    accumulateGradients(c, layout, w, batch, 1, grad);
+    tf.dispose([...w.values()]);
+    clipByGlobalNorm(grad, 1);
+    adamWStep(layout, params, grad, opt, 1e-4, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
+    if (i >= WARMUP_STEPS) times.push(performance.now() - t0);
+  }
+  const stepMs = median(times);
+  const flops = trainStepFlops(c, B, S, T);
+
+  const a = tf.randomNormal([MATMUL.m, MATMUL.k]) as tf.Tensor2D;
+  const b = tf.randomNormal([MATMUL.k, MATMUL.n]) as tf.Tensor2D;
+  tf.matMul(a, b).dispose();
+  let reps = 0;
+  const t0 = performance.now();
+  while (performance.now() - t0 < MATMUL_MIN_MS) { const y = tf.matMul(a, b); y.dataSync(); y.dispose(); reps++; }
+  const mmMs = (performance.now() - t0) / reps;
+  tf.dispose([a, b]);
+  const mmGflops = (2 * MATMUL.m * MATMUL.k * MATMUL.n) / mmMs / 1e6;
+  const stepGflops = flops / stepMs / 1e6;
+  return {
+    preset: o.preset, backend: o.backend, parameters: layout.total, batch: { B, S, T },
+    step_ms: stepMs, step_ms_all: times, samples_per_s: (B * 1000) / stepMs, tokens_per_s: (B * (S + T) * 1000) / stepMs,
+    step_gflop: flops / 1e9, step_gflops: stepGflops,
+    matmul: { ...MATMUL, ms: mmMs, gflops: mmGflops }, ratio: stepGflops / mmGflops,
+  };
+}

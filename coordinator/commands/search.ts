@@ -1,0 +1,51 @@
+/** `coordinator search --run-dir DIR "query" [--json]`: ranked docids, scores and passages from a trained run. */
+import { describeConfig, hasFlag, loadConfig, positionals } from '../../shared/config.js';
+import { createLogger } from '../../shared/log.js';
+import { initBackend } from '../../shared/backend.js';
+import { loadT5Tokenizer } from '../../shared/tokenizer.js';
+import { openPreparedDataset } from '../../shared/dataset/reader.js';
+import { loadTrainingCheckpoint } from '../../shared/model/checkpoint.js';
+import { weightsFromFlat } from '../../shared/model/t5.js';
+import { DocidTrie } from '../../shared/model/docid_trie.js';
+import { retrieve } from '../../shared/eval/dsi_retrieval.js';
+import { ConfigError } from '../../shared/errors.js';
+import { latestRunDir } from '../run_dirs.js';
+import path from 'node:path';
+
+export async function run(args: string[]): Promise<number> {
+  if (hasFlag(args, 'help')) {
+    process.stdout.write(`usage: coordinator search [--run-dir DIR] "query" ["query" ...] [--beam-size K] [--json]\n\n${describeConfig()}\n`);
+    return 0;
+  }
+  const cfg = loadConfig({ args });
+  const queries = positionals(args);
+  if (queries.length === 0) throw new ConfigError('query', 'give the query as an argument: coordinator search --run-dir DIR "some query"');
+  const log = createLogger({ level: cfg.runtime.logLevel });
+  const runDir = cfg.run.dir ? path.resolve(cfg.run.dir) : latestRunDir();
+  const backend = await initBackend(cfg.runtime.backend);
+  log.info({ backend: backend.name, runDir }, 'search');
+  const ckpt = await loadTrainingCheckpoint(path.join(runDir, 'checkpoint'));
+  const data = await openPreparedDataset(ckpt.dataDir);
+  const docs = data.documents();
+  const tok = await loadT5Tokenizer();
+  const model = { config: ckpt.config, weights: weightsFromFlat(ckpt.layout, ckpt.state.params), trie: new DocidTrie(data.docidTokens()), docids: docs.map((d) => d.docid) };
+  const maxInputTokens = data.manifest.max_input_tokens;
+  const ranked = retrieve(model, tok, queries, { beamSize: cfg.eval.beamSize, maxInputTokens });
+  const byDocid = new Map(docs.map((d) => [d.docid, d]));
+  const results = queries.map((query, i) => ({
+    query,
+    results: (ranked[i] ?? []).map((r, rank) => {
+      const doc = byDocid.get(r.docid);
+      return { rank: rank + 1, docid: r.docid, score: r.score, source_ids: doc?.sourceIds ?? [], text: doc?.text ?? '' };
+    }),
+  }));
+  data.close();
+  if (cfg.runtime.json) process.stdout.write(JSON.stringify(results.length === 1 ? results[0] : results) + '\n');
+  else {
+    for (const r of results) {
+      process.stdout.write(`query: ${r.query}\n`);
+      for (const x of r.results) process.stdout.write(`${String(x.rank).padStart(3)}. ${x.docid}  ${x.score.toFixed(3)}  ${x.text.slice(0, 100)}\n`);
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,165 @@
+/**
+ * Model folders in Hugging Face's format (config.json + model.safetensors with HF names and
+ * layouts), so a model trained here opens in transformers and a pretrained T5 can be fine-tuned
+ * here; and training checkpoints, which add the optimizer state and where training stands.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { ModelFormatError } from '../errors.js';
+import { configToHf, readHfConfig, type T5Config } from './config.js';
+import { t5ParamLayout, transpose2d, type ParamLayout } from './params.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
+import { Rng } from '../random.js';
+import type { AdamWState } from '../train/adamw.js';
+
+export const MODEL_FILE = 'model.safetensors';
+export const CONFIG_FILE = 'config.json';
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
+export const TRAINER_STATE_FILE = 'trainer_state.json';
+
+/** Names under which Hugging Face checkpoints may hold the (tied) shared embedding. */
+const SHARED_ALIASES = ['shared.weight', 'encoder.embed_tokens.weight', 'decoder.embed_tokens.weight'];
+
+/** The parameters as Hugging Face tensors: (out, in) Linear weights, float32. */
+export function hfTensors(layout: ParamLayout, params: Float32Array): Map<string, SafeTensor> {
+  const out = new Map<string, SafeTensor>();
+  for (const s of layout.specs) {
+    const view = params.subarray(s.offset, s.offset + s.size);
+    const data = s.transposed ? transpose2d(view, s.shape[0] as number, s.shape[1] as number) : Float32Array.from(view);
+    out.set(s.name, { dtype: 'F32', shape: s.hfShape, data });
+  }
+  return out;
+}
+
+/** Writes config.json + model.safetensors (metadata format "pt", which transformers requires). */
+export async function saveHfModel(dir: string, config: T5Config, layout: ParamLayout, params: Float32Array): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await writeSafetensors(path.join(dir, MODEL_FILE), hfTensors(layout, params), { format: 'pt' });
+  writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify(configToHf(config), null, 2) + '\n');
+}
+
+export interface LoadedModel {
+  config: T5Config;
+  layout: ParamLayout;
+  params: Float32Array;
+}
+
+export interface LoadHfOptions {
+  /** Grow the vocabulary to at least this many rows (atomic docids); new rows drawn N(0, 1) with `seed`. */
+  minVocabSize?: number;
+  seed?: number;
+}
+
+/** Reads a Hugging Face T5 folder; every missing, misshapen or unknown tensor is named. */
+export async function loadHfModel(dir: string, o: LoadHfOptions = {}): Promise<LoadedModel> {
+  if (!existsSync(dir)) throw new ModelFormatError(dir, 'model folder does not exist');
+  const fileConfig = readHfConfig(path.join(dir, CONFIG_FILE));
+  const file = path.join(dir, MODEL_FILE);
+  if (!existsSync(file)) throw new ModelFormatError(file, `${MODEL_FILE} is missing (a Hugging Face T5 folder needs config.json and model.safetensors)`);
+  const { tensors } = await readSafetensors(file);
+  const vocab = Math.max(fileConfig.vocabSize, o.minVocabSize ?? 0);
+  const config: T5Config = { ...fileConfig, vocabSize: vocab };
+  const layout = t5ParamLayout(config);
+  const params = new Float32Array(layout.total);
+  const used = new Set<string>();
+  for (const s of layout.specs) {
+    const names = s.name === 'shared.weight' ? SHARED_ALIASES : [s.name];
+    const name = names.find((n) => tensors.has(n));
+    const t = name === undefined ? undefined : tensors.get(name);
+    if (!t || name === undefined) throw new ModelFormatError(file, `tensor '${s.name}' is missing (config.json describes ${fileConfig.numLayers}+${fileConfig.numDecoderLayers} layers, ${fileConfig.feedForwardProj})`);
+    if (t.dtype !== 'F32' && t.dtype !== 'F16' && t.dtype !== 'BF16') throw new ModelFormatError(file, `tensor '${name}' has dtype ${t.dtype}, expected a float type`);
+    used.add(name);
+    const isVocab = s.name === 'shared.weight' || s.name === 'lm_head.weight';
+    const fileShape = isVocab ? [fileConfig.vocabSize, s.hfShape[1] as number] : s.hfShape;
+    if (t.shape.length !== fileShape.length || t.shape.some((d, i) => d !== fileShape[i]))
+      throw new ModelFormatError(file, `tensor '${name}' has shape [${t.shape.join(', ')}], config.json implies [${fileShape.join(', ')}]`);
+    const dst = params.subarray(s.offset, s.offset + s.size);
+    if (s.transposed) dst.set(transpose2d(t.data, s.hfShape[0] as number, s.hfShape[1] as number));
+    else dst.set(t.data);
+    if (isVocab && vocab > fileConfig.vocabSize) {
+      const rng = new Rng(o.seed ?? 0);
+      for (let i = t.data.length; i < dst.length; i += 2) {
+        // Box-Muller; new rows start like Hugging Face's resize_token_embeddings (N(0, 1) for T5)
+        let u = 0;
+        while (u === 0) u = rng.nextFloat();
+        const r = Math.sqrt(-2 * Math.log(u)), a = 2 * Math.PI * rng.nextFloat();
+        dst[i] = r * Math.cos(a);
+        if (i + 1 < dst.length) dst[i + 1] = r * Math.sin(a);
+      }
+    }
+  }
+  // tied checkpoints may also carry lm_head.weight and the embed_tokens copies; anything else is a different model
+  for (const name of tensors.keys()) {
+    if (used.has(name) || SHARED_ALIASES.includes(name) || (config.tieWordEmbeddings && name === 'lm_head.weight')) continue;
+    throw new ModelFormatError(file, `unexpected tensor '${name}': not part of a T5 with this config.json`);
+  }
+  return { config, layout, params };
+}
+
+export interface TrainingCheckpoint {
+  config: T5Config;
+  layout: ParamLayout;
+  state: { step: number; params: Float32Array; opt: AdamWState };
+  dataDir: string;
+  runConfig: unknown;
+  losses: number[];
+}
+
+interface TrainerStateFile {
+  step: number;
+  adam_t: number;
+  data_dir: string;
+  run_config: unknown;
+  losses: number[];
+  files: Record<string, string>;   // name -> sha256
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/**
+ * Writes a training checkpoint folder: the Hugging Face model files, optimizer moments and
+ * trainer_state.json (step, data, run config, sha256 of each file). Built in a temporary sibling
+ * folder and renamed into place, so an interrupted write never leaves a half checkpoint.
+ */
+export async function saveTrainingCheckpoint(dir: string, ck: Omit<TrainingCheckpoint, 'dataDir'> & { dataDir: string }): Promise<string> {
+  const tmp = `${dir}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  await saveHfModel(tmp, ck.config, ck.layout, ck.state.params);
+  await writeSafetensors(path.join(tmp, OPTIMIZER_FILE), new Map<string, SafeTensor>([
+    ['adamw.exp_avg', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.m }],
+    ['adamw.exp_avg_sq', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.v }],
+  ]), { format: 'dsi-flat', layout: 'parameters of model.safetensors in layout order, Linear weights as (in, out)' });
+  const files: Record<string, string> = {};
+  for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) files[f] = sha256(path.join(tmp, f));
+  const state: TrainerStateFile = { step: ck.state.step, adam_t: ck.state.opt.t, data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files };
+  writeFileSync(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return dir;
+}
+
+export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheckpoint> {
+  const stateFile = path.join(dir, TRAINER_STATE_FILE);
+  if (!existsSync(stateFile)) throw new ModelFormatError(stateFile, 'not a training checkpoint (trainer_state.json is missing)');
+  let st: TrainerStateFile;
+  try { st = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerStateFile; } catch (e) {
+    throw new ModelFormatError(stateFile, `not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  for (const [f, want] of Object.entries(st.files ?? {})) {
+    const p = path.join(dir, f);
+    if (!existsSync(p)) throw new ModelFormatError(p, 'missing from the checkpoint');
+    if (sha256(p) !== want) throw new ModelFormatError(p, `sha256 differs from ${TRAINER_STATE_FILE}: the file is corrupt or was changed`);
+  }
+  const model = await loadHfModel(dir);
+  const opt = (await readSafetensors(path.join(dir, OPTIMIZER_FILE))).tensors;
+  const m = opt.get('adamw.exp_avg'), v = opt.get('adamw.exp_avg_sq');
+  if (!m || !v || !(m.data instanceof Float32Array) || !(v.data instanceof Float32Array) || m.data.length !== model.layout.total || v.data.length !== model.layout.total)
+    throw new ModelFormatError(path.join(dir, OPTIMIZER_FILE), `needs adamw.exp_avg and adamw.exp_avg_sq of ${model.layout.total} float32 values`);
+  return {
+    config: model.config, layout: model.layout, dataDir: st.data_dir, runConfig: st.run_config, losses: st.losses,
+    state: { step: st.step, params: model.params, opt: { t: st.adam_t, m: m.data, v: v.data } },
+  };
+}
