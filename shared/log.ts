@@ -12,5 +12,6 @@ export interface LogOptions {
 /** The process's root logger; components take `log.child({ component })`. */
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env['DSI_LOG_LEVEL'] ?? 'info';
-  return pino({ level, base: { pid: process.pid } }, pino.destination(options.toStderr === false ? 1 : 2));
+  // synchronous writes: training steps are CPU-bound and would starve an async logger until the run ends
+  return pino({ level, base: { pid: process.pid } }, pino.destination({ dest: options.toStderr === false ? 1 : 2, sync: true }));
 }

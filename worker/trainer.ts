@@ -98,7 +98,7 @@ export class Trainer {
           ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m), calls: 0 } : undefined;
         const r = accumulateGradients(model, layout, weights, batch, 1 / micro.length, this.grad, drop);
         lossSum += r.loss;
-        tokens += r.tokens;
+        tokens += r.tokens + ex.reduce((n, e) => n + e.input.length, 0);   // target + input tokens (no padding)
       });
     } finally {
       tf.dispose([...weights.values()]);
