@@ -31,7 +31,7 @@ export interface TrainState {
 
 export interface StepStats {
   step: number;              // 1-based index of the step just done
-  loss: number;              // mean over this worker's micro-batches (all workers: see reduce)
+  loss: number;              // token-mean loss over the global batch (after the reduce)
   lr: number;
   gradNorm: number;
   samples: number;           // examples in the global batch
@@ -76,6 +76,14 @@ export class Trainer {
     this.grad = new Float32Array(o.layout.total);
   }
 
+  /** Target tokens of the whole global batch of `step` (every rank computes the same number). */
+  private globalTargetTokens(step: number): number {
+    const G = this.o.cfg.train.batchSize;
+    let n = 0;
+    for (let p = step * G; p < (step + 1) * G; p++) n += this.o.data.example(this.order.at(p)).target.length;
+    return n;
+  }
+
   /** One optimizer step on this worker's share of the global batch. */
   async step(): Promise<StepStats> {
     const { cfg, model, layout, data, rank, worldSize } = this.o;
@@ -85,6 +93,7 @@ export class Trainer {
     // 2) forward + backward per micro-batch; gradients summed into one buffer, scaled so the sum is the mean
     const t0 = performance.now();
     const micro = this.order.microBatches(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
+    const globalTargetTokens = this.globalTargetTokens(s.step);
     this.grad.fill(0);
     const weights = weightsFromFlat(layout, s.params);
     let lossSum = 0, tokens = 0;
@@ -96,8 +105,12 @@ export class Trainer {
         // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
         const drop: DropoutContext | undefined = rate > 0
           ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m), calls: 0 } : undefined;
-        const r = accumulateGradients(model, layout, weights, batch, 1 / micro.length, this.grad, drop);
-        lossSum += r.loss;
+        // weight = this micro-batch's share of the global batch's target tokens, times N because the
+        // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
+        const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
+        const weight = (worldSize * targetTokens) / globalTargetTokens;
+        const r = accumulateGradients(model, layout, weights, batch, weight, this.grad, drop);
+        lossSum += r.loss * weight;
         tokens += r.tokens + ex.reduce((n, e) => n + e.input.length, 0);   // target + input tokens (no padding)
       });
     } finally {
@@ -107,8 +120,8 @@ export class Trainer {
     // 3) mean over workers: the only network wait of a step
     const t1 = performance.now();
     const reduced = this.o.reduce
-      ? await this.o.reduce(this.grad, lossSum / micro.length)
-      : { grad: this.grad, loss: lossSum / micro.length };
+      ? await this.o.reduce(this.grad, lossSum)
+      : { grad: this.grad, loss: lossSum };
     const reduceMs = performance.now() - t1;
     // 4) clip, AdamW
     const t2 = performance.now();
