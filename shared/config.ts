@@ -12,6 +12,12 @@ export const PRESETS = ['t5-tiny', 't5-small', 't5-base'] as const;
 export type PresetName = (typeof PRESETS)[number];
 export const LR_DECAYS = ['linear', 'cosine', 'constant'] as const;
 export type LrDecay = (typeof LR_DECAYS)[number];
+/** full: every weight trains; lora: adapters on a frozen base; qlora: adapters on an NF4 base. */
+export const TRAIN_MODES = ['full', 'lora', 'qlora'] as const;
+export type TrainMode = (typeof TRAIN_MODES)[number];
+/** Linear modules LoRA may adapt: attention q, k, v, o; feed-forward wi (wi_0 and wi_1 when gated) and wo. */
+export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'wi', 'wo'] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
 
 export interface Config {
   runtime: { backend: BackendName; seed: number; logLevel: string; json: boolean };
@@ -20,8 +26,9 @@ export interface Config {
   train: {
     steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
     decay: LrDecay; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
-    gradClip: number; logEvery: number;
+    gradClip: number; logEvery: number; mode: TrainMode;
   };
+  lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
   run: { dir: string };
   cluster: { workers: number; host: string; port: number };
@@ -43,6 +50,14 @@ function addFormats(): void {
   convict.addFormat({
     name: 'unit-interval', coerce: Number,
     validate(v: unknown) { if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new Error('must be a number in [0, 1)'); },
+  });
+  convict.addFormat({
+    name: 'lora-targets',
+    coerce: (v: unknown) => (typeof v === 'string' ? v.split(',').map((t) => t.trim()).filter((t) => t !== '') : v),
+    validate(v: unknown) {
+      if (!Array.isArray(v) || v.length === 0) throw new Error(`must be a non-empty comma-separated list of ${LORA_TARGETS.join(', ')}`);
+      for (const t of v) if (!(LORA_TARGETS as readonly unknown[]).includes(t)) throw new Error(`'${String(t)}' is not one of ${LORA_TARGETS.join(', ')}`);
+    },
   });
 }
 addFormats();
@@ -78,6 +93,15 @@ const schema: convict.Schema<Config> = {
     epsilon: { doc: 'AdamW epsilon.', format: 'nonneg-number', default: 1e-8, arg: 'epsilon' },
     gradClip: { doc: 'Clip gradients to this global L2 norm; 0 turns clipping off.', format: 'nonneg-number', default: 1.0, arg: 'grad-clip' },
     logEvery: { doc: 'Log and report progress every N steps.', format: 'positive-int', default: 10, arg: 'log-every' },
+    mode: { doc: 'full: train every weight; lora: train low-rank adapters on the frozen base; qlora: adapters on a 4-bit NF4 base.', format: [...TRAIN_MODES], default: 'full', env: 'DSI_MODE', arg: 'mode' },
+  },
+  lora: {
+    // the seed's defaults (r = 8, alpha = 32, dropout 0.1, q and v as in the LoRA paper)
+    rank: { doc: 'LoRA rank r (lora and qlora modes).', format: 'positive-int', default: 8, arg: 'lora-rank' },
+    alpha: { doc: 'LoRA alpha: adapter outputs are scaled by alpha / r.', format: 'nonneg-number', default: 32, arg: 'lora-alpha' },
+    dropout: { doc: 'Dropout on the adapters\' inputs in training.', format: 'unit-interval', default: 0.1, arg: 'lora-dropout' },
+    targets: { doc: `Comma-separated Linear modules to adapt, of ${LORA_TARGETS.join(', ')} (wi: wi_0 and wi_1 when gated).`, format: 'lora-targets', default: ['q', 'v'], arg: 'lora-targets' },
+    doubleQuant: { doc: 'qlora: quantise the NF4 block scales again to 8 bits (blocks of 256), as the QLoRA paper.', format: Boolean, default: true, arg: 'double-quant' },
   },
   eval: {
     beamSize: { doc: 'Beam size of the docid-constrained beam search (>= 10 for Hits@10).', format: 'positive-int', default: 10, arg: 'beam-size' },

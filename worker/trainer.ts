@@ -8,7 +8,7 @@ import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import type { T5Config } from '../shared/model/config.js';
 import type { ParamLayout } from '../shared/model/params.js';
-import { weightsFromFlat } from '../shared/model/t5.js';
+import { weightsFromFlat, type Weights } from '../shared/model/t5.js';
 import { accumulateGradients } from '../shared/model/grads.js';
 import type { DropoutContext } from '../shared/model/layers.js';
 import { adamWStep, clipByGlobalNorm, type AdamWState } from '../shared/train/adamw.js';
@@ -44,10 +44,27 @@ export interface StepStats {
 /** Averages a fused gradient (and the loss) over workers; identity with one worker. */
 export type GradientReducer = (grad: Float32Array, loss: number) => Promise<{ grad: Float32Array; loss: number }>;
 
+/**
+ * Turns the trainable flat buffer into the forward pass's weights each step. LoRA/QLoRA:
+ * shared/model/peft.ts AdaptedModel (frozen base + adapters).
+ */
+export interface WeightsSource {
+  build(trainable: Float32Array): Weights;
+  release(w: Weights): void;
+}
+
+/** Full fine-tuning: every parameter uploaded from the flat buffer, disposed after the step. */
+export function fullWeights(layout: ParamLayout): WeightsSource {
+  return { build: (p) => weightsFromFlat(layout, p), release: (w) => tf.dispose([...w.values()]) };
+}
+
 export interface TrainerOptions {
   cfg: Config;
   model: T5Config;
+  /** The trainable layout: the whole model (full), or the adapters (lora, qlora). */
   layout: ParamLayout;
+  /** @default fullWeights(layout) */
+  weights?: WeightsSource;
   data: TrainingExamples;
   rank: number;
   worldSize: number;
@@ -95,15 +112,18 @@ export class Trainer {
     const micro = this.order.microBatches(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
     const globalTargetTokens = this.globalTargetTokens(s.step);
     this.grad.fill(0);
-    const weights = weightsFromFlat(layout, s.params);
+    const source = this.o.weights ?? fullWeights(layout);
+    const weights = source.build(s.params);
     let lossSum = 0, tokens = 0;
     const rate = dropoutRate(cfg, model);
+    // LoRA dropout draws from the same context, so it needs one even when the model's own rate is 0
+    const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
     try {
       micro.forEach((indices, m) => {
         const ex = indices.map((i) => data.example(i));
         const batch = padBatch(ex.map((e) => e.input), ex.map((e) => e.target));
         // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
-        const drop: DropoutContext | undefined = rate > 0
+        const drop: DropoutContext | undefined = dropping
           ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m), calls: 0 } : undefined;
         // weight = this micro-batch's share of the global batch's target tokens, times N because the
         // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
@@ -114,7 +134,7 @@ export class Trainer {
         tokens += r.tokens + ex.reduce((n, e) => n + e.input.length, 0);   // target + input tokens (no padding)
       });
     } finally {
-      tf.dispose([...weights.values()]);
+      source.release(weights);
     }
     const computeMs = performance.now() - t0;
     // 3) mean over workers: the only network wait of a step

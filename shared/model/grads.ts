@@ -38,8 +38,8 @@ export interface LossAndGrads {
 
 /**
  * Adds this micro-batch's gradient, times `scale`, into `gradOut` (flat, same layout as the
- * parameters) and returns its loss. `weights` are the current parameter tensors; only the names
- * in `trainable` get gradients (all of them by default).
+ * parameters) and returns its loss. `weights` are the current parameter tensors; the names in
+ * `layout` get gradients (LoRA: the adapters' layout, the frozen base gets none).
  */
 export function accumulateGradients(
   c: T5Config, layout: ParamLayout, weights: Weights, batch: TokenBatch, scale: number,
@@ -49,7 +49,7 @@ export function accumulateGradients(
   const params = names.map((n) => weights.get(n) as tf.Tensor);
   const { value, grads } = tf.tidy(() => {
     const f = (...xs: tf.Tensor[]): tf.Scalar => {
-      const w: Weights = new Map(weights);
+      const w: Weights = Object.assign(new Map(weights), { adapted: weights.adapted });   // LoRA settings travel with the copy
       names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
       return batchLoss(c, w, batch, drop);
     };

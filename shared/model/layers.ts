@@ -50,10 +50,6 @@ export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf
   return mm(a, b) as tf.Tensor<R>;
 }
 
-/** (N, Din) @ (Din, Dout) -> (N, Dout). */
-export function linear(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  return matMul(x, w);
-}
 
 /** T5's RMS norm: no mean subtraction, no bias. (N, D) -> (N, D). */
 export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
@@ -68,10 +64,68 @@ export interface DropoutContext {
   calls: number;
 }
 
-export function dropout<T extends tf.Tensor>(x: T, ctx: DropoutContext | undefined): T {
-  if (!ctx || ctx.rate === 0) return x;
+/** Dropout at the context's rate, or at `rate` (LoRA's own) with the context's seed; none outside training. */
+export function dropout<T extends tf.Tensor>(x: T, ctx: DropoutContext | undefined, rate = ctx?.rate ?? 0): T {
+  if (!ctx || rate === 0) return x;
   ctx.calls += 1;
-  return tf.dropout(x, ctx.rate, undefined, ctx.seed * 1000 + ctx.calls) as T;
+  return tf.dropout(x, rate, undefined, ctx.seed * 1000 + ctx.calls) as T;
+}
+
+/**
+ * x @ W for a frozen W (the base weights under LoRA): the gradient flows to x only, dX = dY @ W^T,
+ * so the backward pass skips the dW product that full fine-tuning pays for. `weight()` gives W;
+ * with `owned`, each W it returns is disposed right after its matMul, so a dequantised (QLoRA)
+ * weight lives only during its own product and is rebuilt for the backward pass.
+ */
+export function frozenMatMul(x: tf.Tensor2D, weight: () => tf.Tensor2D, owned: boolean): tf.Tensor2D {
+  const mm = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const xi = inputs[0] as tf.Tensor2D;                                  // (N, Din)
+    const w = weight();                                                   // (Din, Dout)
+    const value = tf.matMul(xi, w);                                       // (N, Dout)
+    if (owned) w.dispose();
+    const gradFunc = (dy: tf.Tensor): tf.Tensor[] => {
+      const wb = weight();
+      const wT = tf.transpose(wb);                                        // (Dout, Din)
+      const dx = tf.matMul(dy as tf.Tensor2D, wT);                        // (N, Din)
+      wT.dispose();
+      if (owned) wb.dispose();
+      return [dx];
+    };
+    return { value, gradFunc };
+  });
+  return mm(x) as tf.Tensor2D;
+}
+
+/** How a Linear projection's base weight (Din, Dout) is held. */
+export type BaseWeight =
+  | { kind: 'trainable'; w: tf.Tensor2D }               // full fine-tuning: gets a gradient
+  | { kind: 'frozen'; w: tf.Tensor2D }                  // LoRA: no gradient, no dW product
+  | { kind: 'quantized'; dequantize: () => tf.Tensor2D }; // QLoRA: NF4, a fresh float tensor per use
+
+/** A LoRA adapter: y += scale * dropout(x) @ a @ b (PEFT's B A x, in our (in, out) layout). */
+export interface LoraAdapter {
+  a: tf.Tensor2D;        // (Din, r): PEFT's lora_A (r, Din) transposed
+  b: tf.Tensor2D;        // (r, Dout): PEFT's lora_B (Dout, r) transposed
+  scale: number;         // alpha / r
+  dropout: number;       // on the adapter's input only
+}
+
+/** One Linear projection of the model: base weight and, with LoRA, its adapter. */
+export interface Projection {
+  base: BaseWeight;
+  lora?: LoraAdapter;
+}
+
+/** (N, Din) -> (N, Dout): x W, plus the LoRA path when the projection has an adapter. */
+export function project(p: Projection, x: tf.Tensor2D, drop?: DropoutContext): tf.Tensor2D {
+  const base = p.base;
+  const y = base.kind === 'trainable' ? matMul(x, base.w)
+    : base.kind === 'frozen' ? frozenMatMul(x, () => base.w, false)
+      : frozenMatMul(x, base.dequantize, true);                          // (N, Dout)
+  if (!p.lora) return y;
+  const { a, b, scale } = p.lora;
+  const low = tf.mul(matMul(dropout(x, drop, p.lora.dropout), a), scale) as tf.Tensor2D;   // (N, r)
+  return tf.add(y, matMul(low, b));                                       // (N, Dout)
 }
 
 /** Hugging Face's gelu_new (tanh approximation), used by gated-gelu (T5 v1.1). */
@@ -81,24 +135,24 @@ export function geluNew(x: tf.Tensor2D): tf.Tensor2D {
 }
 
 export interface FeedForwardWeights {
-  wi?: tf.Tensor2D;     // relu:       (D, F)
-  wi0?: tf.Tensor2D;    // gated-gelu: (D, F), through gelu
-  wi1?: tf.Tensor2D;    // gated-gelu: (D, F), linear gate
-  wo: tf.Tensor2D;      // (F, D)
+  wi?: Projection;      // relu:       (D, F)
+  wi0?: Projection;     // gated-gelu: (D, F), through gelu
+  wi1?: Projection;     // gated-gelu: (D, F), linear gate
+  wo: Projection;       // (F, D)
 }
 
 /** (N, D) -> (N, D): relu (T5 v1.0) or gated-gelu (T5 v1.1), dropout on the hidden layer. */
 export function feedForward(w: FeedForwardWeights, x: tf.Tensor2D, drop?: DropoutContext): tf.Tensor2D {
   let h: tf.Tensor2D;                                              // (N, F)
-  if (w.wi) h = tf.relu(linear(x, w.wi));
-  else if (w.wi0 && w.wi1) h = tf.mul(geluNew(linear(x, w.wi0)), linear(x, w.wi1));
+  if (w.wi) h = tf.relu(project(w.wi, x, drop));
+  else if (w.wi0 && w.wi1) h = tf.mul(geluNew(project(w.wi0, x, drop)), project(w.wi1, x, drop));
   else throw new Error('feed-forward weights: need wi (relu) or wi_0 and wi_1 (gated-gelu)');
-  return linear(dropout(h, drop), w.wo);
+  return project(w.wo, dropout(h, drop), drop);
 }
 
 export interface AttentionWeights {
-  q: tf.Tensor2D; k: tf.Tensor2D; v: tf.Tensor2D;   // (D, H*Kv)
-  o: tf.Tensor2D;                                   // (H*Kv, D)
+  q: Projection; k: Projection; v: Projection;      // (D, H*Kv)
+  o: Projection;                                    // (H*Kv, D)
 }
 
 /**
@@ -109,17 +163,18 @@ export function attention(
   w: AttentionWeights, x: tf.Tensor2D, mem: tf.Tensor2D, bias: tf.Tensor4D,
   B: number, T: number, S: number, H: number, drop?: DropoutContext,
 ): tf.Tensor2D {
-  const inner = w.q.shape[1];
+  const qx = project(w.q, x, drop);                                       // (B*T, H*Kv)
+  const inner = qx.shape[1];
   const Kv = inner / H;
-  const q = linear(x, w.q).reshape([B, T, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, T, Kv]) as tf.Tensor3D;
+  const q = qx.reshape([B, T, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, T, Kv]) as tf.Tensor3D;
   // explicit transposes instead of matMul's transpose flags: the flags are the slow path on wasm
-  const kT = linear(mem, w.k).reshape([B, S, H, Kv]).transpose([0, 2, 3, 1]).reshape([B * H, Kv, S]) as tf.Tensor3D;
-  const v = linear(mem, w.v).reshape([B, S, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, S, Kv]) as tf.Tensor3D;
+  const kT = project(w.k, mem, drop).reshape([B, S, H, Kv]).transpose([0, 2, 3, 1]).reshape([B * H, Kv, S]) as tf.Tensor3D;
+  const v = project(w.v, mem, drop).reshape([B, S, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, S, Kv]) as tf.Tensor3D;
   const scores = tf.add(matMul(q, kT).reshape([B, H, T, S]), bias);   // (B, H, T, S)
   const probs = dropout(tf.softmax(scores), drop).reshape([B * H, T, S]) as tf.Tensor3D;
   const y = matMul(probs, v);                                           // (B*H, T, Kv)
   const merged = y.reshape([B, H, T, Kv]).transpose([0, 2, 1, 3]).reshape([B * T, inner]) as tf.Tensor2D;
-  return linear(merged, w.o);                                              // (B*T, D)
+  return project(w.o, merged, drop);                                       // (B*T, D)
 }
 
 /**

@@ -7,11 +7,24 @@ import * as tf from '@tensorflow/tfjs';
 import type { T5Config } from './config.js';
 import type { ParamLayout } from './params.js';
 import {
-  attention, dropout, matMul, embeddingLookup, feedForward, positionBias, relativePositionBuckets, rmsNorm,
-  type AttentionWeights, type DropoutContext, type FeedForwardWeights,
+  attention, dropout, frozenMatMul, matMul, embeddingLookup, feedForward, positionBias, relativePositionBuckets, rmsNorm,
+  type AttentionWeights, type BaseWeight, type DropoutContext, type FeedForwardWeights, type Projection,
 } from './layers.js';
+import { loraTensorNames } from './lora.js';
 
-export type Weights = Map<string, tf.Tensor>;
+/**
+ * Every float tensor of the model by Hugging Face name. A LoRA/QLoRA model also holds its adapters
+ * (PEFT's names, `….q.lora_A.weight`) and `adapted`: how its Linear projections run.
+ */
+export type Weights = Map<string, tf.Tensor> & { adapted?: AdaptedLinears };
+
+/** LoRA/QLoRA: base weights frozen, adapter settings, and the base weights held quantised (not in the map). */
+export interface AdaptedLinears {
+  frozen: boolean;                                  // base weights get no gradient (no dW products)
+  loraScale: number;                                // alpha / r
+  loraDropout: number;                              // on adapter inputs, in training
+  quantized: ReadonlyMap<string, () => tf.Tensor2D>; // `….weight` -> dequantise to (Din, Dout) (QLoRA)
+}
 
 /** Tensors for every parameter, viewed from the flat master buffer (one upload per parameter). */
 export function weightsFromFlat(layout: ParamLayout, flat: Float32Array): Weights {
@@ -26,18 +39,29 @@ function get<T extends tf.Tensor>(w: Weights, name: string): T {
   return t as T;
 }
 
+/** The Linear module `name` (e.g. 'encoder.block.0.layer.0.SelfAttention.q'): its base weight and LoRA adapter. */
+function projection(w: Weights, name: string): Projection {
+  const ad = w.adapted;
+  const dequantize = ad?.quantized.get(`${name}.weight`);
+  const base: BaseWeight = dequantize ? { kind: 'quantized', dequantize }
+    : { kind: ad?.frozen ? 'frozen' : 'trainable', w: get<tf.Tensor2D>(w, `${name}.weight`) };
+  const names = loraTensorNames(name);
+  const a = w.get(names.a) as tf.Tensor2D | undefined, b = w.get(names.b) as tf.Tensor2D | undefined;
+  return ad && a && b ? { base, lora: { a, b, scale: ad.loraScale, dropout: ad.loraDropout } } : { base };
+}
+
 function attentionWeights(w: Weights, prefix: string): AttentionWeights {
   return {
-    q: get<tf.Tensor2D>(w, `${prefix}.q.weight`), k: get<tf.Tensor2D>(w, `${prefix}.k.weight`),
-    v: get<tf.Tensor2D>(w, `${prefix}.v.weight`), o: get<tf.Tensor2D>(w, `${prefix}.o.weight`),
+    q: projection(w, `${prefix}.q`), k: projection(w, `${prefix}.k`),
+    v: projection(w, `${prefix}.v`), o: projection(w, `${prefix}.o`),
   };
 }
 
 function feedForwardWeights(w: Weights, prefix: string): FeedForwardWeights {
   const p = `${prefix}.DenseReluDense`;
-  return w.has(`${p}.wi.weight`)
-    ? { wi: get<tf.Tensor2D>(w, `${p}.wi.weight`), wo: get<tf.Tensor2D>(w, `${p}.wo.weight`) }
-    : { wi0: get<tf.Tensor2D>(w, `${p}.wi_0.weight`), wi1: get<tf.Tensor2D>(w, `${p}.wi_1.weight`), wo: get<tf.Tensor2D>(w, `${p}.wo.weight`) };
+  return w.has(`${p}.wi.weight`) || w.adapted?.quantized.has(`${p}.wi.weight`)
+    ? { wi: projection(w, `${p}.wi`), wo: projection(w, `${p}.wo`) }
+    : { wi0: projection(w, `${p}.wi_0`), wi1: projection(w, `${p}.wi_1`), wo: projection(w, `${p}.wo`) };
 }
 
 /** Additive mask bias: 0 where attended, -1e9 where masked. */
@@ -101,12 +125,12 @@ export function decode(c: T5Config, w: Weights, enc: EncoderOutput, decoderInput
     h = tf.add(h, dropout(feedForward(feedForwardWeights(w, `${p}.2`), n2, drop), drop));
   }
   h = dropout(rmsNorm(h, get(w, 'decoder.final_layer_norm.weight'), c.layerNormEpsilon), drop);   // (B*T, D)
-  if (c.tieWordEmbeddings) {
-    // tied output layer: rescale as Mesh TensorFlow / Hugging Face do, then project with the embedding
-    h = tf.mul(h, c.dModel ** -0.5);
-    return matMul(h, tf.transpose(shared));                                                     // (B*T, V)
-  }
-  return matMul(h, tf.transpose(get<tf.Tensor2D>(w, 'lm_head.weight')));                       // (B*T, V)
+  // tied output layer: rescale as Mesh TensorFlow / Hugging Face do, then project with the embedding
+  if (c.tieWordEmbeddings) h = tf.mul(h, c.dModel ** -0.5);
+  const head = c.tieWordEmbeddings ? shared : get<tf.Tensor2D>(w, 'lm_head.weight');            // (V, D)
+  // frozen (LoRA): no (V, D) gradient product, the largest of the step for a T5 vocabulary
+  if (w.adapted?.frozen) return frozenMatMul(h, () => tf.transpose(head), true);               // (B*T, V)
+  return matMul(h, tf.transpose(head));                                                        // (B*T, V)
 }
 
 /** labels (B, T) -> decoder inputs (B, T): shifted right by one, starting with the decoder start id. */
