@@ -16,6 +16,15 @@
  *
  * Example i is read in O(1): record i sits at byte 16 + 20 i of the index, its tokens at byte 4 × offset of
  * examples.bin, so a worker reads any slice without loading the whole stream.
+ *
+ * Added by `coordinator prepare` (still version 1: a version-1 reader ignores them and reads the folder right):
+ *   docids.txt       every docid, one per line, in document order: the ids the decoding trie is built from.
+ *   source_ids.tsv   `source_id<TAB>docid` per source passage id (duplicates passages share one docid).
+ *   augmented.jsonl  one line per augmented text: {"docid", "augmentation", "text"} (corpora and pseudo-queries).
+ *   bm25.eval.trec   BM25 top-k of every held-out query, a TREC run over docids.
+ *   manifest.json's optional "pipeline" object: sources, options, tool versions, counts and throughput per
+ *   stage, embedder, augmentations, BM25 metrics (PipelineInfo below). Each added file has its
+ *   size and sha256 under "files" like the data files.
  */
 import { InputError } from '../errors.js';
 import { isDocidScheme, type DocidScheme } from './docids.js';
@@ -29,6 +38,10 @@ export const DOCUMENTS_FILE = 'documents.jsonl';
 export const QUERIES_FILE = 'queries.jsonl';
 export const EXAMPLES_BIN_FILE = 'examples.bin';
 export const EXAMPLES_IDX_FILE = 'examples.idx';
+export const DOCIDS_FILE = 'docids.txt';
+export const SOURCE_IDS_FILE = 'source_ids.tsv';
+export const AUGMENTED_FILE = 'augmented.jsonl';
+export const BM25_RUN_FILE = 'bm25.eval.trec';
 /** Every data file of the folder; the manifest records each one's size and sha256. */
 export const DATA_FILES = [DOCUMENTS_FILE, QUERIES_FILE, EXAMPLES_BIN_FILE, EXAMPLES_IDX_FILE] as const;
 
@@ -101,10 +114,21 @@ export interface DatasetManifest {
   files: Record<string, FileEntry>;
   /** Output rows the model needs: 32128, or 32128 + documents for atomic docids. */
   model_vocab_size: number;
+  /** How `coordinator prepare` made the folder (absent in folders written by older preparers). */
+  pipeline?: PipelineInfo;
 }
 
+/** A JSON value as written into the manifest. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/**
+ * manifest.json "pipeline": a free-form record of the preparation (sources, options, tool versions, counts,
+ * stages, embedder, augmentations, BM25); `coordinator eval --bm25` reads its "bm25" entry.
+ */
+export type PipelineInfo = { [key: string]: JsonValue };
+
 /** The manifest fields a writer's caller chooses; the writer adds format, version, counts, files, vocab size. */
-export type ManifestInfo = Omit<DatasetManifest, 'format' | 'version' | 'counts' | 'files' | 'model_vocab_size'>;
+export type ManifestInfo = Omit<DatasetManifest, 'format' | 'version' | 'counts' | 'files' | 'model_vocab_size' | 'pipeline'>;
 
 // ---- manifest validation: every problem names the field ----
 
@@ -186,5 +210,6 @@ export function parseManifest(file: string, json: unknown): DatasetManifest {
     split: { eval_fraction: split.fraction('eval_fraction'), seed: split.count('seed') },
     files,
     model_vocab_size: f.count('model_vocab_size'),
+    ...(isObject(json['pipeline']) ? { pipeline: json['pipeline'] as PipelineInfo } : {}),
   };
 }

@@ -9,9 +9,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { docidProblem, modelVocabSize } from './docids.js';
 import {
-  DATASET_FORMAT, DATASET_VERSION, DOCUMENTS_FILE, EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, EXAMPLES_BIN_FILE,
+  DATA_FILES, DATASET_FORMAT, DATASET_VERSION, DOCUMENTS_FILE, EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, EXAMPLES_BIN_FILE,
   EXAMPLES_IDX_FILE, IDX_HEADER_BYTES, IDX_MAGIC, IDX_RECORD_WORDS, IDX_VERSION, MANIFEST_FILE, QUERIES_FILE,
-  type DatasetManifest, type Doc, type Example, type FileEntry, type ManifestInfo, type Query,
+  type DatasetManifest, type Doc, type Example, type FileEntry, type ManifestInfo, type PipelineInfo, type Query,
 } from './format.js';
 
 /** Buffered bytes before a write to disk. */
@@ -27,6 +27,17 @@ export interface DatasetContent {
   queries: readonly Query[];
   /** Read once, in order; example i of the folder is the i-th item. */
   examples: Iterable<Example>;
+  /** More files, written after the examples in this order, each from its text chunks (read once). */
+  extraFiles?: ReadonlyArray<ExtraFile>;
+  /** The manifest's "pipeline" record, asked for after every file is written (so it can hold their counts). */
+  pipeline?: () => PipelineInfo;
+}
+
+/** A file beside the data files; its size and sha256 go into the manifest's "files". */
+export interface ExtraFile {
+  /** A plain file name, not one of the data files or manifest.json. */
+  name: string;
+  chunks: Iterable<string> | AsyncIterable<string>;
 }
 
 export interface WriteDatasetOptions {
@@ -72,6 +83,23 @@ class HashedFile {
       await this.handle.close();
     }
     return { bytes: this.bytes, sha256: this.hash.digest('hex') };
+  }
+}
+
+async function writeChunks(file: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<FileEntry> {
+  const out = await HashedFile.create(file);
+  for await (const chunk of chunks) await out.write(Buffer.from(chunk, 'utf8'));
+  return out.close();
+}
+
+/** Extra file names must be new plain names: no folder, no clash with the data files or the manifest. */
+function checkExtraNames(target: string, extra: ReadonlyArray<ExtraFile>): void {
+  const taken = new Set<string>([...DATA_FILES, MANIFEST_FILE]);
+  for (const f of extra) {
+    if (!/^[A-Za-z0-9._-]+$/.test(f.name) || f.name.startsWith('.') || taken.has(f.name)) {
+      throw new RangeError(`${target}: extra file name ${JSON.stringify(f.name)} is not a new plain file name`);
+    }
+    taken.add(f.name);
   }
 }
 
@@ -160,6 +188,7 @@ export async function writePreparedDataset(dir: string, content: DatasetContent,
     throw new InputError(target, undefined, undefined, 'folder exists and is not empty: pass overwrite to replace it');
   }
   checkContent(target, content);
+  checkExtraNames(target, content.extraFiles ?? []);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
   const stamp = `${process.pid}-${Date.now().toString(36)}`;
@@ -172,6 +201,8 @@ export async function writePreparedDataset(dir: string, content: DatasetContent,
     const queries = await writeJsonl(join(tmp, QUERIES_FILE),
       content.queries.map((q) => ({ qid: q.qid, query: q.query, docids: q.docids, split: q.split })));
     const examples = await writeExamples(tmp, content.examples);
+    const extra: Record<string, FileEntry> = {};
+    for (const f of content.extraFiles ?? []) extra[f.name] = await writeChunks(join(tmp, f.name), f.chunks);
     // 2) the manifest, last: a folder with a manifest is complete
     const manifest: DatasetManifest = {
       format: DATASET_FORMAT, version: DATASET_VERSION, ...content.info,
@@ -182,9 +213,10 @@ export async function writePreparedDataset(dir: string, content: DatasetContent,
       },
       files: {
         [DOCUMENTS_FILE]: documents, [QUERIES_FILE]: queries,
-        [EXAMPLES_BIN_FILE]: examples.bin, [EXAMPLES_IDX_FILE]: examples.idx,
+        [EXAMPLES_BIN_FILE]: examples.bin, [EXAMPLES_IDX_FILE]: examples.idx, ...extra,
       },
       model_vocab_size: modelVocabSize(content.info.docid_scheme, content.documents.length),
+      ...(content.pipeline ? { pipeline: content.pipeline() } : {}),
     };
     const m = await HashedFile.create(join(tmp, MANIFEST_FILE));
     await m.write(Buffer.from(JSON.stringify(manifest, null, 2) + '\n', 'utf8'));

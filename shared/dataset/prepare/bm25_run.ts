@@ -1,0 +1,93 @@
+/**
+ * The BM25 baseline of a prepared folder: every held-out query searched in a BM25 index of the documents
+ * (shared/pipeline/bm25.ts, Anserini's k1 = 0.9, b = 0.4 by default), its top k saved as a TREC run
+ * (bm25.eval.trec, over docids) and scored by the same metric code as the model (metrics.ts).
+ * `coordinator eval --bm25` re-reads the saved run and scores it again.
+ */
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { InputError } from '../../errors.js';
+import { buildBm25Index, type Bm25Index } from '../../pipeline/bm25.js';
+import { evaluateRankings, type RetrievalMetrics } from '../../pipeline/metrics.js';
+import { BM25_RUN_FILE, type Doc, type Query } from '../format.js';
+import type { PreparedDataset } from '../reader.js';
+import type { Stages } from './progress.js';
+
+export const BM25_RUN_TAG = 'bm25';
+/** Ranks kept per query for the metrics (MRR@10 and Hits@10 look no further). */
+const METRIC_DEPTH = 10;
+
+export interface Bm25RunOptions {
+  topK: number;
+  k1: number;
+  b: number;
+}
+
+/** Builds the index now; `lines()` searches query by query while the writer streams the run to disk. */
+export class Bm25Run {
+  private readonly top = new Map<string, string[]>();
+  private searched = 0;
+
+  private constructor(private readonly index: Bm25Index, private readonly queries: readonly Query[], readonly options: Bm25RunOptions, private readonly stages: Stages) {}
+
+  static async build(documents: readonly Doc[], evalQueries: readonly Query[], options: Bm25RunOptions, stages: Stages): Promise<Bm25Run> {
+    for (const q of evalQueries) if (/\s/.test(q.qid)) throw new RangeError(`BM25 run: qid '${q.qid}' has whitespace, which a TREC run cannot hold`);
+    const timer = stages.start('bm25 index', 'documents', documents.length);
+    const index = await buildBm25Index(documents.map((d) => ({ docid: d.docid, text: d.text })), { k1: options.k1, b: options.b });
+    timer.end(documents.length);
+    return new Bm25Run(index, evalQueries, options, stages);
+  }
+
+  /** TREC lines `qid Q0 docid rank score bm25`, one chunk per query. */
+  *lines(): Generator<string> {
+    const timer = this.stages.start('bm25 search', 'queries', this.queries.length);
+    for (const q of this.queries) {
+      const hits = this.index.search(q.query, this.options.topK);
+      this.top.set(q.qid, hits.slice(0, METRIC_DEPTH).map((h) => h.docid));
+      yield hits.map((h, i) => `${q.qid} Q0 ${h.docid} ${i + 1} ${h.score} ${BM25_RUN_TAG}\n`).join('');
+      if (++this.searched % 256 === 0) timer.tick(this.searched);
+    }
+    timer.end(this.searched);
+  }
+
+  /** Metrics of the searched queries (after lines() was read to the end). */
+  metrics(): RetrievalMetrics {
+    return evaluateRankings(this.top, qrelsOf(this.queries));
+  }
+}
+
+function qrelsOf(queries: readonly Query[]): Map<string, Set<string>> {
+  return new Map(queries.map((q) => [q.qid, new Set(q.docids)]));
+}
+
+/** Reads a TREC run: qid -> docids by rank. Errors name file:line. */
+export function readTrecRun(file: string): Map<string, string[]> {
+  const ranked = new Map<string, Array<{ rank: number; docid: string }>>();
+  readFileSync(file, 'utf8').split('\n').forEach((text, i) => {
+    if (text.trim() === '') return;
+    const cols = text.trim().split(/\s+/);
+    const rank = Number(cols[3]);
+    if (cols.length !== 6 || !Number.isInteger(rank) || rank < 1) throw new InputError(file, i + 1, undefined, 'expected "qid Q0 docid rank score tag" with an integer rank >= 1');
+    const list = ranked.get(cols[0] as string) ?? [];
+    list.push({ rank, docid: cols[2] as string });
+    ranked.set(cols[0] as string, list);
+  });
+  return new Map([...ranked].map(([qid, list]) => [qid, list.sort((a, b) => a.rank - b.rank).map((x) => x.docid)]));
+}
+
+/** Scores the folder's saved BM25 run on its held-out queries; checks the run's sha256 against the manifest first. */
+export function evaluateSavedBm25(data: PreparedDataset): RetrievalMetrics & { run_file: string; top_k: number } {
+  const file = join(data.dir, BM25_RUN_FILE);
+  const entry = data.manifest.files[BM25_RUN_FILE];
+  if (entry === undefined) {
+    throw new InputError(join(data.dir, 'manifest.json'), undefined, `files.${BM25_RUN_FILE}`,
+      'this folder has no BM25 run: prepare it with `coordinator prepare` and --bm25-top-k > 0');
+  }
+  const bytes = readFileSync(file);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== entry.sha256) throw new InputError(file, undefined, undefined, `sha256 ${sha} differs from the manifest's ${entry.sha256}: the file changed after prepare`);
+  const run = readTrecRun(file);
+  const topK = Math.max(0, ...[...run.values()].map((r) => r.length));
+  return { ...evaluateRankings(run, qrelsOf(data.queries('eval'))), run_file: file, top_k: topK };
+}

@@ -1,0 +1,109 @@
+/**
+ * The training examples of a prepared folder, generated in order while the writer streams them to disk:
+ *   1) indexing, per document, by mode:
+ *        inputs2targets  document text -> docid
+ *        targets2inputs  docid -> document text
+ *        bidirectional   both, with the task prefixes "document: " and "docid: " on the inputs
+ *   2) each augmented text -> its document's docid (same prefix as 1's inputs2targets)
+ *   3) each pseudo-query -> its document's docid (kind retrieval: a query, not the document)
+ *   4) each training query -> each of its relevant docids (retrieval)
+ * Inputs and text targets are cut to maxInputTokens (</s> kept); docid spellings come from docids.ts.
+ */
+import type { T5Tokenizer } from '../../tokenizer.js';
+import { docidToTokens, type DocidScheme } from '../docids.js';
+import { EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, type Doc, type Example } from '../format.js';
+import type { AugmentedText } from './augment.js';
+import type { StageTimer } from './progress.js';
+
+export const INDEXING_MODES = ['inputs2targets', 'targets2inputs', 'bidirectional'] as const;
+export type IndexingMode = (typeof INDEXING_MODES)[number];
+
+/** Task prefixes of the bidirectional mode (as T5 names its tasks). */
+export const DOCUMENT_PREFIX = 'document: ';
+export const DOCID_PREFIX = 'docid: ';
+/** Examples between progress reports. */
+const TICK_EVERY = 1024;
+
+export interface PseudoQuery {
+  doc: number;
+  query: string;
+}
+
+export interface ExamplePlan {
+  documents: readonly Doc[];
+  scheme: DocidScheme;
+  mode: IndexingMode;
+  augmented: readonly AugmentedText[];
+  pseudoQueries: readonly PseudoQuery[];
+  /** Training queries and their relevant docids. */
+  trainQueries: ReadonlyArray<{ query: string; docids: readonly string[] }>;
+  tokenizer: T5Tokenizer;
+  maxInputTokens: number;
+}
+
+export interface ExampleCounts {
+  indexing_inputs2targets: number;
+  indexing_targets2inputs: number;
+  augmented: number;
+  pseudo_queries: number;
+  retrieval: number;
+}
+
+/** The examples of `plan`, in the order above; `counts` is filled as they are produced. */
+export function* generateExamples(plan: ExamplePlan, counts: ExampleCounts, timer: StageTimer): Generator<Example> {
+  const { tokenizer: tok, maxInputTokens: max, scheme, mode } = plan;
+  const bidirectional = mode === 'bidirectional';
+  // prefix pieces without their </s>: they go in front of the input's own pieces
+  const prefix = (p: string): Int32Array => (bidirectional ? tok.encode(p).slice(0, -1) : new Int32Array(0));
+  const docPrefix = prefix(DOCUMENT_PREFIX);
+  const docidPrefix = prefix(DOCID_PREFIX);
+  const text = (t: string): Int32Array => concat(docPrefix, tok.encode(t, Math.max(1, max - docPrefix.length)));
+  let n = 0;
+  const tick = (): void => { if (++n % TICK_EVERY === 0) timer.tick(n); };
+
+  for (const doc of plan.documents) {
+    const target = docidToTokens(scheme, doc.docid);
+    if (mode !== 'targets2inputs') {
+      yield { input: text(doc.text), target, kind: EXAMPLE_KIND_INDEXING };
+      counts.indexing_inputs2targets++;
+      tick();
+    }
+    if (mode !== 'inputs2targets') {
+      yield { input: concat(docidPrefix, target), target: tok.encode(doc.text, max), kind: EXAMPLE_KIND_INDEXING };
+      counts.indexing_targets2inputs++;
+      tick();
+    }
+  }
+  for (const a of plan.augmented) {
+    yield { input: text(a.text), target: docidToTokens(scheme, docidOf(plan, a.doc)), kind: EXAMPLE_KIND_INDEXING };
+    counts.augmented++;
+    tick();
+  }
+  for (const q of plan.pseudoQueries) {
+    yield { input: tok.encode(q.query, max), target: docidToTokens(scheme, docidOf(plan, q.doc)), kind: EXAMPLE_KIND_RETRIEVAL };
+    counts.pseudo_queries++;
+    tick();
+  }
+  for (const q of plan.trainQueries) {
+    const input = tok.encode(q.query, max);
+    for (const docid of q.docids) {
+      yield { input, target: docidToTokens(scheme, docid), kind: EXAMPLE_KIND_RETRIEVAL };
+      counts.retrieval++;
+      tick();
+    }
+  }
+}
+
+function docidOf(plan: ExamplePlan, doc: number): string {
+  const d = plan.documents[doc];
+  if (d === undefined) throw new RangeError(`example for document ${doc}: no such document (${plan.documents.length})`);
+  return d.docid;
+}
+
+function concat(a: Int32Array, b: Int32Array): Int32Array {
+  if (a.length === 0) return b;
+  const out = new Int32Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}

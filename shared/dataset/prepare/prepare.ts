@@ -1,0 +1,211 @@
+/**
+ * `coordinator prepare`: an input (MS MARCO v1.1 records, MS MARCO passage ranking, or the bundled
+ * sample) in, a prepared-dataset folder (format.ts) out. Stages, each timed (progress.ts):
+ *   1) read       stream the records; one document per distinct passage (corpus.ts)
+ *   2) split      seeded: round(evalFraction × queries) held out ('eval'), the rest 'train'
+ *   3) docids     naive / atomic / semantic (assign_docids.ts)
+ *   4) augment    the --augment corpora (augment.ts), then --pseudo-queries per document
+ *   5) write      examples tokenized and streamed to disk (examples.ts), docids.txt, source_ids.tsv,
+ *                 augmented.jsonl, the BM25 run of the held-out queries (bm25_run.ts), manifest last,
+ *                 all published by one rename (writer.ts)
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { REPO_ROOT } from '../../paths.js';
+import { mixSeed, Rng } from '../../random.js';
+import type { T5Tokenizer } from '../../tokenizer.js';
+import { loadStopwords } from '../../pipeline/augment_stopwords.js';
+import { Doc2QueryGenerator, KeyPhraseQueryGenerator, type PseudoQueryGenerator } from '../../pipeline/pseudo_queries.js';
+import type { DocidScheme } from '../docids.js';
+import {
+  AUGMENTED_FILE, BM25_RUN_FILE, DOCIDS_FILE, SOURCE_IDS_FILE,
+  type DatasetManifest, type Doc, type Example, type JsonValue, type Query, type QuerySplit,
+} from '../format.js';
+import { BadInputPolicy } from '../sources/lines.js';
+import { openSource } from '../sources/open.js';
+import type { SourceFormat } from '../sources/source.js';
+import { writePreparedDataset, type ExtraFile } from '../writer.js';
+import { parseAugmentSpec, runAugmentations } from './augment.js';
+import { assignDocids } from './assign_docids.js';
+import { collectCorpus } from './corpus.js';
+import { Bm25Run } from './bm25_run.js';
+import { generateExamples, DOCID_PREFIX, DOCUMENT_PREFIX, type ExampleCounts, type IndexingMode, type PseudoQuery } from './examples.js';
+import { Stages } from './progress.js';
+
+/** Keeps the split's random numbers apart from the docids' (the same stream as prepare_sample.ts). */
+const SPLIT_STREAM = 0x73706c74; // "splt"
+const CREATED_BY = 'dsi-cluster coordinator prepare';
+/** Libraries whose versions the manifest records. */
+const TOOLS = ['@xenova/transformers', 'hyparquet', 'ml-kmeans', 'n2words', 'wink-pos-tagger'];
+
+export interface PrepareOptions {
+  format: SourceFormat;
+  /** Records file, or collection.tsv for msmarco-passage. */
+  input: string;
+  /** msmarco-passage: queries TSV and TREC qrels. */
+  queries?: string;
+  qrels?: string;
+  out: string;
+  scheme: DocidScheme;
+  seed: number;
+  evalFraction: number;
+  maxInputTokens: number;
+  indexing: IndexingMode;
+  /** Augmented corpora, e.g. "stopwords,num2text+pos-mlm" (augment.ts). */
+  augment: string;
+  posMlmShare: number;
+  /** Local fill-mask folder for POS-MLM; empty: the corpus filler. */
+  mlmModel: string;
+  /** Pseudo-queries per document; 0: none. */
+  pseudoQueries: number;
+  /** Local doc2query folder; empty: the key-phrase generator. */
+  doc2queryModel: string;
+  /** Local BERT-family folder for semantic ids; empty: TF-IDF + SVD. */
+  embedderModel: string;
+  semanticK: number;
+  semanticMaxLeaf: number;
+  /** BM25 documents per held-out query; 0: no BM25 run. */
+  bm25TopK: number;
+  bm25K1: number;
+  bm25B: number;
+  skipBad: boolean;
+  overwrite: boolean;
+  tokenizer: T5Tokenizer;
+  log: Logger;
+}
+
+export async function prepareDataset(o: PrepareOptions): Promise<DatasetManifest> {
+  checkOptions(o);
+  const chains = parseAugmentSpec(o.augment);
+  const stages = new Stages(o.log.child({ component: 'prepare' }));
+  const bad = new BadInputPolicy(o.skipBad);
+  const source = await openSource(o.format, { input: o.input, queries: o.queries, qrels: o.qrels });
+
+  // 1) read
+  const corpus = await collectCorpus(source, bad, stages);
+  if (corpus.texts.length === 0) throw new ConfigError('prepare.input', `${o.input}: no passages were read (${bad.skipped} bad records skipped)`);
+
+  // 2) split: a seeded permutation of the queries; its first numEval are held out
+  const numEval = Math.round(o.evalFraction * corpus.queries.length);
+  const order = new Rng(mixSeed(o.seed, SPLIT_STREAM)).permutation(corpus.queries.length);
+  const split = new Array<QuerySplit>(corpus.queries.length).fill('train');
+  for (let k = 0; k < numEval; k++) split[order[k] ?? 0] = 'eval';
+
+  // 3) docids
+  const { docids, info: docidInfo } = await assignDocids(corpus.texts, o.scheme, {
+    seed: o.seed, embedderModel: o.embedderModel, k: o.semanticK, maxLeaf: o.semanticMaxLeaf, stages,
+  });
+  const documents: Doc[] = corpus.texts.map((text, d) => ({ docid: docids[d] ?? '', text, sourceIds: corpus.sourceIds[d] ?? [] }));
+  const queries: Query[] = corpus.queries.map((q, i) => ({ qid: q.qid, query: q.query, docids: q.docs.map((d) => docids[d] ?? ''), split: split[i] ?? 'train' }));
+
+  // 4) augmented corpora and pseudo-queries
+  const stopwords = await loadStopwords();
+  const { augmented, report: augmentReport } = await runAugmentations(corpus.texts, chains, {
+    seed: o.seed, posMlmShare: o.posMlmShare, mlmModel: o.mlmModel, stopwords, stages,
+  });
+  const pseudo = await pseudoQueries(corpus.texts, stopwords, o, stages);
+
+  // 5) write
+  const counts: ExampleCounts = { indexing_inputs2targets: 0, indexing_targets2inputs: 0, augmented: 0, pseudo_queries: 0, retrieval: 0 };
+  const examplesTimer = stages.start('tokenize + write examples', 'examples');
+  const trainQueries = queries.filter((q) => q.split === 'train');
+  const examples = generateExamples({
+    documents, scheme: o.scheme, mode: o.indexing, augmented, pseudoQueries: pseudo.queries, trainQueries,
+    tokenizer: o.tokenizer, maxInputTokens: o.maxInputTokens,
+  }, counts, examplesTimer);
+  function* timedExamples(): Generator<Example> {
+    yield* examples;
+    examplesTimer.end(counts.indexing_inputs2targets + counts.indexing_targets2inputs + counts.augmented + counts.pseudo_queries + counts.retrieval);
+  }
+  const evalQueries = queries.filter((q) => q.split === 'eval');
+  const bm25 = o.bm25TopK > 0 ? await Bm25Run.build(documents, evalQueries, { topK: o.bm25TopK, k1: o.bm25K1, b: o.bm25B }, stages) : undefined;
+  const extraFiles: ExtraFile[] = [
+    { name: DOCIDS_FILE, chunks: documents.map((d) => d.docid + '\n') },
+    { name: SOURCE_IDS_FILE, chunks: documents.flatMap((d) => d.sourceIds.map((s) => `${s}\t${d.docid}\n`)) },
+    { name: AUGMENTED_FILE, chunks: augmentedLines(documents, augmented, pseudo.queries) },
+    ...(bm25 ? [{ name: BM25_RUN_FILE, chunks: bm25.lines() }] : []),
+  ];
+
+  const pipeline = (): { [key: string]: JsonValue } => ({
+    sources: source.files.map((f) => ({ role: f.role, path: f.path, bytes: f.bytes, sha256: f.sha256 })),
+    options: {
+      format: o.format, docids: o.scheme, seed: o.seed, eval_fraction: o.evalFraction, max_input_tokens: o.maxInputTokens,
+      indexing: o.indexing, augment: o.augment, pos_mlm_share: o.posMlmShare, pseudo_queries: o.pseudoQueries,
+      bm25_top_k: o.bm25TopK, bm25_k1: o.bm25K1, bm25_b: o.bm25B, skip_bad: o.skipBad,
+    },
+    tools: toolVersions(),
+    docids: docidInfo,
+    indexing: { mode: o.indexing, ...(o.indexing === 'bidirectional' ? { document_prefix: DOCUMENT_PREFIX, docid_prefix: DOCID_PREFIX } : {}) },
+    augmentations: augmentReport,
+    pseudo_queries: { per_document: o.pseudoQueries, total: pseudo.queries.length, ...(pseudo.info ?? {}) },
+    counts: { ...corpus.counts, train_queries: trainQueries.length, eval_queries: evalQueries.length, examples: { ...counts }, bad_records_skipped: bad.skipped },
+    bad_input: bad.report(),
+    bm25: bm25 ? { k1: o.bm25K1, b: o.bm25B, top_k: o.bm25TopK, run_file: BM25_RUN_FILE, split: 'eval', ...bm25.metrics() } : null,
+    stages: stages.records.map((s) => ({ ...s })),
+  });
+
+  const first = source.files[0];
+  return writePreparedDataset(o.out, {
+    info: {
+      created_by: CREATED_BY,
+      source: { path: o.input, sha256: first?.sha256 ?? '', format: sourceFormatName(o) },
+      docid_scheme: o.scheme, seed: o.seed,
+      tokenizer: { name: o.tokenizer.name, sha256: o.tokenizer.sha256 },
+      max_input_tokens: o.maxInputTokens,
+      split: { eval_fraction: o.evalFraction, seed: o.seed },
+    },
+    documents, queries, examples: timedExamples(), extraFiles, pipeline,
+  }, { overwrite: o.overwrite });
+}
+
+function checkOptions(o: PrepareOptions): void {
+  if (!o.out) throw new ConfigError('prepare.out', 'give the dataset folder to create: --out DIR');
+  if (!o.input) throw new ConfigError('prepare.input', 'give the input file: --input PATH');
+  if (!(o.evalFraction >= 0 && o.evalFraction < 1)) throw new ConfigError('prepare.evalFraction', `must be in [0, 1), got ${o.evalFraction}`);
+  if (!(o.posMlmShare >= 0 && o.posMlmShare <= 1)) throw new ConfigError('prepare.posMlmShare', `must be in [0, 1], got ${o.posMlmShare}`);
+  if (!Number.isInteger(o.maxInputTokens) || o.maxInputTokens < 2) throw new ConfigError('data.maxInputTokens', `must be an integer >= 2, got ${o.maxInputTokens}`);
+  if (o.semanticK < 2) throw new ConfigError('prepare.semanticK', `must be >= 2, got ${o.semanticK}`);
+}
+
+/** The manifest's source.format: the format and, for v1.1, the file type read. */
+function sourceFormatName(o: PrepareOptions): string {
+  if (o.format === 'msmarco-v1.1') return o.input.toLowerCase().endsWith('.parquet') ? 'msmarco-v1.1-parquet' : 'msmarco-v1.1-jsonl';
+  return o.format === 'sample' ? 'msmarco-joined-jsonl' : 'msmarco-passage-tsv';
+}
+
+async function pseudoQueries(texts: readonly string[], stopwords: ReadonlySet<string>, o: PrepareOptions, stages: Stages): Promise<{ queries: PseudoQuery[]; info?: { [key: string]: JsonValue } }> {
+  if (o.pseudoQueries === 0) return { queries: [] };
+  const timer = stages.start('pseudo-queries', 'documents', texts.length);
+  const generator: PseudoQueryGenerator = o.doc2queryModel === ''
+    ? new KeyPhraseQueryGenerator(texts, stopwords, mixSeed(o.seed, 0x7071))
+    : await Doc2QueryGenerator.load(o.doc2queryModel);
+  const queries: PseudoQuery[] = [];
+  for (let doc = 0; doc < texts.length; doc++) {
+    for (const query of await generator.generate(texts[doc] as string, doc, o.pseudoQueries)) queries.push({ doc, query });
+    if (doc % 1024 === 0) timer.tick(doc);
+  }
+  timer.end(texts.length);
+  return { queries, info: { ...generator.info } };
+}
+
+function* augmentedLines(documents: readonly Doc[], augmented: ReadonlyArray<{ doc: number; augmentation: string; text: string }>, pseudo: readonly PseudoQuery[]): Generator<string> {
+  for (const a of augmented) yield JSON.stringify({ docid: documents[a.doc]?.docid, augmentation: a.augmentation, text: a.text }) + '\n';
+  for (const q of pseudo) yield JSON.stringify({ docid: documents[q.doc]?.docid, augmentation: 'pseudo-query', text: q.query }) + '\n';
+}
+
+/** Versions of node, this package and the libraries that shaped the data. */
+function toolVersions(): { [key: string]: JsonValue } {
+  const version = (dir: string): string => {
+    try {
+      const v = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version;
+      return typeof v === 'string' ? v : 'unknown';
+    } catch {
+      return 'not installed';
+    }
+  };
+  const out: { [key: string]: JsonValue } = { node: process.version, 'dsi-cluster': version(REPO_ROOT) };
+  for (const t of TOOLS) out[t] = version(join(REPO_ROOT, 'node_modules', t));
+  return out;
+}
