@@ -48,7 +48,7 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
-export function benchModel(o: ModelBenchOptions): ModelBenchResult {
+export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult> {
   const c = PRESET_CONFIGS[o.preset];
   const layout = t5ParamLayout(c);
   const params = initParams(layout, o.seed);
@@ -67,7 +67,7 @@ export function benchModel(o: ModelBenchOptions): ModelBenchResult {
     const t0 = performance.now();
     grad.fill(0);
     const w = weightsFromFlat(layout, params);
-    accumulateGradients(c, layout, w, batch, 1, grad);
+    await accumulateGradients(c, layout, w, batch, 1, grad);
     tf.dispose([...w.values()]);
     clipByGlobalNorm(grad, 1);
     adamWStep(layout, params, grad, opt, 1e-4, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
@@ -81,7 +81,8 @@ export function benchModel(o: ModelBenchOptions): ModelBenchResult {
   tf.matMul(a, b).dispose();
   let reps = 0;
   const t0 = performance.now();
-  while (performance.now() - t0 < MATMUL_MIN_MS) { const y = tf.matMul(a, b); y.dataSync(); y.dispose(); reps++; }
+  // read each product back (async: webgpu in Node has no synchronous read) so that its time counts
+  while (performance.now() - t0 < MATMUL_MIN_MS) { const y = tf.matMul(a, b); await y.data(); y.dispose(); reps++; }
   const mmMs = (performance.now() - t0) / reps;
   tf.dispose([a, b]);
   const mmGflops = (2 * MATMUL.m * MATMUL.k * MATMUL.n) / mmMs / 1e6;

@@ -67,14 +67,14 @@ test('relative position buckets follow Hugging Face\'s _relative_position_bucket
   assert.deepEqual(uni, [31, 17, 3, 0, 0, 0, 0]);
 });
 
-test('T5 loss gradient matches central finite differences (gated-gelu, untied head, dropout off)', () => {
+test('T5 loss gradient matches central finite differences (gated-gelu, untied head, dropout off)', async () => {
   const c: T5Config = { ...PRESET_CONFIGS['t5-tiny'], vocabSize: 40, dModel: 8, dKv: 4, dFf: 16, numHeads: 2,
     numLayers: 1, numDecoderLayers: 1, feedForwardProj: 'gated-gelu', tieWordEmbeddings: false, relativeAttentionNumBuckets: 8, relativeAttentionMaxDistance: 16 };
   const layout = t5ParamLayout(c);
   const flat = initParams(layout, 7);
   const batch: TokenBatch = { inputIds: Int32Array.from([5, 9, 13, 1, 7, 1, 0, 0]), labels: Int32Array.from([21, 30, 1, 22, 1, 0]), B: 2, S: 4, T: 3 };
   const grad = new Float32Array(layout.total);
-  accumulateGradients(c, layout, weightsFromFlat(layout, flat), batch, 1, grad);
+  await accumulateGradients(c, layout, weightsFromFlat(layout, flat), batch, 1, grad);
   const lossAt = (p: Float32Array): number => tf.tidy(() => batchLoss(c, weightsFromFlat(layout, p), batch).dataSync()[0] as number);
   // probe a few coordinates of different parameters (float64 would be exact; float32 needs a loose bound)
   const probes = ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.0.layer.1.EncDecAttention.v.weight',

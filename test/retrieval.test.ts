@@ -30,13 +30,13 @@ function teacherForcedScore(w: Map<string, tf.Tensor>, input: Int32Array, target
   });
 }
 
-test('beam search: only trie docids, ranked exactly as exhaustive teacher-forced scoring', () => {
+test('beam search: only trie docids, ranked exactly as exhaustive teacher-forced scoring', async () => {
   const layout = t5ParamLayout(c);
   const w = weightsFromFlat(layout, initParams(layout, 3));
   const seqs = DOCIDS.map((d) => docidToTokens('semantic', d));
   const trie = new DocidTrie(seqs);
   const input = Int32Array.from([100, 200, 300, 400, 1]);
-  const [ranked] = beamSearch(c, w, trie, input, 1, input.length, DOCIDS.length);
+  const [ranked] = await beamSearch(c, w, trie, input, 1, input.length, DOCIDS.length);
   assert.ok(ranked);
   assert.equal(ranked.length, DOCIDS.length);
   const exhaustive = seqs.map((s, doc) => ({ doc, score: teacherForcedScore(w, input, s) })).sort((a, b) => b.score - a.score);
@@ -45,13 +45,13 @@ test('beam search: only trie docids, ranked exactly as exhaustive teacher-forced
   assert.deepEqual(new Set(ranked.map((r) => r.doc)).size, DOCIDS.length);
 });
 
-test('beam search: a narrow beam still returns existing docids, best first, batched queries independent', () => {
+test('beam search: a narrow beam still returns existing docids, best first, batched queries independent', async () => {
   const layout = t5ParamLayout(c);
   const w = weightsFromFlat(layout, initParams(layout, 4));
   const trie = new DocidTrie(DOCIDS.map((d) => docidToTokens('semantic', d)));
   const a = Int32Array.from([7, 8, 9, 1]), b = Int32Array.from([70, 80, 90, 1]);
-  const both = beamSearch(c, w, trie, Int32Array.from([...a, ...b]), 2, 4, 3);
-  const alone = beamSearch(c, w, trie, b, 1, 4, 3);
+  const both = await beamSearch(c, w, trie, Int32Array.from([...a, ...b]), 2, 4, 3);
+  const alone = await beamSearch(c, w, trie, b, 1, 4, 3);
   for (const r of both) {
     assert.equal(r.length, 3);
     for (let i = 1; i < r.length; i++) assert.ok((r[i - 1]?.score as number) >= (r[i]?.score as number));

@@ -119,7 +119,7 @@ export class Trainer {
     // LoRA dropout draws from the same context, so it needs one even when the model's own rate is 0
     const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
     try {
-      micro.forEach((indices, m) => {
+      for (const [m, indices] of micro.entries()) {
         const ex = indices.map((i) => data.example(i));
         const batch = padBatch(ex.map((e) => e.input), ex.map((e) => e.target));
         // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
@@ -129,10 +129,10 @@ export class Trainer {
         // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
         const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
         const weight = (worldSize * targetTokens) / globalTargetTokens;
-        const r = accumulateGradients(model, layout, weights, batch, weight, this.grad, drop);
+        const r = await accumulateGradients(model, layout, weights, batch, weight, this.grad, drop);
         lossSum += r.loss * weight;
         tokens += r.tokens + ex.reduce((n, e) => n + e.input.length, 0);   // target + input tokens (no padding)
-      });
+      }
     } finally {
       source.release(weights);
     }

@@ -20,7 +20,7 @@ export async function run(args: string[]): Promise<number> {
   if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model`);
   const backend = await initBackend(cfg.runtime.backend);
   log.info({ backend: backend.name, preset: cfg.model.preset }, 'bench model');
-  const r = benchModel({
+  const r = await benchModel({
     preset: cfg.model.preset, backend: backend.name, batchSize: cfg.train.batchSize, inputTokens: cfg.data.maxInputTokens,
     targetTokens: SAMPLE_TARGET_TOKENS, steps: TIMED_STEPS, seed: cfg.runtime.seed,
   });

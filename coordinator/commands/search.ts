@@ -30,7 +30,7 @@ export async function run(args: string[]): Promise<number> {
   const tok = await loadT5Tokenizer();
   const model = { config: ckpt.config, weights: weightsFromFlat(ckpt.layout, ckpt.state.params), trie: new DocidTrie(data.docidTokens()), docids: docs.map((d) => d.docid) };
   const maxInputTokens = data.manifest.max_input_tokens;
-  const ranked = retrieve(model, tok, queries, { beamSize: cfg.eval.beamSize, maxInputTokens });
+  const ranked = await retrieve(model, tok, queries, { beamSize: cfg.eval.beamSize, maxInputTokens });
   const byDocid = new Map(docs.map((d) => [d.docid, d]));
   const results = queries.map((query, i) => ({
     query,

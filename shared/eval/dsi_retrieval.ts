@@ -30,13 +30,13 @@ export interface RetrieveOptions {
 const DEFAULT_QUERY_BATCH = 8;
 
 /** Ranked docids (best first, scores = sequence log-probabilities) for each query. */
-export function retrieve(model: RetrievalModel, tok: T5Tokenizer, queries: readonly string[], o: RetrieveOptions): ScoredDoc[][] {
+export async function retrieve(model: RetrievalModel, tok: T5Tokenizer, queries: readonly string[], o: RetrieveOptions): Promise<ScoredDoc[][]> {
   const out: ScoredDoc[][] = [];
   const step = o.batchSize ?? DEFAULT_QUERY_BATCH;
   for (let i = 0; i < queries.length; i += step) {
     const chunk = queries.slice(i, i + step).map((q) => tok.encode(q, o.maxInputTokens));
     const batch = padBatch(chunk, chunk.map(() => new Int32Array(1)));
-    const ranked = beamSearch(model.config, model.weights, model.trie, batch.inputIds, batch.B, batch.S, o.beamSize);
+    const ranked = await beamSearch(model.config, model.weights, model.trie, batch.inputIds, batch.B, batch.S, o.beamSize);
     for (const r of ranked) out.push(r.map((d) => ({ docid: model.docids[d.doc] as string, score: d.score })));
     o.onProgress?.(Math.min(i + step, queries.length), queries.length);
   }
@@ -58,7 +58,7 @@ export interface EvalResult {
 export async function evaluateModel(
   model: RetrievalModel, tok: T5Tokenizer, queries: readonly EvalQuery[], o: RetrieveOptions & { trecRunFile?: string; runTag?: string },
 ): Promise<EvalResult> {
-  const ranked = retrieve(model, tok, queries.map((q) => q.query), o);
+  const ranked = await retrieve(model, tok, queries.map((q) => q.query), o);
   const rankings = new Map<string, ScoredDoc[]>();
   const qrels = new Map<string, Set<string>>();
   queries.forEach((q, i) => {

@@ -23,9 +23,9 @@ interface Beam {
  * Top `beamSize` documents for each of Q queries. inputIds (Q, S) padded with pad id.
  * Each step re-runs the decoder on the whole prefix (docids are a handful of tokens).
  */
-export function beamSearch(
+export async function beamSearch(
   c: T5Config, w: Weights, trie: DocidTrie, inputIds: Int32Array, Q: number, S: number, beamSize: number,
-): RankedDoc[][] {
+): Promise<RankedDoc[][]> {
   const K = beamSize;
   // encoder once per query, then each query's states repeated for its K beams
   const enc = tf.tidy(() => {
@@ -41,7 +41,7 @@ export function beamSearch(
   try {
     for (let t = 0; t < trie.maxLength; t++) {
       if (beams.every((b) => b.length === 0)) break;
-      const logp = stepLogProbs(c, w, enc, beams, Q, K, S, t);            // (Q*K, V) in JS
+      const logp = await stepLogProbs(c, w, enc, beams, Q, K, S, t);      // (Q*K, V) in JS
       const V = logp.length / (Q * K);
       for (let q = 0; q < Q; q++) {
         const candidates: Beam[] = [];
@@ -69,10 +69,10 @@ export function beamSearch(
 }
 
 /** Log-probabilities of the next token for every beam row (inactive rows repeat row 0). */
-function stepLogProbs(
+async function stepLogProbs(
   c: T5Config, w: Weights, enc: { hidden: tf.Tensor2D; bias: tf.Tensor4D }, beams: Beam[][],
   Q: number, K: number, S: number, t: number,
-): Float32Array {
+): Promise<Float32Array> {
   const T = t + 1;
   const ids = new Int32Array(Q * K * T);                                  // (Q*K, T): start id, then the prefix
   for (let q = 0; q < Q; q++) {
@@ -90,8 +90,9 @@ function stepLogProbs(
     const last = logits.reshape([Q * K, T, V]).slice([0, T - 1, 0], [Q * K, 1, V]).reshape([Q * K, V]);  // (Q*K, V)
     return tf.logSoftmax(last);
   });
-  // read outside tidy: tidy walks a returned typed array element by element
-  const out = logp.dataSync() as Float32Array;
+  // read outside tidy: tidy walks a returned typed array element by element; async: the webgpu
+  // backend cannot read synchronously in Node
+  const out = (await logp.data()) as Float32Array;
   logp.dispose();
   return out;
 }

@@ -41,10 +41,10 @@ export interface LossAndGrads {
  * parameters) and returns its loss. `weights` are the current parameter tensors; the names in
  * `layout` get gradients (LoRA: the adapters' layout, the frozen base gets none).
  */
-export function accumulateGradients(
+export async function accumulateGradients(
   c: T5Config, layout: ParamLayout, weights: Weights, batch: TokenBatch, scale: number,
   gradOut: Float32Array, drop?: DropoutContext,
-): LossAndGrads {
+): Promise<LossAndGrads> {
   const names = layout.specs.map((s) => s.name);
   const params = names.map((n) => weights.get(n) as tf.Tensor);
   const { value, grads } = tf.tidy(() => {
@@ -55,15 +55,17 @@ export function accumulateGradients(
     };
     return tf.valueAndGrads(f)(params);
   });
-  // sync point: gradients leave the backend here (they are all-reduced and applied in JS)
+  // sync point: gradients leave the backend here (they are all-reduced and applied in JS). Read
+  // asynchronously: the webgpu backend cannot read synchronously in Node (it needs OffscreenCanvas)
+  const read = await Promise.all([...grads, value].map((t) => t.data() as Promise<Float32Array>));
   grads.forEach((g, i) => {
     const spec = layout.byName.get(names[i] as string);
     if (!spec) throw new Error(`gradient for unknown parameter ${names[i]}`);
-    const data = g.dataSync() as Float32Array;
+    const data = read[i] as Float32Array;
     const out = gradOut.subarray(spec.offset, spec.offset + spec.size);
     for (let j = 0; j < data.length; j++) out[j] = (out[j] as number) + (data[j] as number) * scale;
   });
-  const loss = value.dataSync()[0] ?? NaN;
+  const loss = read[grads.length]?.[0] ?? NaN;
   tf.dispose([value, ...grads]);
   let tokens = 0;
   for (const l of batch.labels) if (l !== c.padTokenId) tokens++;
