@@ -1,0 +1,43 @@
+// Original file: proto/dsi/v1/coordinator.proto
+
+import type { WorkerMetrics as _dsi_v1_WorkerMetrics, WorkerMetrics__Output as _dsi_v1_WorkerMetrics__Output } from '../../dsi/v1/WorkerMetrics.js';
+
+export interface HeartbeatRequest {
+  'runId'?: (string);
+  'workerId'?: (string);
+  'rank'?: (number);
+  /**
+   * Last step this worker completed (applied or skipped).
+   */
+  'step'?: (number);
+  'metrics'?: (_dsi_v1_WorkerMetrics | null);
+  /**
+   * Hex checksum of this worker's parameters after `step`, sent every checksum_every steps (empty
+   * otherwise); the coordinator stops the run, naming the ranks, when replicas disagree.
+   */
+  'paramChecksum'?: (string);
+  /**
+   * Dynamic loss scale in force after `step` (fp16/bf16 wire; 1 with fp32).
+   */
+  'lossScale'?: (number | string);
+}
+
+export interface HeartbeatRequest__Output {
+  'runId': (string);
+  'workerId': (string);
+  'rank': (number);
+  /**
+   * Last step this worker completed (applied or skipped).
+   */
+  'step': (number);
+  'metrics': (_dsi_v1_WorkerMetrics__Output | null);
+  /**
+   * Hex checksum of this worker's parameters after `step`, sent every checksum_every steps (empty
+   * otherwise); the coordinator stops the run, naming the ranks, when replicas disagree.
+   */
+  'paramChecksum': (string);
+  /**
+   * Dynamic loss scale in force after `step` (fp16/bf16 wire; 1 with fp32).
+   */
+  'lossScale': (number);
+}

@@ -1,0 +1,63 @@
+// Original file: proto/dsi/v1/coordinator.proto
+
+import type { RingFormation as _dsi_v1_RingFormation, RingFormation__Output as _dsi_v1_RingFormation__Output } from '../../dsi/v1/RingFormation.js';
+
+export interface JoinReply {
+  /**
+   * Identifier of the run (also in every RingChunk and in the NATS subjects dsi.<run_id>.*).
+   */
+  'runId'?: (string);
+  /**
+   * This worker's rank, 0 .. world_size-1.
+   */
+  'rank'?: (number);
+  'worldSize'?: (number);
+  /**
+   * The ring to form now (addresses in ring order, index = rank).
+   */
+  'ring'?: (_dsi_v1_RingFormation | null);
+  /**
+   * First step the worker will be asked to run (non-zero when a run resumes from a checkpoint).
+   */
+  'step'?: (number);
+  'heartbeatIntervalMs'?: (number);
+  /**
+   * Without a heartbeat for this long the worker is dropped and the ring re-formed.
+   */
+  'livenessTimeoutMs'?: (number);
+  /**
+   * The resolved run configuration (shared/config.ts Config) as JSON, so every worker trains with
+   * the same settings; the worker validates it with the same schema.
+   */
+  'configJson'?: (string);
+}
+
+export interface JoinReply__Output {
+  /**
+   * Identifier of the run (also in every RingChunk and in the NATS subjects dsi.<run_id>.*).
+   */
+  'runId': (string);
+  /**
+   * This worker's rank, 0 .. world_size-1.
+   */
+  'rank': (number);
+  'worldSize': (number);
+  /**
+   * The ring to form now (addresses in ring order, index = rank).
+   */
+  'ring': (_dsi_v1_RingFormation__Output | null);
+  /**
+   * First step the worker will be asked to run (non-zero when a run resumes from a checkpoint).
+   */
+  'step': (number);
+  'heartbeatIntervalMs': (number);
+  /**
+   * Without a heartbeat for this long the worker is dropped and the ring re-formed.
+   */
+  'livenessTimeoutMs': (number);
+  /**
+   * The resolved run configuration (shared/config.ts Config) as JSON, so every worker trains with
+   * the same settings; the worker validates it with the same schema.
+   */
+  'configJson': (string);
+}

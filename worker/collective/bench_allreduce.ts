@@ -1,0 +1,157 @@
+/**
+ * All-reduce benchmark: N real worker processes form a gRPC ring on 127.0.0.1 and all-reduce buffers
+ * of each size in each wire format; a plain TCP socket between two processes is measured in the same
+ * run as the ceiling. Figures follow nccl-tests (doc/PERFORMANCE.md there):
+ *   algbw = S / t, with S the fp32 buffer size in bytes (whatever the wire format) and t the time;
+ *   busbw = algbw * 2(N-1)/N, the per-link rate a ring all-reduce needs for that time, comparable
+ *           with a link's bandwidth whatever N.
+ * t is, per size and wire, the median over iterations of the slowest rank's time; every timed call
+ * follows a 1-element all-reduce so all ranks start together. GB/s are 1e9 bytes per second.
+ */
+import { availableParallelism } from 'node:os';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from './ring.js';
+import { ProcessRing, RingProcess } from './ring_cluster.js';
+import type { WireName } from './wire.js';
+
+const MiB = 1 << 20;
+/** Untimed all-reduces per size and wire before the timed ones (connections, JIT, allocations). */
+export const DEFAULT_WARMUP = 2;
+/** The TCP ceiling moves this much per iteration (the size the 4-worker goal is set at). */
+export const DEFAULT_TCP_BYTES = 64 * MiB;
+const TCP_PROCESS_CLOSE_GRACE_MS = 5_000;
+
+export interface BenchOptions {
+  workers: number;
+  sizesMiB: number[];
+  wires: WireName[];
+  iterations: number;
+  /** @default DEFAULT_WARMUP */
+  warmup?: number;
+  /** @default ring.ts DEFAULT_CHUNK_BYTES */
+  chunkBytes?: number;
+  /** @default ring.ts DEFAULT_PIPELINE_DEPTH */
+  pipelineDepth?: number;
+  /** @default DEFAULT_TCP_BYTES */
+  tcpBytes?: number;
+}
+
+export interface BenchRow {
+  sizeMiB: number;
+  /** fp32 buffer size S. */
+  bytes: number;
+  wire: WireName;
+  /** Median over iterations of the slowest rank's time. */
+  timeMs: number;
+  minMs: number;
+  maxMs: number;
+  algbwGBps: number;
+  busbwGBps: number;
+  /** busbw / the TCP ceiling. */
+  busbwOverTcp: number;
+  /** CPU time (user + system) of one all-reduce, mean over ranks: independent of how busy the host is. */
+  cpuMsPerRank: number;
+  /** busbw from cpuMsPerRank instead of the wall time: the rate with a free core per rank and an ideal network. */
+  cpuBoundBusbwGBps: number;
+}
+
+export interface BenchResult {
+  workers: number;
+  iterations: number;
+  warmup: number;
+  chunkBytes: number;
+  pipelineDepth: number;
+  host: { cpus: number; node: string; platform: string };
+  rows: BenchRow[];
+  /** One TCP stream between two processes: `bytes` in `timeMs` (median), `GBps`; CPU ms per transfer of each side. */
+  tcp: { bytes: number; timeMs: number; GBps: number; senderCpuMs: number; receiverCpuMs: number; cpuBoundGBps: number };
+  notes: string[];
+}
+
+export async function benchAllReduce(opts: BenchOptions): Promise<BenchResult> {
+  const { workers, sizesMiB, wires, iterations } = opts;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers: ${workers} is not an integer >= 1`);
+  if (!Number.isInteger(iterations) || iterations < 1) throw new Error(`iterations: ${iterations} is not an integer >= 1`);
+  if (sizesMiB.some((s) => !(s > 0))) throw new Error(`sizesMiB: ${sizesMiB.join(',')} must all be > 0`);
+  const warmup = opts.warmup ?? DEFAULT_WARMUP;
+  const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
+  const pipelineDepth = opts.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH;
+  const tcpBytes = opts.tcpBytes ?? DEFAULT_TCP_BYTES;
+
+  // 1) the TCP ceiling, first, while nothing else runs
+  const tcp = await measureTcp(tcpBytes, warmup, iterations);
+
+  // 2) the ring
+  const ring = await ProcessRing.start({ worldSize: workers, runId: 'bench', chunkBytes, pipelineDepth, timeoutMs: DEFAULT_TIMEOUT_MS });
+  const rows: BenchRow[] = [];
+  try {
+    let step = 0;
+    for (const sizeMiB of sizesMiB) {
+      const elements = Math.floor((sizeMiB * MiB) / 4);
+      const bytes = elements * 4;
+      for (const wire of wires) {
+        const cpu0 = await ring.cpuMs();
+        const perRank = await ring.bench(step, elements, wire, warmup, iterations); // [rank][iteration]
+        const cpu1 = await ring.cpuMs();
+        step += 2 * (warmup + iterations);
+        // every call of the bench (warm-up included) is one all-reduce plus a 1-element barrier
+        const cpuMsPerRank = cpu1.reduce((s, c, r) => s + c - (cpu0[r] ?? 0), 0) / workers / (warmup + iterations);
+        const slowest = Array.from({ length: iterations }, (_, i) => Math.max(...perRank.map((t) => t[i] ?? NaN)));
+        const timeMs = median(slowest);
+        const algbwGBps = bytes / (timeMs / 1000) / 1e9;
+        const busbwGBps = busbw(bytes, timeMs, workers);
+        rows.push({ sizeMiB, bytes, wire, timeMs, minMs: Math.min(...slowest), maxMs: Math.max(...slowest),
+          algbwGBps, busbwGBps, busbwOverTcp: busbwGBps / tcp.GBps,
+          cpuMsPerRank, cpuBoundBusbwGBps: busbw(bytes, cpuMsPerRank, workers) });
+      }
+    }
+  } finally {
+    await ring.close();
+  }
+  return {
+    workers, iterations, warmup, chunkBytes, pipelineDepth,
+    host: { cpus: availableParallelism(), node: process.version, platform: process.platform },
+    rows, tcp,
+    notes: [
+      'algbw = fp32 bytes / time; busbw = algbw * 2(N-1)/N (nccl-tests); GB/s = 1e9 B/s',
+      'time = median over iterations of the slowest rank; each timed all-reduce follows a 1-element barrier all-reduce',
+      `tcp = one node:net stream between two processes, ${tcpBytes} bytes, median of ${iterations}`,
+      `all ${workers} processes share ${availableParallelism()} CPU cores; cpuBound* figures use CPU time instead of wall time`,
+    ],
+  };
+}
+
+async function measureTcp(bytes: number, warmup: number, iterations: number): Promise<BenchResult['tcp']> {
+  const [sink, sender] = await Promise.all([RingProcess.spawn(0), RingProcess.spawn(1)]);
+  try {
+    const port = await sink.request({ type: 'tcp-sink', bytes });
+    if (port.type !== 'tcp-port') throw new Error(`expected 'tcp-port', got '${port.type}'`);
+    const times: number[] = [];
+    const blast = async (): Promise<number> => {
+      const done = await sender.request({ type: 'tcp-blast', port: port.port, bytes });
+      if (done.type !== 'tcp-done') throw new Error(`expected 'tcp-done', got '${done.type}'`);
+      return done.ms;
+    };
+    for (let i = 0; i < warmup; i++) await blast();
+    const [s0, r0] = await Promise.all([sender.cpuMs(), sink.cpuMs()]);
+    for (let i = 0; i < iterations; i++) times.push(await blast());
+    const [s1, r1] = await Promise.all([sender.cpuMs(), sink.cpuMs()]);
+    const timeMs = median(times);
+    const senderCpuMs = (s1 - s0) / iterations;
+    const receiverCpuMs = (r1 - r0) / iterations;
+    return { bytes, timeMs, GBps: bytes / (timeMs / 1000) / 1e9, senderCpuMs, receiverCpuMs,
+      cpuBoundGBps: bytes / (Math.max(senderCpuMs, receiverCpuMs) / 1000) / 1e9 };
+  } finally {
+    await Promise.all([sink.close(TCP_PROCESS_CLOSE_GRACE_MS), sender.close(TCP_PROCESS_CLOSE_GRACE_MS)]);
+  }
+}
+
+/** nccl-tests' bus bandwidth of an all-reduce of `bytes` in `ms` over `workers` ranks, GB/s. */
+function busbw(bytes: number, ms: number, workers: number): number {
+  return ((bytes / (ms / 1000) / 1e9) * 2 * (workers - 1)) / workers;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}

@@ -1,0 +1,371 @@
+/**
+ * The ring's gRPC transport, and the only gRPC code of the collective.
+ *
+ * `CollectiveServer`: one per worker process, bound once (port 0 allowed), serving the Collective
+ * service for every ring the process joins. `GrpcPeer`: one per ring (run id + epoch); it
+ *   - receives: calls Relay on its LEFT neighbour's server; that neighbour streams chunks back
+ *     (the receiver is the client because grpc-js only enlarges a client's receive window:
+ *     `grpc-node.flow_control_window`; see collective.proto);
+ *   - sends: writes into the Relay call its RIGHT neighbour opened on this process's server.
+ * A new ring (other members, higher epoch) is a new GrpcPeer on the same server: no restart.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../../shared/log.js';
+import { ConfigError } from '../../shared/errors.js';
+import { loadProtos, type LoadedProtos } from '../../shared/rpc/load.js';
+import type { CollectiveClient, CollectiveDefinition, CollectiveHandlers } from '../../proto/gen/dsi/v1/Collective.js';
+import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
+import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';
+import type { RingChunk, RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
+import { fastChunkSerializer } from './chunk_codec.js';
+import type { OutgoingChunk, Peer } from './ring.js';
+
+const MiB = 1 << 20;
+export const DEFAULT_HOST = '127.0.0.1';
+/** gRPC's default; chunks stay below it (ring.ts MAX_CHUNK_BYTES). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 4 * MiB;
+/** HTTP/2's default 64 KiB window capped one loopback stream at ~550 MiB/s; 16 MiB let it reach ~2.5 GiB/s. */
+export const DEFAULT_FLOW_CONTROL_WINDOW_BYTES = 16 * MiB;
+/** HTTP/2 window limits (RFC 9113 6.9.1): its default, and 2^31 - 1. */
+const HTTP2_MIN_WINDOW_BYTES = 65_535;
+const HTTP2_MAX_WINDOW_BYTES = 2 ** 31 - 1;
+/** On close, how long to wait for the left neighbour to end the Relay call before cancelling it. */
+const CLOSE_GRACE_MS = 200;
+
+type RelayCall = grpc.ServerDuplexStream<RelayRequest__Output, RingChunk>;
+
+export interface CollectiveServerOptions {
+  /** Interface to bind. @default DEFAULT_HOST */
+  host?: string;
+  /** Port; 0 picks a free one (see `address`). @default 0 */
+  port?: number;
+  /** Largest message sent or received. @default DEFAULT_MAX_MESSAGE_BYTES */
+  maxMessageBytes?: number;
+  /** Loaded contracts; @default loadProtos() */
+  protos?: LoadedProtos;
+  log?: Logger;
+}
+
+/** This process's Collective server; rings come and go on it. */
+export class CollectiveServer {
+  /** host:port the other workers dial (the bound port when `port` was 0). */
+  address = '';
+  readonly relays: RelayRegistry;
+  private isClosed = false;
+  private readonly closedWaiters: Array<(v: void | Error) => void> = [];
+
+  private constructor(
+    private readonly server: grpc.Server,
+    readonly protos: LoadedProtos,
+    readonly maxMessageBytes: number,
+    readonly log: Logger | undefined,
+  ) {
+    this.relays = new RelayRegistry(log);
+  }
+
+  static async start(options: CollectiveServerOptions = {}): Promise<CollectiveServer> {
+    const host = options.host ?? DEFAULT_HOST;
+    const port = options.port ?? 0;
+    const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('collective.port', `${port} is not a port number`);
+    const protos = options.protos ?? loadProtos();
+    const base = protos.grpc.dsi.v1.Collective.service;
+    const service: CollectiveDefinition = {
+      ...base,
+      Relay: { ...base.Relay, responseSerialize: fastChunkSerializer(base.Relay.responseSerialize) },
+    };
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': maxMessageBytes,
+      'grpc.max_send_message_length': maxMessageBytes,
+    });
+    const self = new CollectiveServer(server, protos, maxMessageBytes, options.log);
+    server.addService(service, collectiveHandlers(self.relays));
+    const bound = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
+        e ? reject(new Error(`collective server cannot bind ${host}:${port}: ${e.message}`, { cause: e })) : resolve(p));
+    });
+    self.address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    options.log?.debug({ address: self.address }, 'collective server listening');
+    return self;
+  }
+
+  /** Cancels every Relay call and releases the port. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.relays.closeAll();
+    this.server.forceShutdown();
+    for (const w of this.closedWaiters.splice(0)) w(undefined);
+  }
+
+  /** Resolves (never rejects) once close() ran. */
+  closed(): Promise<void | Error> {
+    if (this.isClosed) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+}
+
+/** The Collective service: decode, hand the call to the registry, nothing else. */
+function collectiveHandlers(relays: RelayRegistry): CollectiveHandlers {
+  return {
+    Relay(call: RelayCall) {
+      let relay: ServerRelay | undefined;
+      call.on('data', (req: RelayRequest__Output) => {
+        if (!relay) {
+          if (req.kind !== 'open' || !req.open) {
+            call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `first RelayRequest must be 'open', got '${String(req.kind)}'` });
+            return;
+          }
+          relay = new ServerRelay(call, req.open);
+          relays.offer(relay);
+        } else if (req.kind === 'abort' && req.abort) {
+          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason}`));
+        }
+      });
+      call.on('end', () => {
+        relay?.markGone(new Error(`rank ${relay.open.receiverRank} ended its Relay call (it closed the ring, or its process is gone)`));
+        call.end();
+      });
+      call.on('cancelled', () => relay?.markGone(new Error(`rank ${relay.open.receiverRank} cancelled its Relay call (it closed the ring, or its process is gone)`)));
+      call.on('error', (e: Error) => relay?.markGone(e));
+    },
+  };
+}
+
+/** The sending half of one Relay call: what a GrpcPeer writes its chunks into. */
+class ServerRelay {
+  private gone: Error | undefined;
+  private readonly pending = new Set<(e: Error) => void>();
+  private readonly goneListeners: Array<() => void> = [];
+
+  constructor(private readonly call: RelayCall, readonly open: RelayOpen__Output) {}
+
+  write(chunk: RingChunk): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.add(reject);
+      // grpc-js serializes and frames the chunk before it calls back: `data` is free again then
+      this.call.write(chunk, (err: Error | null | undefined) => {
+        this.pending.delete(reject);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  onGone(listener: () => void): void {
+    if (this.gone) listener();
+    else this.goneListeners.push(listener);
+  }
+
+  /** The receiver went away: pending and later writes fail with `e` (a cancelled call never calls back). */
+  markGone(e: Error): void {
+    if (this.gone) return;
+    this.gone = e;
+    for (const reject of this.pending) reject(e);
+    this.pending.clear();
+    for (const l of this.goneListeners.splice(0)) l();
+  }
+
+  /** Ends the call: status OK, or `code` with `details` the receiver will see. */
+  finish(code: grpc.status = grpc.status.OK, details = ''): void {
+    const wasGone = this.gone !== undefined;
+    this.markGone(new Error(details || 'ring closed by this rank'));
+    if (wasGone && code === grpc.status.OK) return;
+    if (code === grpc.status.OK) this.call.end();
+    else this.call.emit('error', { code, details });
+  }
+}
+
+/** Matches Relay calls to the rings of this process, whichever of the two arrives first. */
+class RelayRegistry {
+  private readonly parked = new Map<string, ServerRelay>();
+  private readonly wanted = new Map<string, { receiverRank: number; resolve: (r: ServerRelay) => void; reject: (e: Error) => void }>();
+  private readonly latestEpoch = new Map<string, number>();
+  private readonly retired = new Set<string>();
+
+  constructor(private readonly log: Logger | undefined) {}
+
+  /** A Relay call arrived (from the handler). */
+  offer(relay: ServerRelay): void {
+    const { runId, ringEpoch, receiverRank } = relay.open;
+    const key = keyOf(runId, ringEpoch);
+    if (this.retired.has(key) || ringEpoch < (this.latestEpoch.get(runId) ?? 0)) {
+      relay.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${ringEpoch} of run '${runId}' is over on this worker`);
+      return;
+    }
+    const want = this.wanted.get(key);
+    if (want) {
+      this.wanted.delete(key);
+      if (receiverRank !== want.receiverRank) {
+        const details = `receiver_rank ${receiverRank} is not this worker's right neighbour (rank ${want.receiverRank}) in run '${runId}' epoch ${ringEpoch}`;
+        relay.finish(grpc.status.INVALID_ARGUMENT, details);
+        want.reject(new Error(details));
+        return;
+      }
+      want.resolve(relay);
+    } else if (this.parked.has(key)) {
+      relay.finish(grpc.status.ALREADY_EXISTS, `a Relay call for run '${runId}' epoch ${ringEpoch} is already open`);
+    } else {
+      this.parked.set(key, relay);
+      relay.onGone(() => { if (this.parked.get(key) === relay) this.parked.delete(key); });
+      this.log?.debug({ runId, ringEpoch, receiverRank }, 'relay parked until its ring forms here');
+    }
+  }
+
+  /** The ring (runId, epoch) formed here: its right neighbour's Relay call, now or when it comes. */
+  want(runId: string, epoch: number, receiverRank: number): Promise<ServerRelay> {
+    const key = keyOf(runId, epoch);
+    if (epoch > (this.latestEpoch.get(runId) ?? -1)) this.latestEpoch.set(runId, epoch);
+    for (const [k, r] of this.parked) {
+      if (r.open.runId === runId && r.open.ringEpoch < epoch) {
+        r.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${r.open.ringEpoch} of run '${runId}' is over on this worker`);
+        this.parked.delete(k);
+      }
+    }
+    const parked = this.parked.get(key);
+    if (parked) {
+      this.parked.delete(key);
+      if (parked.open.receiverRank !== receiverRank) {
+        const details = `receiver_rank ${parked.open.receiverRank} is not this worker's right neighbour (rank ${receiverRank}) in run '${runId}' epoch ${epoch}`;
+        parked.finish(grpc.status.INVALID_ARGUMENT, details);
+        return Promise.reject(new Error(details));
+      }
+      return Promise.resolve(parked);
+    }
+    if (this.wanted.has(key)) return Promise.reject(new Error(`ring of run '${runId}' epoch ${epoch} already formed on this worker`));
+    return new Promise((resolve, reject) => this.wanted.set(key, { receiverRank, resolve, reject }));
+  }
+
+  /** The ring is over: refuse its calls from now on. */
+  retire(runId: string, epoch: number): void {
+    const key = keyOf(runId, epoch);
+    this.retired.add(key);
+    this.wanted.get(key)?.reject(new Error(`ring of run '${runId}' epoch ${epoch} closed`));
+    this.wanted.delete(key);
+    this.parked.get(key)?.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${epoch} of run '${runId}' is over on this worker`);
+    this.parked.delete(key);
+  }
+
+  closeAll(): void {
+    for (const w of this.wanted.values()) w.reject(new Error('collective server closed'));
+    this.wanted.clear();
+    for (const r of this.parked.values()) r.markGone(new Error('collective server closed'));
+    this.parked.clear();
+  }
+}
+
+function keyOf(runId: string, epoch: number): string {
+  return `${runId}\u0000${epoch}`;
+}
+
+export interface GrpcPeerOptions {
+  /** This process's server: the right neighbour's Relay call arrives there. */
+  server: CollectiveServer;
+  runId: string;
+  /** Ring generation. @default 0 */
+  epoch?: number;
+  rank: number;
+  /** Collective server addresses in ring order (index = rank). */
+  addresses: readonly string[];
+  /** Receive window of the call to the left neighbour. @default DEFAULT_FLOW_CONTROL_WINDOW_BYTES */
+  flowControlWindowBytes?: number;
+  log?: Logger;
+}
+
+/** One rank's link in one ring over gRPC. */
+export class GrpcPeer implements Peer {
+  private readonly runId: string;
+  private readonly epoch: number;
+  private readonly client: CollectiveClient | undefined;
+  private readonly call: grpc.ClientDuplexStream<RelayRequest, RingChunk__Output> | undefined;
+  private readonly toRight: Promise<ServerRelay> | undefined;
+  private relay: ServerRelay | undefined;
+  private callError: Error | undefined;
+  private statusSeen = false;
+  private closing: Promise<void> | undefined;
+  private closeReason: Error | undefined;
+  private readonly closedWaiters: Array<(v: void | Error) => void> = [];
+
+  constructor(private readonly options: GrpcPeerOptions) {
+    const { server, rank, addresses } = options;
+    const N = addresses.length;
+    if (N < 1) throw new ConfigError('ring.addresses', 'is empty');
+    if (!Number.isInteger(rank) || rank < 0 || rank >= N) throw new ConfigError('ring.rank', `${rank} is not in [0, ${N - 1}]`);
+    const window = options.flowControlWindowBytes ?? DEFAULT_FLOW_CONTROL_WINDOW_BYTES;
+    if (!Number.isInteger(window) || window < HTTP2_MIN_WINDOW_BYTES || window > HTTP2_MAX_WINDOW_BYTES)
+      throw new ConfigError('collective.flowControlWindowBytes', `${window} is not an integer in [${HTTP2_MIN_WINDOW_BYTES}, ${HTTP2_MAX_WINDOW_BYTES}]`);
+    this.runId = options.runId;
+    this.epoch = options.epoch ?? 0;
+    if (N === 1) return; // a ring of one moves nothing
+    const left = addresses[(rank - 1 + N) % N] as string; // index in [0, N)
+    this.toRight = server.relays.want(this.runId, this.epoch, (rank + 1) % N);
+    this.toRight.then((r) => { this.relay = r; }, () => undefined);
+    const Client = server.protos.grpc.dsi.v1.Collective;
+    this.client = new Client(left, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': server.maxMessageBytes,
+      'grpc.max_send_message_length': server.maxMessageBytes,
+      'grpc-node.flow_control_window': window,
+      'grpc.use_local_subchannel_pool': 1, // this ring's own connection: closing it touches no other ring
+    });
+    // not waitForReady: every server is bound before its address is handed out, so a refused
+    // connection means the left neighbour is gone, and the first receive reports it at once
+    this.call = this.client.Relay();
+    this.call.on('error', (e: Error) => { this.callError ??= e; });
+    this.call.on('status', () => { this.statusSeen = true; });
+    this.call.write({ open: { runId: this.runId, ringEpoch: this.epoch, receiverRank: rank } });
+  }
+
+  send(chunk: OutgoingChunk): Promise<void> {
+    if (this.relay) return this.relay.write(chunk);
+    if (!this.toRight) return Promise.reject(new Error('a ring of one has no neighbour'));
+    return this.toRight.then((r) => r.write(chunk));
+  }
+
+  receive(): AsyncIterator<RingChunk__Output> {
+    return this.chunks();
+  }
+
+  private async *chunks(): AsyncGenerator<RingChunk__Output> {
+    if (!this.call) return;
+    // proto-loader's deserializer builds RingChunk__Output objects (defaults: every field present)
+    for await (const chunk of this.call as AsyncIterable<RingChunk__Output>) yield chunk;
+    if (this.callError) throw this.callError;
+  }
+
+  close(reason?: Error): Promise<void> {
+    this.closing ??= this.shutdown(reason).then(() => {
+      for (const w of this.closedWaiters.splice(0)) w(reason);
+    });
+    return this.closing;
+  }
+
+  /** Resolves (never rejects) once closed: undefined, or the reason close() was given. */
+  closed(): Promise<void | Error> {
+    return new Promise((resolve) => {
+      if (this.closing) void this.closing.then(() => resolve(this.closeReason));
+      else this.closedWaiters.push(resolve);
+    });
+  }
+
+  private async shutdown(reason: Error | undefined): Promise<void> {
+    const { server, log } = this.options;
+    this.closeReason = reason;
+    server.relays.retire(this.runId, this.epoch);
+    // the right neighbour: end our stream to it (with the reason as its error status)
+    if (this.relay) this.relay.finish(reason ? grpc.status.ABORTED : grpc.status.OK, reason?.message ?? '');
+    // the left neighbour: say why, half-close, give it a moment to end the call, then cancel
+    const call = this.call;
+    if (call && !this.statusSeen) {
+      if (reason) call.write({ abort: { reason: reason.message } });
+      call.end();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CLOSE_GRACE_MS);
+        call.once('status', () => { clearTimeout(timer); resolve(); });
+      });
+      call.cancel();
+    }
+    this.client?.close();
+    log?.debug({ runId: this.runId, epoch: this.epoch, reason: reason?.message }, 'ring peer closed');
+  }
+}

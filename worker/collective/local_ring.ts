@@ -1,0 +1,44 @@
+/**
+ * Several ranks of a ring inside one process, each with its own real gRPC server on 127.0.0.1:0
+ * (tests, demos). `formRing` can be called again on the same servers with another membership and a
+ * higher epoch: that is how a ring re-forms without restarting anything.
+ */
+import type { LoadedProtos } from '../../shared/rpc/load.js';
+import { loadProtos } from '../../shared/rpc/load.js';
+import { CollectiveServer, GrpcPeer } from './grpc_peer.js';
+import { Ring, type RingOptions } from './ring.js';
+
+export type LocalRingOptions = Omit<RingOptions, 'rank' | 'worldSize' | 'runId' | 'epoch'> & { runId?: string; epoch?: number };
+
+export interface LocalCluster {
+  servers: CollectiveServer[];
+  /** A ring over `members` (indices into `servers`, in ring order); ring rank i is servers[members[i]]. */
+  formRing(members: readonly number[], options?: LocalRingOptions): Ring[];
+  close(): Promise<void>;
+}
+
+const DEFAULT_RUN_ID = 'local';
+
+/** `count` collective servers on 127.0.0.1:0, sharing one loaded proto set. */
+export async function startLocalCluster(count: number, protos: LoadedProtos = loadProtos()): Promise<LocalCluster> {
+  const servers = await Promise.all(Array.from({ length: count }, () => CollectiveServer.start({ protos })));
+  const rings: Ring[] = [];
+  return {
+    servers,
+    formRing(members, options = {}) {
+      const addresses = members.map((m) => (servers[m] as CollectiveServer).address); // members index servers
+      const runId = options.runId ?? DEFAULT_RUN_ID;
+      const formed = members.map((m, rank) => {
+        const server = servers[m] as CollectiveServer;
+        const peer = new GrpcPeer({ server, runId, epoch: options.epoch, rank, addresses });
+        return new Ring(peer, { ...options, runId, rank, worldSize: members.length });
+      });
+      rings.push(...formed);
+      return formed;
+    },
+    async close() {
+      await Promise.all(rings.map((r) => r.close()));
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+}
