@@ -12,10 +12,13 @@ import { trainStepFlops } from '../shared/model/flops.js';
 import { adamWStep, clipByGlobalNorm, newAdamWState } from '../shared/train/adamw.js';
 import { Rng } from '../shared/random.js';
 import type { PresetName } from '../shared/config.js';
+import type { GpuAdapterReport } from '../shared/webgpu.js';
 
 export interface ModelBenchOptions {
   preset: PresetName;
   backend: string;
+  /** The WebGPU adapter when the backend is webgpu: reported with the figures. */
+  device?: GpuAdapterReport;
   batchSize: number;      // B
   inputTokens: number;    // S
   targetTokens: number;   // T (naive docids of the sample: 3 digits + </s>)
@@ -26,6 +29,7 @@ export interface ModelBenchOptions {
 export interface ModelBenchResult {
   preset: string;
   backend: string;
+  device?: GpuAdapterReport;
   parameters: number;
   batch: { B: number; S: number; T: number };
   step_ms: number;               // median
@@ -88,7 +92,7 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
   const mmGflops = (2 * MATMUL.m * MATMUL.k * MATMUL.n) / mmMs / 1e6;
   const stepGflops = flops / stepMs / 1e6;
   return {
-    preset: o.preset, backend: o.backend, parameters: layout.total, batch: { B, S, T },
+    preset: o.preset, backend: o.backend, ...(o.device ? { device: o.device } : {}), parameters: layout.total, batch: { B, S, T },
     step_ms: stepMs, step_ms_all: times, samples_per_s: (B * 1000) / stepMs, tokens_per_s: (B * (S + T) * 1000) / stepMs,
     step_gflop: flops / 1e9, step_gflops: stepGflops,
     matmul: { ...MATMUL, ms: mmMs, gflops: mmGflops }, ratio: stepGflops / mmGflops,

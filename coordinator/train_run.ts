@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Config } from '../shared/config.js';
 import type { Logger } from '../shared/log.js';
 import { initBackend } from '../shared/backend.js';
+import type { GpuAdapterReport } from '../shared/webgpu.js';
 import { loadT5Tokenizer, type T5Tokenizer } from '../shared/tokenizer.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { prepareFromJoinedJsonl } from '../shared/dataset/prepare_sample.js';
@@ -26,6 +27,8 @@ export interface RunSummary {
   run_dir: string;
   data_dir: string;
   backend: string;
+  /** The WebGPU adapter (name, api, software or hardware) when the backend is webgpu. */
+  device?: GpuAdapterReport;
   preset: string;
   parameters: number;
   steps: number;
@@ -74,8 +77,8 @@ export async function initialModel(cfg: Config, vocabSize: number): Promise<{ mo
 }
 
 export async function trainAndEvaluate(cfg: Config, log: Logger): Promise<RunSummary> {
-  const backend = await initBackend(cfg.runtime.backend);
-  log.info({ backend: backend.name, tried: backend.tried }, 'backend');
+  const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
+  log.info({ backend: backend.name, device: backend.device, tried: backend.tried }, 'backend');
   const tok = await loadT5Tokenizer();
   const data = await resolveDataset(cfg, tok, log);
   const runDir = resolveRunDir(cfg);
@@ -137,6 +140,7 @@ export async function trainAndEvaluate(cfg: Config, log: Logger): Promise<RunSum
     run_dir: runDir,
     data_dir: data.dir,
     backend: backend.name,
+    ...(backend.device ? { device: backend.device } : {}),
     preset: cfg.model.from || cfg.model.preset,
     parameters: layout.total,
     steps: state.step,

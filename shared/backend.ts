@@ -1,13 +1,15 @@
 /**
  * Chooses the TensorFlow.js backend at start. Order for `auto`: tensorflow (tfjs-node-gpu, then
- * tfjs-node: native libtensorflow, CUDA where present), wasm (SIMD, one thread per process in Node),
- * cpu (plain JS, ~40x slower than wasm on matMul). The chosen backend is logged by the caller.
+ * tfjs-node: native libtensorflow, CUDA where present), webgpu (Dawn; only on a hardware adapter:
+ * on a software one wasm is faster), wasm (SIMD, one thread per process in Node), cpu (plain JS,
+ * ~40x slower than wasm on matMul). The chosen backend is logged by the caller.
  */
 import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { BackendName } from './config.js';
+import type { BackendName, WebGpuApi } from './config.js';
+import { startWebGpu, type GpuAdapterReport } from './webgpu.js';
 
 export { tf };
 
@@ -16,6 +18,13 @@ export interface BackendInfo {
   name: string;
   /** Why this one: requested, or what auto tried and why each earlier choice failed. */
   tried: Array<{ backend: string; ok: boolean; reason?: string }>;
+  /** The WebGPU adapter (GPU or software rasteriser) when the backend is webgpu. */
+  device?: GpuAdapterReport;
+}
+
+export interface BackendOptions {
+  /** Dawn backend for webgpu. @default 'auto' (Vulkan, then OpenGL ES) */
+  webgpuApi?: WebGpuApi;
 }
 
 const require = createRequire(import.meta.url);
@@ -40,8 +49,9 @@ async function tryWasm(): Promise<void> {
 }
 
 /** Selects and initialises the backend; throws naming the backend when an explicit choice fails. */
-export async function initBackend(requested: BackendName): Promise<BackendInfo> {
+export async function initBackend(requested: BackendName, options: BackendOptions = {}): Promise<BackendInfo> {
   const tried: BackendInfo['tried'] = [];
+  let device: GpuAdapterReport | undefined;
   const attempt = async (backend: string, fn: () => Promise<void>): Promise<boolean> => {
     try {
       await fn();
@@ -58,14 +68,20 @@ export async function initBackend(requested: BackendName): Promise<BackendInfo> 
     if (!pkg) throw new Error('neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node is installed and loadable');
   };
   const cpu = async (): Promise<void> => { if (!(await tf.setBackend('cpu'))) throw new Error('setBackend("cpu") failed'); };
+  // a software adapter only when webgpu is named: automatic choice wants a GPU
+  const webgpu = (allowSoftware: boolean) => async (): Promise<void> => {
+    device = await startWebGpu({ api: options.webgpuApi ?? 'auto', allowSoftware });
+  };
 
   if (requested === 'auto') {
-    (await attempt('tensorflow', native)) || (await attempt('wasm', tryWasm)) || (await attempt('cpu', cpu));
+    (await attempt('tensorflow', native)) || (await attempt('webgpu', webgpu(false))) ||
+      (await attempt('wasm', tryWasm)) || (await attempt('cpu', cpu));
   } else {
-    const fn = requested === 'tensorflow' ? native : requested === 'wasm' ? tryWasm : requested === 'cpu' ? cpu : undefined;
-    if (!fn) throw new Error(`backend '${requested}' is not available in this build; use one of auto, tensorflow, wasm, cpu`);
+    const fns = { tensorflow: native, webgpu: webgpu(true), wasm: tryWasm, cpu } as const;
+    const fn = fns[requested];
     if (!(await attempt(requested, fn)))
       throw new Error(`backend '${requested}' could not start: ${tried.at(-1)?.reason ?? 'unknown reason'}`);
   }
-  return { name: tf.getBackend(), tried };
+  const name = tf.getBackend();
+  return name === 'webgpu' && device ? { name, tried, device } : { name, tried };
 }

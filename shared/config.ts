@@ -8,6 +8,9 @@ import { ConfigError } from './errors.js';
 
 export const BACKENDS = ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
+/** Dawn's backends for `webgpu`: Vulkan (GPUs; Mesa >= 23's lavapipe) or OpenGL ES (Mesa's llvmpipe). */
+export const WEBGPU_APIS = ['auto', 'vulkan', 'opengles'] as const;
+export type WebGpuApi = (typeof WEBGPU_APIS)[number];
 export const PRESETS = ['t5-tiny', 't5-small', 't5-base'] as const;
 export type PresetName = (typeof PRESETS)[number];
 export const LR_DECAYS = ['linear', 'cosine', 'constant'] as const;
@@ -20,7 +23,7 @@ export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'wi', 'wo'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
 
 export interface Config {
-  runtime: { backend: BackendName; seed: number; logLevel: string; json: boolean };
+  runtime: { backend: BackendName; webgpuApi: WebGpuApi; seed: number; logLevel: string; json: boolean };
   model: { preset: PresetName; from: string; dropout: number };
   data: { dir: string; scheme: 'naive' | 'atomic'; maxInputTokens: number };
   train: {
@@ -64,7 +67,8 @@ addFormats();
 
 const schema: convict.Schema<Config> = {
   runtime: {
-    backend: { doc: 'TensorFlow.js backend; auto tries tensorflow (tfjs-node-gpu/tfjs-node), then wasm, then cpu.', format: [...BACKENDS], default: 'auto', env: 'DSI_BACKEND', arg: 'backend' },
+    backend: { doc: 'TensorFlow.js backend; auto tries tensorflow (tfjs-node-gpu/tfjs-node), then webgpu on a hardware GPU, then wasm, then cpu. webgpu named explicitly also accepts a software (CPU) adapter.', format: [...BACKENDS], default: 'auto', env: 'DSI_BACKEND', arg: 'backend' },
+    webgpuApi: { doc: 'Dawn backend for webgpu: vulkan, opengles (Mesa llvmpipe needs it on Debian 12) or auto (vulkan, then opengles).', format: [...WEBGPU_APIS], default: 'auto', env: 'DSI_WEBGPU_BACKEND', arg: 'webgpu-backend' },
     seed: { doc: 'Seed of every random choice (init, data order, dropout).', format: 'nonneg-int', default: 42, env: 'DSI_SEED', arg: 'seed' },
     logLevel: { doc: 'pino log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'DSI_LOG_LEVEL', arg: 'log-level' },
     json: { doc: 'Print the result as one JSON object on stdout.', format: Boolean, default: false, arg: 'json' },

@@ -4,6 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { initBackend } from '../../shared/backend.js';
 import { ConfigError } from '../../shared/errors.js';
 import { benchModel } from '../bench_model.js';
+import { formatAdapter } from '../../shared/webgpu.js';
 
 const TIMED_STEPS = 5;
 /** Target length of the bundled sample's naive docids: 3 digits + </s>. */
@@ -18,16 +19,16 @@ export async function run(args: string[]): Promise<number> {
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
   if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model`);
-  const backend = await initBackend(cfg.runtime.backend);
-  log.info({ backend: backend.name, preset: cfg.model.preset }, 'bench model');
+  const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
+  log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
   const r = await benchModel({
-    preset: cfg.model.preset, backend: backend.name, batchSize: cfg.train.batchSize, inputTokens: cfg.data.maxInputTokens,
+    preset: cfg.model.preset, backend: backend.name, ...(backend.device ? { device: backend.device } : {}), batchSize: cfg.train.batchSize, inputTokens: cfg.data.maxInputTokens,
     targetTokens: SAMPLE_TARGET_TOKENS, steps: TIMED_STEPS, seed: cfg.runtime.seed,
   });
   if (cfg.runtime.json) process.stdout.write(JSON.stringify(r) + '\n');
   else {
     process.stdout.write(
-      `${r.preset} on ${r.backend}: batch ${r.batch.B}x${r.batch.S} -> ${r.batch.T}\n` +
+      `${r.preset} on ${r.backend}${r.device ? ` [${formatAdapter(r.device)}]` : ''}: batch ${r.batch.B}x${r.batch.S} -> ${r.batch.T}\n` +
       `  training step  ${r.step_ms.toFixed(1)} ms  ${r.samples_per_s.toFixed(1)} samples/s  ${r.tokens_per_s.toFixed(0)} tokens/s  ${r.step_gflops.toFixed(2)} GFLOP/s (${r.step_gflop.toFixed(2)} GFLOP/step)\n` +
       `  2-D matMul     ${r.matmul.m}x${r.matmul.k} @ ${r.matmul.k}x${r.matmul.n}: ${r.matmul.gflops.toFixed(2)} GFLOP/s\n` +
       `  ratio          ${r.ratio.toFixed(3)} (goal >= 0.5)\n`);

@@ -22,8 +22,8 @@ export async function run(args: string[]): Promise<number> {
   if (queries.length === 0) throw new ConfigError('query', 'give the query as an argument: coordinator search --run-dir DIR "some query"');
   const log = createLogger({ level: cfg.runtime.logLevel });
   const runDir = cfg.run.dir ? path.resolve(cfg.run.dir) : latestRunDir();
-  const backend = await initBackend(cfg.runtime.backend);
-  log.info({ backend: backend.name, runDir }, 'search');
+  const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
+  log.info({ backend: backend.name, device: backend.device, runDir }, 'search');
   const ckpt = await loadTrainingCheckpoint(path.join(runDir, 'checkpoint'));
   const data = await openPreparedDataset(ckpt.dataDir);
   const docs = data.documents();
