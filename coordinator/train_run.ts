@@ -19,6 +19,10 @@ import { weightsFromFlat } from '../shared/model/t5.js';
 import { DocidTrie } from '../shared/model/docid_trie.js';
 import { loadHfModel, saveTrainingCheckpoint } from '../shared/model/checkpoint.js';
 import { newAdamWState } from '../shared/train/adamw.js';
+import { initLora } from '../shared/model/lora.js';
+import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../shared/model/peft.js';
+import { saveLoraCheckpoint } from '../shared/model/lora_checkpoint.js';
+import { mixSeed } from '../shared/random.js';
 import { evaluateModel } from '../shared/eval/dsi_retrieval.js';
 import type { RetrievalMetrics } from '../shared/pipeline/metrics.js';
 import { Trainer, type TrainState } from '../worker/trainer.js';
@@ -31,6 +35,8 @@ export interface RunSummary {
   device?: GpuAdapterReport;
   preset: string;
   parameters: number;
+  mode: string;                    // full | lora | qlora
+  memory: MemoryFigures;           // trainable parameters, optimizer state, gradient and weight bytes
   steps: number;
   loss_first: number;
   loss_last: number;
@@ -76,6 +82,15 @@ export async function initialModel(cfg: Config, vocabSize: number): Promise<{ mo
   return { model, layout, params: initParams(layout, cfg.runtime.seed) };
 }
 
+/** Seed stream of the LoRA A matrices (distinct from the base initialisation's). */
+const LORA_INIT_STREAM = 0x10a;
+
+/** LoRA/QLoRA settings of a run, from the config. */
+export function adaptedModelOptions(cfg: Config): AdaptedModelOptions {
+  const l = cfg.lora;
+  return { lora: { rank: l.rank, alpha: l.alpha, dropout: l.dropout, targets: [...l.targets] }, quantize: cfg.train.mode === 'qlora', doubleQuant: l.doubleQuant };
+}
+
 export async function trainAndEvaluate(cfg: Config, log: Logger): Promise<RunSummary> {
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, tried: backend.tried }, 'backend');
@@ -87,9 +102,15 @@ export async function trainAndEvaluate(cfg: Config, log: Logger): Promise<RunSum
   log.info({ runDir, dataDir: data.dir, examples: data.numExamples }, 'run');
 
   const { model, layout, params } = await initialModel(cfg, data.manifest.model_vocab_size);
-  log.info({ preset: cfg.model.from || cfg.model.preset, parameters: layout.total, vocab: model.vocabSize }, 'model');
-  const state: TrainState = { step: 0, params, opt: newAdamWState(layout.total) };
-  const trainer = new Trainer({ cfg, model, layout, data, rank: 0, worldSize: 1, log }, state);
+  // lora/qlora: the adapters are what trains; the base is frozen (qlora: NF4) and uploaded once
+  const adapted = cfg.train.mode === 'full' ? undefined : new AdaptedModel(layout, params, adaptedModelOptions(cfg));
+  const trainLayout = adapted?.lora ?? layout;
+  const memory = adapted?.memory() ?? fullMemory(layout);
+  log.info({ preset: cfg.model.from || cfg.model.preset, parameters: layout.total, vocab: model.vocabSize, mode: cfg.train.mode, memory }, 'model');
+  const state: TrainState = {
+    step: 0, params: adapted ? initLora(adapted.lora, mixSeed(cfg.runtime.seed, LORA_INIT_STREAM)) : params, opt: newAdamWState(trainLayout.total),
+  };
+  const trainer = new Trainer({ cfg, model, layout: trainLayout, ...(adapted ? { weights: adapted } : {}), data, rank: 0, worldSize: 1, log }, state);
 
   // train, reporting every logEvery steps
   const losses: number[] = [];
@@ -111,13 +132,19 @@ export async function trainAndEvaluate(cfg: Config, log: Logger): Promise<RunSum
   }
   const trainSeconds = (performance.now() - t0) / 1000;
 
-  const checkpoint = await saveTrainingCheckpoint(path.join(runDir, 'checkpoint'), {
-    config: model, layout, state, runConfig: cfg, dataDir: data.dir, losses,
-  });
+  const checkpoint = adapted
+    ? await saveLoraCheckpoint(path.join(runDir, 'checkpoint'), {
+      mode: adapted.o.quantize ? 'qlora' : 'lora', doubleQuant: adapted.o.doubleQuant, config: model, base: layout, baseParams: params,
+      options: adapted.o.lora, lora: adapted.lora, state, runConfig: cfg, dataDir: data.dir, losses,
+    }, adapted.merged(params, state.params))
+    : await saveTrainingCheckpoint(path.join(runDir, 'checkpoint'), {
+      config: model, layout, state, runConfig: cfg, dataDir: data.dir, losses,
+    });
   log.info({ checkpoint }, 'checkpoint written');
 
   // evaluate on held-out queries (or on the training queries with --split train)
-  const weights = weightsFromFlat(layout, state.params);
+  // base + adapters in lora/qlora modes (qlora: the NF4 base the adapters were trained on)
+  const weights = adapted ? adapted.build(state.params) : weightsFromFlat(layout, state.params);
   const trie = new DocidTrie(data.docidTokens());
   let queries = data.queries(cfg.eval.split);
   if (cfg.eval.maxQueries > 0) queries = queries.slice(0, cfg.eval.maxQueries);
@@ -133,7 +160,7 @@ export async function trainAndEvaluate(cfg: Config, log: Logger): Promise<RunSum
       },
     },
   );
-  tf.dispose([...weights.values()]);
+  if (adapted) { adapted.release(weights); adapted.dispose(); } else tf.dispose([...weights.values()]);
   data.close();
 
   const summary: RunSummary = {
@@ -143,6 +170,8 @@ export async function trainAndEvaluate(cfg: Config, log: Logger): Promise<RunSum
     ...(backend.device ? { device: backend.device } : {}),
     preset: cfg.model.from || cfg.model.preset,
     parameters: layout.total,
+    mode: cfg.train.mode,
+    memory,
     steps: state.step,
     loss_first: losses[0] ?? NaN,
     loss_last: losses.at(-1) ?? NaN,

@@ -4,8 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { initBackend } from '../../shared/backend.js';
 import { loadT5Tokenizer } from '../../shared/tokenizer.js';
 import { openPreparedDataset } from '../../shared/dataset/reader.js';
-import { loadTrainingCheckpoint } from '../../shared/model/checkpoint.js';
-import { weightsFromFlat } from '../../shared/model/t5.js';
+import { loadTrainedModel } from '../../shared/model/trained_model.js';
 import { DocidTrie } from '../../shared/model/docid_trie.js';
 import { retrieve } from '../../shared/eval/dsi_retrieval.js';
 import { ConfigError } from '../../shared/errors.js';
@@ -24,11 +23,11 @@ export async function run(args: string[]): Promise<number> {
   const runDir = cfg.run.dir ? path.resolve(cfg.run.dir) : latestRunDir();
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, runDir }, 'search');
-  const ckpt = await loadTrainingCheckpoint(path.join(runDir, 'checkpoint'));
+  const ckpt = await loadTrainedModel(path.join(runDir, 'checkpoint'));   // lora/qlora: base + adapters
   const data = await openPreparedDataset(ckpt.dataDir);
   const docs = data.documents();
   const tok = await loadT5Tokenizer();
-  const model = { config: ckpt.config, weights: weightsFromFlat(ckpt.layout, ckpt.state.params), trie: new DocidTrie(data.docidTokens()), docids: docs.map((d) => d.docid) };
+  const model = { config: ckpt.config, weights: ckpt.weights, trie: new DocidTrie(data.docidTokens()), docids: docs.map((d) => d.docid) };
   const maxInputTokens = data.manifest.max_input_tokens;
   const ranked = await retrieve(model, tok, queries, { beamSize: cfg.eval.beamSize, maxInputTokens });
   const byDocid = new Map(docs.map((d) => [d.docid, d]));
