@@ -25,7 +25,13 @@ export type LoraTarget = (typeof LORA_TARGETS)[number];
 export interface Config {
   runtime: { backend: BackendName; webgpuApi: WebGpuApi; seed: number; logLevel: string; json: boolean };
   model: { preset: PresetName; from: string; dropout: number };
-  data: { dir: string; scheme: 'naive' | 'atomic'; maxInputTokens: number };
+  data: { dir: string; scheme: 'naive' | 'atomic' | 'semantic'; maxInputTokens: number };
+  prepare: {
+    input: string; format: 'sample' | 'msmarco-v1.1' | 'msmarco-passage'; queries: string; qrels: string; out: string;
+    indexing: 'inputs2targets' | 'targets2inputs' | 'bidirectional'; augment: string; posMlmShare: number; mlmModel: string;
+    pseudoQueries: number; doc2queryModel: string; embedderModel: string; semanticK: number; semanticMaxLeaf: number;
+    evalFraction: number; bm25TopK: number; bm25K1: number; bm25B: number; skipBad: boolean; overwrite: boolean;
+  };
   train: {
     steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
     decay: LrDecay; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
@@ -34,7 +40,11 @@ export interface Config {
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
   run: { dir: string };
-  cluster: { workers: number; host: string; port: number };
+  cluster: {
+    workers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
+    wire: 'fp32' | 'fp16' | 'bf16'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
+    checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
+  };
 }
 
 function addFormats(): void {
@@ -80,8 +90,30 @@ const schema: convict.Schema<Config> = {
   },
   data: {
     dir: { doc: 'Prepared dataset folder; empty: the bundled MS MARCO sample, prepared on first use.', format: String, default: '', env: 'DSI_DATA', arg: 'data' },
-    scheme: { doc: 'Docid scheme used when the bundled sample is prepared (naive: random integers as digit strings; atomic: one token per document).', format: ['naive', 'atomic'], default: 'naive', env: 'DSI_DOCIDS', arg: 'docids' },
+    scheme: { doc: 'Docid scheme of prepare and of the bundled sample (naive: random integers as digit strings; atomic: one token per document; semantic: recursive k-means digit strings).', format: ['naive', 'atomic', 'semantic'], default: 'naive', env: 'DSI_DOCIDS', arg: 'docids' },
     maxInputTokens: { doc: 'Inputs are truncated to this many tokens (</s> included).', format: 'positive-int', default: 64, arg: 'max-input-tokens' },
+  },
+  prepare: {
+    input: { doc: 'prepare: the input: records file (sample, msmarco-v1.1 .jsonl or .parquet) or collection.tsv (msmarco-passage); empty with --format sample: the bundled sample.', format: String, default: '', arg: 'input' },
+    format: { doc: 'prepare: input format.', format: ['sample', 'msmarco-v1.1', 'msmarco-passage'], default: 'sample', arg: 'format' },
+    queries: { doc: 'prepare, msmarco-passage: queries TSV (qid<TAB>query).', format: String, default: '', arg: 'queries' },
+    qrels: { doc: 'prepare, msmarco-passage: TREC qrels (qid 0 pid relevance).', format: String, default: '', arg: 'qrels' },
+    out: { doc: 'prepare: the dataset folder to create.', format: String, default: '', arg: 'out' },
+    indexing: { doc: 'prepare: indexing examples: inputs2targets (document -> docid), targets2inputs (docid -> document) or bidirectional (both, with task prefixes).', format: ['inputs2targets', 'targets2inputs', 'bidirectional'], default: 'inputs2targets', arg: 'indexing' },
+    augment: { doc: "prepare: augmented corpora, ',' between corpora and '+' between chained steps, of stopwords, num2text, pos-mlm (e.g. stopwords,num2text+pos-mlm); empty: none.", format: String, default: '', arg: 'augment' },
+    posMlmShare: { doc: 'prepare: share of sentences whose verbs POS-MLM masks and refills.', format: 'unit-interval', default: 0.1, arg: 'pos-mlm-share' },
+    mlmModel: { doc: 'prepare: local fill-mask model folder (bert-base-uncased ONNX) for POS-MLM; empty: the filler learnt from the corpus.', format: String, default: '', arg: 'mlm-model' },
+    pseudoQueries: { doc: 'prepare: pseudo-queries per document (DSI-QG); 0: none.', format: 'nonneg-int', default: 0, arg: 'pseudo-queries' },
+    doc2queryModel: { doc: 'prepare: local doc2query T5 folder (ONNX) for pseudo-queries; empty: the offline key-phrase generator.', format: String, default: '', arg: 'doc2query-model' },
+    embedderModel: { doc: 'prepare: local BERT-family folder (ONNX) embedding documents for semantic docids; empty: TF-IDF + SVD.', format: String, default: '', arg: 'embedder-model' },
+    semanticK: { doc: 'prepare: semantic docids, clusters per level (k).', format: 'positive-int', default: 10, arg: 'semantic-k' },
+    semanticMaxLeaf: { doc: 'prepare: semantic docids, most documents per leaf (c).', format: 'positive-int', default: 100, arg: 'semantic-max-leaf' },
+    evalFraction: { doc: 'prepare: share of queries held out for evaluation.', format: 'unit-interval', default: 0.2, arg: 'eval-fraction' },
+    bm25TopK: { doc: 'prepare: BM25 documents saved per held-out query; 0: no BM25 run.', format: 'nonneg-int', default: 1000, arg: 'bm25-top-k' },
+    bm25K1: { doc: "prepare: BM25 k1 (Anserini's MS MARCO value).", format: 'nonneg-number', default: 0.9, arg: 'bm25-k1' },
+    bm25B: { doc: "prepare: BM25 b (Anserini's MS MARCO value).", format: 'nonneg-number', default: 0.4, arg: 'bm25-b' },
+    skipBad: { doc: 'prepare: skip malformed records, count them in the manifest; off: stop at the first with its file:line.', format: Boolean, default: false, arg: 'skip-bad' },
+    overwrite: { doc: 'prepare: replace an existing non-empty --out folder.', format: Boolean, default: false, arg: 'overwrite' },
   },
   train: {
     steps: { doc: 'Optimizer steps.', format: 'positive-int', default: 600, env: 'DSI_STEPS', arg: 'steps' },
@@ -119,6 +151,20 @@ const schema: convict.Schema<Config> = {
     workers: { doc: 'Worker processes.', format: 'positive-int', default: 1, env: 'DSI_WORKERS', arg: 'workers' },
     host: { doc: 'Address the coordinator binds.', format: String, default: '127.0.0.1', env: 'DSI_HOST', arg: 'host' },
     port: { doc: 'Coordinator gRPC port; 0: any free port.', format: 'nonneg-int', default: 0, env: 'DSI_PORT', arg: 'port' },
+    spawn: { doc: 'Start the workers as local processes; false: wait for `worker --coordinator HOST:PORT` to join from elsewhere.', format: Boolean, default: true, env: 'DSI_SPAWN_WORKERS', arg: 'spawn-workers' },
+    coordinator: { doc: 'Worker: host:port of the coordinator to join (a Kubernetes Service name works).', format: String, default: '', env: 'DSI_COORDINATOR', arg: 'coordinator' },
+    workerHost: { doc: 'Worker: interface its collective server binds.', format: String, default: '127.0.0.1', env: 'DSI_WORKER_HOST', arg: 'worker-host' },
+    advertiseHost: { doc: 'Worker: host the other workers dial to reach it; empty: worker-host.', format: String, default: '', env: 'DSI_ADVERTISE_HOST', arg: 'advertise-host' },
+    wire: { doc: 'All-reduce wire format: fp32, or fp16/bf16 (mixed precision on the wire, with dynamic loss scaling).', format: ['fp32', 'fp16', 'bf16'], default: 'fp32', env: 'DSI_WIRE', arg: 'wire' },
+    chunkBytes: { doc: 'All-reduce chunk size on the wire (< 4 MiB).', format: 'positive-int', default: 1048576, arg: 'chunk-bytes' },
+    ringTimeoutMs: { doc: 'A ring neighbour silent for this long is dead.', format: 'positive-int', default: 60000, arg: 'ring-timeout-ms' },
+    heartbeatMs: { doc: 'Worker heartbeat interval.', format: 'positive-int', default: 1000, arg: 'heartbeat-ms' },
+    joinTimeoutMs: { doc: 'How long the coordinator waits for all workers to join.', format: 'positive-int', default: 120000, arg: 'join-timeout-ms' },
+    checksumEvery: { doc: 'Workers compare a checksum of their parameters every N steps; 0: off.', format: 'nonneg-int', default: 10, arg: 'checksum-every' },
+    checkpointEvery: { doc: 'Write a checkpoint every N steps (and always at the end); 0: only at the end.', format: 'nonneg-int', default: 100, arg: 'checkpoint-every' },
+    keepCheckpoints: { doc: 'Checkpoints kept in the run folder (oldest removed first).', format: 'positive-int', default: 3, arg: 'keep-checkpoints' },
+    lossScale: { doc: 'Initial dynamic loss scale for fp16 wire (halved on overflow, doubled after lossScaleWindow good steps).', format: 'positive-int', default: 32768, arg: 'loss-scale' },
+    lossScaleWindow: { doc: 'Good steps before the loss scale doubles.', format: 'positive-int', default: 200, arg: 'loss-scale-window' },
   },
 };
 
@@ -132,7 +178,7 @@ export interface LoadConfigOptions {
 }
 
 /** Flags that are not config keys but commands' own (positional words, --config, --resume...). */
-const COMMAND_FLAGS = new Set(['config', 'resume', 'bm25', 'help']);
+const COMMAND_FLAGS = new Set(['config', 'resume', 'bm25', 'help', 'worker-id', 'managed']);
 
 export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const args = options.args ?? process.argv.slice(2);
@@ -206,7 +252,7 @@ export function positionals(args: string[]): string[] {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help']);
+const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'overwrite', 'spawn-workers', 'managed']);
 
 export function hasFlag(args: string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));

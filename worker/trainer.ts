@@ -33,8 +33,10 @@ export interface StepStats {
   step: number;              // 1-based index of the step just done
   loss: number;              // token-mean loss over the global batch (after the reduce)
   lr: number;
-  gradNorm: number;
+  gradNorm: number;          // before clipping; NaN when skipped
+  skipped: boolean;          // the update was skipped (overflow somewhere)
   samples: number;           // examples in the global batch
+  localSamples: number;      // examples this worker trained on
   tokens: number;            // target tokens this worker trained on
   computeMs: number;         // forward + backward
   reduceMs: number;          // all-reduce (0 with one worker)
@@ -42,7 +44,7 @@ export interface StepStats {
 }
 
 /** Averages a fused gradient (and the loss) over workers; identity with one worker. */
-export type GradientReducer = (grad: Float32Array, loss: number) => Promise<{ grad: Float32Array; loss: number }>;
+export type GradientReducer = (grad: Float32Array, loss: number) => Promise<{ grad: Float32Array; loss: number; skip?: boolean }>;
 
 /**
  * Turns the trainable flat buffer into the forward pass's weights each step. LoRA/QLoRA:
@@ -66,6 +68,7 @@ export interface TrainerOptions {
   /** @default fullWeights(layout) */
   weights?: WeightsSource;
   data: TrainingExamples;
+  /** This worker's place in the ring (setShard changes it). */
   rank: number;
   worldSize: number;
   log: Logger;
@@ -91,6 +94,12 @@ export class Trainer {
     this.order = new DataOrder(o.data.numExamples, o.cfg.runtime.seed);
     this.schedule = lrSchedule(o.cfg);
     this.grad = new Float32Array(o.layout.total);
+  }
+
+  /** Rank and world size change when the coordinator re-forms the ring. */
+  setShard(rank: number, worldSize: number): void {
+    this.o.rank = rank;
+    this.o.worldSize = worldSize;
   }
 
   /** Target tokens of the whole global batch of `step` (every rank computes the same number). */
@@ -145,10 +154,12 @@ export class Trainer {
     const reduceMs = performance.now() - t1;
     // 4) clip, AdamW
     const t2 = performance.now();
-    const gradNorm = clipByGlobalNorm(reduced.grad, cfg.train.gradClip);
-    adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
+    // a non-finite gradient on any worker (half-precision wire overflow): every worker skips the update
+    const skipped = reduced.skip === true;
+    const gradNorm = skipped ? NaN : clipByGlobalNorm(reduced.grad, cfg.train.gradClip);
+    if (!skipped) adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
     s.step += 1;
     const optimizerMs = performance.now() - t2;
-    return { step: s.step, loss: reduced.loss, lr, gradNorm, samples: cfg.train.batchSize, tokens, computeMs, reduceMs, optimizerMs };
+    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, computeMs, reduceMs, optimizerMs };
   }
 }

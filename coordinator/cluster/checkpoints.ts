@@ -1,0 +1,60 @@
+/**
+ * Checkpoint folders of a run: runs/<id>/checkpoints/step-00000020/, each written atomically
+ * (temporary folder, fsync'd files, rename) with the sha256 of every file in trainer_state.json;
+ * the newest K are kept. A resume takes the newest one whose files match their checksums.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { TRAINER_STATE_FILE } from '../../shared/model/checkpoint.js';
+
+const CHECKPOINTS = 'checkpoints';
+const STEP_DIR = /^step-(\d{8})$/;
+
+export function checkpointDir(runDir: string, step: number): string {
+  return path.join(runDir, CHECKPOINTS, `step-${String(step).padStart(8, '0')}`);
+}
+
+/** Checkpoint folders of the run, newest first. */
+export function listCheckpoints(runDir: string): Array<{ step: number; dir: string }> {
+  const root = path.join(runDir, CHECKPOINTS);
+  if (!existsSync(root)) return [];
+  return readdirSync(root).flatMap((n) => {
+    const m = STEP_DIR.exec(n);
+    return m ? [{ step: Number(m[1]), dir: path.join(root, n) }] : [];
+  }).sort((a, b) => b.step - a.step);
+}
+
+/** Why a checkpoint folder is not usable, or undefined when every file matches its checksum. */
+export function checkpointProblem(dir: string): string | undefined {
+  const stateFile = path.join(dir, TRAINER_STATE_FILE);
+  if (!existsSync(stateFile)) return `${stateFile} is missing`;
+  let files: Record<string, string>;
+  try { files = (JSON.parse(readFileSync(stateFile, 'utf8')) as { files: Record<string, string> }).files; } catch (e) {
+    return `${stateFile}: ${(e as Error).message}`;
+  }
+  for (const [f, want] of Object.entries(files ?? {})) {
+    const p = path.join(dir, f);
+    if (!existsSync(p)) return `${p} is missing`;
+    if (createHash('sha256').update(readFileSync(p)).digest('hex') !== want) return `${p}: sha256 differs from ${TRAINER_STATE_FILE}`;
+  }
+  return undefined;
+}
+
+/** The newest valid checkpoint; the problems of newer invalid ones are returned for the log. */
+export function newestValidCheckpoint(runDir: string): { dir: string; step: number; skipped: string[] } | undefined {
+  const skipped: string[] = [];
+  for (const c of listCheckpoints(runDir)) {
+    const problem = checkpointProblem(c.dir);
+    if (!problem) return { ...c, skipped };
+    skipped.push(problem);
+  }
+  return undefined;
+}
+
+/** Removes all but the newest `keep` checkpoints. */
+export function pruneCheckpoints(runDir: string, keep: number): string[] {
+  const removed = listCheckpoints(runDir).slice(keep).map((c) => c.dir);
+  for (const d of removed) rmSync(d, { recursive: true, force: true });
+  return removed;
+}

@@ -1,0 +1,264 @@
+/**
+ * `coordinator start`: the coordinator process. It resolves data and model, serves the
+ * Coordinator gRPC service, starts N local worker processes (or waits for remote ones), drives the
+ * steps in lockstep, writes checkpoints from rank 0's state, evaluates, and summarises.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import { initBackend } from '../../shared/backend.js';
+import type { GpuAdapterReport } from '../../shared/webgpu.js';
+import type { MemoryFigures } from '../../shared/model/peft.js';
+import { loadProtos } from '../../shared/rpc/load.js';
+import { loadT5Tokenizer } from '../../shared/tokenizer.js';
+import { REPO_ROOT } from '../../shared/paths.js';
+import { modelConfigHash, type RunPlan } from '../../shared/cluster_plan.js';
+import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/train/setup.js';
+import { resolveDataset, resolveRunDir } from '../train_run.js';
+import { evaluateRun, type EvalSummary } from './evaluate_run.js';
+import { checkpointDir, newestValidCheckpoint, pruneCheckpoints } from './checkpoints.js';
+import { ClusterError, Membership, type Member } from './membership.js';
+import { coordinatorHandlers } from './service.js';
+import { UploadRegistry } from './uploads.js';
+
+export interface WorkerSummary {
+  rank: number;
+  worker_id: string;
+  backend: string;
+  samples_per_s: number;
+  tokens_per_s: number;
+  compute_share: number;
+  all_reduce_share: number;
+  waiting_share: number;
+}
+
+export interface ClusterSummary {
+  run_dir: string;
+  run_id: string;
+  data_dir: string;
+  backend: string;
+  /** The WebGPU adapter (name, api, software or hardware) when the backend is webgpu. */
+  device?: GpuAdapterReport;
+  preset: string;
+  mode: string;
+  memory: MemoryFigures;
+  parameters: number;
+  trainable_parameters: number;
+  world_size: number;
+  wire: string;
+  start_step: number;
+  steps: number;
+  loss_first: number;
+  loss_last: number;
+  losses: number[];
+  skipped_steps: number;
+  samples_per_s: number;
+  tokens_per_s: number;
+  train_seconds: number;
+  interrupted: boolean;
+  eval?: EvalSummary;
+  checkpoint: string;
+  workers: WorkerSummary[];
+}
+
+export interface ClusterRunOptions {
+  resume: boolean;
+  /** Set by SIGINT/SIGTERM: finish the current step, checkpoint, stop the workers. */
+  stopRequested: () => boolean;
+}
+
+const LIVENESS_FACTOR = 10;
+const WORKER_EXIT_TIMEOUT_MS = 30_000;
+
+export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions): Promise<ClusterSummary> {
+  const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
+  log.info({ backend: backend.name, device: backend.device }, 'coordinator backend (checkpoints, evaluation)');
+  const tok = await loadT5Tokenizer();
+  const data = await resolveDataset(cfg, tok, log);
+  const runDir = resolveRunDir(cfg);
+  let resumeFrom = '';
+  if (o.resume) {
+    if (!cfg.run.dir) throw new ConfigError('run.dir', '--resume needs --run-dir DIR of the run to continue');
+    const found = newestValidCheckpoint(runDir);
+    if (!found) throw new ConfigError('run.dir', `--resume: no valid checkpoint under ${path.join(runDir, 'checkpoints')}`);
+    for (const s of found.skipped) log.warn({ problem: s }, 'skipping an invalid checkpoint');
+    resumeFrom = found.dir;
+    log.info({ checkpoint: found.dir, step: found.step }, 'resuming');
+  }
+  mkdirSync(runDir, { recursive: true });
+  writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, resumeFrom || undefined);
+  const resumedCluster = resumeFrom ? clusterStateOf(setup) : undefined;
+  const startStep = setup.state.step;
+  if (startStep >= cfg.train.steps) throw new ConfigError('train.steps', `the run is already at step ${startStep}; give --steps larger than that to continue`);
+  const losses: number[] = resumedCluster?.losses ?? [];
+
+  const runId = resumedCluster?.runId ?? randomUUID().slice(0, 8);
+  const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, lossScale: resumedCluster?.lossScale };
+  const members = new Membership({
+    runId, worldSize: cfg.cluster.workers, modelConfigHash: modelConfigHash(cfg), planJson: JSON.stringify(plan), startStep,
+    heartbeatMs: cfg.cluster.heartbeatMs, livenessTimeoutMs: cfg.cluster.heartbeatMs * LIVENESS_FACTOR + cfg.cluster.ringTimeoutMs,
+    wire: cfg.cluster.wire, chunkBytes: cfg.cluster.chunkBytes, ringTimeoutMs: cfg.cluster.ringTimeoutMs, log,
+  });
+  const uploads = new UploadRegistry();
+  const protos = loadProtos();
+  const server = new grpc.Server();
+  server.addService(protos.grpc.dsi.v1.Coordinator.service, coordinatorHandlers(members, uploads, log));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  const address = `${cfg.cluster.host}:${port}`;
+  log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn }, 'coordinator listening');
+
+  const children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, address, members, log) : [];
+  const liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
+  liveness.unref();
+  let lastCheckpoint = '';
+  let interrupted = false;
+  const t0 = performance.now();
+  let step = startStep;
+  try {
+    await members.ready(cfg.cluster.joinTimeoutMs);
+    log.info({ ring: members.ordered().map((m) => m.address) }, 'all workers joined');
+    const checkpoint = async (): Promise<void> => {
+      lastCheckpoint = await takeCheckpoint(runDir, runId, step, members, uploads, setup, cfg, data.dir, losses, log);
+    };
+    // lockstep: every rank runs step s, reports it, then s+1 starts; the all-reduce inside keeps them together
+    while (step < cfg.train.steps) {
+      if (o.stopRequested()) { interrupted = true; break; }
+      members.broadcast({ start: { firstStep: step, count: 1, ringEpoch: members.ringEpoch, dataCursor: step * cfg.train.batchSize } });
+      await members.waitForStep(step + 1);
+      step += 1;
+      const rank0 = members.ordered()[0];
+      losses.push(rank0?.metrics?.loss ?? NaN);
+      if (step % cfg.train.logEvery === 0 || step === cfg.train.steps) logProgress(log, step, cfg.train.steps, members, t0, startStep);
+      if (cfg.cluster.checkpointEvery > 0 && step % cfg.cluster.checkpointEvery === 0) await checkpoint();
+    }
+    if (lastCheckpoint !== checkpointDir(runDir, step)) await checkpoint();
+    members.closing = true;
+    members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true } });
+  } catch (e) {
+    uploads.failAll(e as Error);
+    for (const c of children) c.kill('SIGTERM');
+    throw e;
+  } finally {
+    clearInterval(liveness);
+    await waitForExit(children, WORKER_EXIT_TIMEOUT_MS);
+    server.forceShutdown();
+  }
+  const trainSeconds = (performance.now() - t0) / 1000;
+  const evalResult = interrupted ? undefined : await evaluateRun(cfg, setup, data, tok, runDir, log);
+  data.close();
+  const workers = members.ordered().map(workerSummary);
+  const done = step - startStep;
+  const summary: ClusterSummary = {
+    run_dir: runDir, run_id: runId, data_dir: data.dir, backend: backend.name, ...(backend.device ? { device: backend.device } : {}),
+    preset: cfg.model.from || cfg.model.preset, mode: cfg.train.mode, memory: setup.memory,
+    parameters: setup.baseLayout.total, trainable_parameters: setup.trainLayout.total, world_size: cfg.cluster.workers, wire: cfg.cluster.wire,
+    start_step: startStep, steps: step, loss_first: losses[0] ?? NaN, loss_last: losses.at(-1) ?? NaN, losses,
+    skipped_steps: losses.filter((l) => Number.isNaN(l)).length,
+    samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
+    train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}), checkpoint: lastCheckpoint, workers,
+  };
+  writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  return summary;
+}
+
+/** Starts `worker` processes on this machine, each its own OS process with its own gRPC server. */
+function spawnLocalWorkers(cfg: Config, coordinator: string, members: Membership, log: Logger): ChildProcess[] {
+  const cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run 'npm run build'`);
+  return Array.from({ length: cfg.cluster.workers }, (_, i) => {
+    const workerId = `local-${String(i).padStart(3, '0')}`;
+    const args = [cli, '--coordinator', coordinator, '--worker-id', workerId, '--worker-host', cfg.cluster.workerHost,
+      '--backend', cfg.runtime.backend, '--preset', cfg.model.preset, '--mode', cfg.train.mode, '--log-level', cfg.runtime.logLevel, '--managed'];
+    if (cfg.model.from) args.push('--model-from', cfg.model.from);
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('exit', (code, signal) => {
+      if (code === 0) return;
+      const m = members.members.get(workerId);
+      const why = `process ${child.pid} exited with ${signal ?? `code ${code}`}`;
+      if (m) members.lost(m, why);
+      else members.fail(new ClusterError(`worker ${workerId} ${why} before it joined`));
+    });
+    log.info({ workerId, pid: child.pid }, 'worker process started');
+    return child;
+  });
+}
+
+function waitForExit(children: ChildProcess[], timeoutMs: number): Promise<void> {
+  return Promise.all(children.map((c) => new Promise<void>((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
+    const t = setTimeout(() => { c.kill('SIGKILL'); resolve(); }, timeoutMs);
+    c.on('exit', () => { clearTimeout(t); resolve(); });
+  }))).then(() => undefined);
+}
+
+interface ClusterState { runId: string; lossScale: number; losses: number[] }
+
+/** What the coordinator stored about the cluster inside the checkpoint's run config. */
+function clusterStateOf(setup: TrainingSetup): ClusterState | undefined {
+  const rc = setup.resumedRunConfig;
+  return rc && typeof rc === 'object' && 'cluster_state' in rc ? (rc as { cluster_state: ClusterState }).cluster_state : undefined;
+}
+
+async function takeCheckpoint(
+  runDir: string, runId: string, step: number, members: Membership, uploads: UploadRegistry, setup: TrainingSetup,
+  cfg: Config, dataDir: string, losses: number[], log: Logger,
+): Promise<string> {
+  const rank0 = members.ordered()[0] as Member;
+  const checkpointId = `${runId}-${step}`;
+  const arriving = uploads.expect(checkpointId);
+  members.send(rank0, { checkpoint: { checkpointId, step, includeWeights: true, includeOptimizer: true } });
+  const state = await arriving;
+  const params = state.tensors.get('params'), m = state.tensors.get('adamw.exp_avg'), v = state.tensors.get('adamw.exp_avg_sq');
+  const worker = state.worker as { adamT: number; lossScale: { scale: number } };
+  const n = setup.trainLayout.total;
+  if (!params || !m || !v || params.length !== n || m.length !== n || v.length !== n)
+    throw new ClusterError(`rank 0 uploaded state of the wrong size for step ${step} (expected ${n} parameters)`);
+  setup.state.step = step;
+  setup.state.params = params;
+  setup.state.opt = { t: worker.adamT, m, v };
+  const dir = checkpointDir(runDir, step);
+  mkdirSync(path.dirname(dir), { recursive: true });
+  const clusterState: ClusterState = { runId, lossScale: worker.lossScale.scale, losses: [...losses] };
+  await writeCheckpoint(dir, setup, { runConfig: { ...cfg, cluster_state: clusterState, world_size: members.o.worldSize }, dataDir, losses });
+  const removed = pruneCheckpoints(runDir, cfg.cluster.keepCheckpoints);
+  log.info({ checkpoint: dir, step, bytes: state.bytes, removed }, 'checkpoint written');
+  return dir;
+}
+
+function logProgress(log: Logger, step: number, steps: number, members: Membership, t0: number, startStep: number): void {
+  const elapsed = (performance.now() - t0) / 1000;
+  const per = members.ordered().map((m) => {
+    const x = m.metrics;
+    const total = x ? x.stepMs : 0;
+    return {
+      rank: m.rank, samplesPerSec: round(x?.samplesPerSec ?? 0), tokensPerSec: round(x?.tokensPerSec ?? 0),
+      compute: share(x?.computeMs, total), allReduce: share(x?.allReduceMs, total), waiting: share(x?.waitingMs, total),
+    };
+  });
+  const loss = members.ordered()[0]?.metrics?.loss ?? NaN;
+  log.info({ step, steps, loss: round(loss), etaSec: Math.round((elapsed / (step - startStep)) * (steps - step)), workers: per }, 'step');
+}
+
+function workerSummary(m: Member): WorkerSummary {
+  const t = m.totals, n = Math.max(1, t.steps);
+  return {
+    rank: m.rank, worker_id: m.workerId, backend: m.backend, samples_per_s: t.samplesPerSec / n, tokens_per_s: t.tokensPerSec / n,
+    compute_share: t.stepMs ? t.computeMs / t.stepMs : 0, all_reduce_share: t.stepMs ? t.allReduceMs / t.stepMs : 0,
+    waiting_share: t.stepMs ? t.waitingMs / t.stepMs : 0,
+  };
+}
+
+function share(part: number | undefined, total: number): number {
+  return total > 0 ? round((part ?? 0) / total) : 0;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

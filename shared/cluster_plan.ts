@@ -1,0 +1,31 @@
+/**
+ * What the coordinator hands every worker at Join (JoinReply.config_json): the resolved run
+ * configuration and where the run starts. Both sides build the model from it the same way.
+ */
+import { createHash } from 'node:crypto';
+import type { Config } from './config.js';
+import { PRESET_CONFIGS, configFingerprint } from './model/config.js';
+
+/** Version of the coordinator/worker contract; a worker speaking another is refused at Join. */
+export const PROTOCOL_VERSION = 1;
+export const RUN_CONFIG_KEY = 'config';
+
+export interface RunPlan {
+  config: Config;
+  /** Resolved prepared-dataset folder (every worker reads examples from it). */
+  dataDir: string;
+  /** Checkpoint folder to resume from; empty: fresh start. */
+  resumeFrom: string;
+  /** Dynamic loss scale to start with (from the checkpoint when resuming). */
+  lossScale?: number;
+}
+
+/**
+ * Hash of the model a process would build from its own settings (preset shapes, or the
+ * Hugging Face folder it starts from, and the training mode). The vocabulary is left out: atomic
+ * docids grow it from the data, which the coordinator sends.
+ */
+export function modelConfigHash(cfg: Config): string {
+  const shape = cfg.model.from ? `from:${cfg.model.from}` : configFingerprint({ ...PRESET_CONFIGS[cfg.model.preset], vocabSize: 0 });
+  return createHash('sha256').update(JSON.stringify([shape, cfg.train.mode, cfg.lora])).digest('hex');
+}

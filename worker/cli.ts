@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+/**
+ * `worker --coordinator HOST:PORT`: one worker process. `coordinator start` starts these itself;
+ * on other hosts (or as Kubernetes pods) start them by hand with the run's --preset/--mode.
+ */
+import os from 'node:os';
+import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+import { createLogger } from '../shared/log.js';
+import { runWorkerProcess } from './worker_process.js';
+
+async function main(args: string[]): Promise<number> {
+  if (hasFlag(args, 'help')) {
+    process.stdout.write(`usage: worker --coordinator HOST:PORT [--worker-id ID] [--worker-host IP] [--advertise-host HOST] [--preset P] [--mode M]\n\n${describeConfig()}\n`);
+    return 0;
+  }
+  const cfg = loadConfig({ args });
+  if (!cfg.cluster.coordinator) throw new ConfigError('cluster.coordinator', 'give the coordinator to join: worker --coordinator HOST:PORT (or DSI_COORDINATOR)');
+  // started by `coordinator start`: Ctrl-C reaches the whole process group, but the coordinator
+  // decides when workers stop (after the current step and a checkpoint)
+  if (hasFlag(args, 'managed')) {
+    process.on('SIGINT', () => undefined);
+    process.on('SIGTERM', () => undefined);
+  }
+  const log = createLogger({ level: cfg.runtime.logLevel });
+  await runWorkerProcess({
+    coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
+    bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg, joinTimeoutMs: cfg.cluster.joinTimeoutMs, log,
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    process.stderr.write(`worker: ${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = e instanceof ConfigError ? 2 : 1;
+  },
+);

@@ -1,0 +1,204 @@
+/**
+ * A worker: joins the coordinator, forms the ring it is told to, runs the steps it is told to with
+ * its slice of each global batch, all-reduces gradients with its neighbours, reports metrics, and
+ * uploads its state for checkpoints. It decides nothing (Horovod's split): the coordinator does.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../shared/log.js';
+import { loadConfig, type Config } from '../shared/config.js';
+import { initBackend } from '../shared/backend.js';
+import { loadProtos, type LoadedProtos } from '../shared/rpc/load.js';
+import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
+import { setUpTraining, type TrainingSetup } from '../shared/train/setup.js';
+import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
+import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
+import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
+import type { RingFormation__Output } from '../proto/gen/dsi/v1/RingFormation.js';
+import type { StateChunk } from '../proto/gen/dsi/v1/StateChunk.js';
+import type { WorkerMetrics } from '../proto/gen/dsi/v1/WorkerMetrics.js';
+import { CollectiveServer, GrpcPeer } from './collective/grpc_peer.js';
+import { Ring } from './collective/ring.js';
+import { wireFromDtype } from './collective/wire.js';
+import { Trainer, type StepStats } from './trainer.js';
+import { LossScaler } from './loss_scaler.js';
+import { modelConfigHash, PROTOCOL_VERSION, RUN_CONFIG_KEY, type RunPlan } from '../shared/cluster_plan.js';
+
+export interface WorkerProcessOptions {
+  /** host:port of the coordinator. */
+  coordinator: string;
+  workerId: string;
+  /** Interface the collective server binds, and the host others dial (advertise). */
+  bindHost: string;
+  advertiseHost: string;
+  /** This process's own settings (backend, model preset): the model hash must match the run's. */
+  local: Config;
+  /** Give up joining after this long. */
+  joinTimeoutMs: number;
+  log: Logger;
+}
+
+/** Largest state chunk uploaded at once (gRPC's default message limit is 4 MiB). */
+const STATE_CHUNK_BYTES = 2 << 20;
+const JOIN_RETRY_MS = 250;
+
+function unary<Req, Res>(fn: (req: Req, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => unknown, req: Req, timeoutMs: number): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    fn(req, { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r as Res)));
+  });
+}
+
+/** A checksum of the parameters' bits (FNV-1a over 32-bit words): equal replicas give equal values. */
+export function paramChecksum(params: Float32Array): string {
+  const words = new Uint32Array(params.buffer, params.byteOffset, params.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ (words[i] as number), 0x01000193) >>> 0;
+  return `${h.toString(16).padStart(8, '0')}:${params.length}`;
+}
+
+export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
+  const log = o.log.child({ component: 'worker', workerId: o.workerId });
+  const protos = loadProtos();
+  const server = await CollectiveServer.start({ host: o.bindHost, port: 0, protos, log });
+  const port = server.address.split(':').pop() ?? '';
+  const address = `${o.advertiseHost || o.bindHost}:${port}`;
+  const client = new protos.grpc.dsi.v1.Coordinator(o.coordinator, grpc.credentials.createInsecure()) as CoordinatorClient;
+  let data: PreparedDataset | undefined;
+  let ring: Ring | undefined;
+  try {
+    const reply = await join(client, o, address, log);
+    const plan = JSON.parse(reply.configJson) as RunPlan;
+    const cfg = loadConfig({ args: [], env: {}, defaults: plan[RUN_CONFIG_KEY] as unknown as Record<string, unknown> });
+    const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
+    log.info({ rank: reply.rank, worldSize: reply.worldSize, backend: backend.name, step: reply.step }, 'joined');
+    data = await openPreparedDataset(plan.dataDir);
+    const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
+    if (setup.state.step !== reply.step) throw new Error(`worker ${o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
+    const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow);
+    let rank = reply.rank, worldSize = reply.worldSize;
+    let last: RingStats = { elapsedMs: 0, waitMs: 0 };
+    const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss
+    const trainer = new Trainer({
+      cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}), data, rank, worldSize, log,
+      reduce: async (grad, loss) => {
+        if (!ring) throw new Error('no ring formed yet');
+        const S = scaler.scale;
+        for (let i = 0; i < grad.length; i++) fused[i] = (grad[i] as number) * S;
+        fused[grad.length] = loss;
+        const r = await ring.allReduceMean(fused, { step: setup.state.step });
+        last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs };
+        if (scaler.update(r.overflow)) return { grad, loss: NaN, skip: true };
+        for (let i = 0; i < grad.length; i++) grad[i] = (fused[i] as number) / S;
+        return { grad, loss: fused[grad.length] as number };
+      },
+    }, setup.state);
+
+    const formRing = async (f: RingFormation__Output): Promise<void> => {
+      await ring?.close();
+      rank = f.rank;
+      worldSize = f.addresses.length;
+      const peer = new GrpcPeer({ server, runId: f.runId, epoch: f.ringEpoch, rank, addresses: f.addresses, log });
+      ring = new Ring(peer, { runId: f.runId, epoch: f.ringEpoch, rank, worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log });
+      trainer.setShard(rank, worldSize);
+      log.info({ rank, worldSize, epoch: f.ringEpoch }, 'ring formed');
+    };
+    if (reply.ring) await formRing(reply.ring);
+
+    const heartbeat = (stats?: StepStats): Promise<unknown> => {
+      const metrics: WorkerMetrics | undefined = stats ? stepMetrics(stats, last) : undefined;
+      const step = setup.state.step;
+      const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
+      return unary(client.heartbeat.bind(client), { runId: reply.runId, workerId: o.workerId, rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale }, 10_000);
+    };
+    const timer = setInterval(() => { heartbeat().catch((e: Error) => log.warn({ err: e.message }, 'heartbeat failed')); }, reply.heartbeatIntervalMs || 1000);
+    timer.unref();
+    try {
+      const control = client.control({ runId: reply.runId, workerId: o.workerId, rank });
+      for await (const raw of control) {
+        const msg = raw as ControlMessage__Output;
+        if (msg.command === 'ring' && msg.ring) await formRing(msg.ring);
+        else if (msg.command === 'start' && msg.start) {
+          for (let i = 0; i < msg.start.count; i++) {
+            if (setup.state.step !== msg.start.firstStep + i) throw new Error(`worker ${o.workerId}: asked for step ${msg.start.firstStep + i}, at step ${setup.state.step}`);
+            const stats = await trainer.step();
+            await heartbeat(stats);   // the coordinator's signal that this rank finished the step
+          }
+        } else if (msg.command === 'checkpoint' && msg.checkpoint) {
+          await uploadState(client, reply.runId, o.workerId, rank, msg.checkpoint.checkpointId, setup, scaler, msg.checkpoint.includeOptimizer);
+        } else if (msg.command === 'stop') {
+          log.info({ reason: msg.stop?.reason }, 'stop');
+          break;
+        }
+      }
+      control.cancel();
+    } finally {
+      clearInterval(timer);
+    }
+    await unary(client.leave.bind(client), { runId: reply.runId, workerId: o.workerId, reason: 'finished' }, 5_000).catch(() => undefined);
+  } finally {
+    await ring?.close();
+    data?.close();
+    client.close();
+    await server.close();
+  }
+}
+
+interface RingStats { elapsedMs: number; waitMs: number }
+
+function stepMetrics(s: StepStats, ring: RingStats): WorkerMetrics {
+  const stepMs = s.computeMs + s.reduceMs + s.optimizerMs;
+  return {
+    samplesPerSec: (s.localSamples * 1000) / stepMs, tokensPerSec: (s.tokens * 1000) / stepMs,
+    stepMs, computeMs: s.computeMs + s.optimizerMs, allReduceMs: Math.max(0, ring.elapsedMs - ring.waitMs), waitingMs: ring.waitMs,
+    loss: s.loss, gradNorm: s.gradNorm, skippedSteps: s.skipped ? 1 : 0, rssBytes: process.memoryUsage().rss,
+  };
+}
+
+async function join(client: CoordinatorClient, o: WorkerProcessOptions, address: string, log: Logger): Promise<JoinReply__Output> {
+  const deadline = Date.now() + o.joinTimeoutMs;
+  const req = { workerId: o.workerId, address, modelConfigHash: modelConfigHash(o.local), backend: o.local.runtime.backend, protocolVersion: PROTOCOL_VERSION };
+  for (;;) {
+    try {
+      return await unary<typeof req, JoinReply__Output>(client.join.bind(client), req, 5_000);
+    } catch (e) {
+      const err = e as grpc.ServiceError;
+      // refused for a reason (wrong model, run full, duplicate id): no point retrying
+      if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) throw new Error(`join refused by ${o.coordinator}: ${err.details || err.message}`, { cause: e });
+      if (Date.now() > deadline) throw new Error(`cannot reach the coordinator at ${o.coordinator} within ${o.joinTimeoutMs} ms: ${err.details || err.message}`, { cause: e });
+      log.debug({ coordinator: o.coordinator }, 'coordinator not reachable yet');
+      await new Promise((r) => setTimeout(r, JOIN_RETRY_MS));
+    }
+  }
+}
+
+/** Streams the trainable parameters (and optimizer moments) to the coordinator in chunks. */
+async function uploadState(
+  client: CoordinatorClient, runId: string, workerId: string, rank: number, checkpointId: string,
+  setup: TrainingSetup, scaler: LossScaler, includeOptimizer: boolean,
+): Promise<void> {
+  const s = setup.state;
+  const parts: Array<{ part: StateChunk['part']; name: string; data: Uint8Array; dtype: StateChunk['dtype'] }> = [
+    { part: 'STATE_PART_WEIGHTS', name: 'params', data: new Uint8Array(s.params.buffer, s.params.byteOffset, s.params.byteLength), dtype: 'TENSOR_DTYPE_FLOAT32' },
+  ];
+  if (includeOptimizer) {
+    parts.push({ part: 'STATE_PART_OPTIMIZER', name: 'adamw.exp_avg', data: new Uint8Array(s.opt.m.buffer, s.opt.m.byteOffset, s.opt.m.byteLength), dtype: 'TENSOR_DTYPE_FLOAT32' });
+    parts.push({ part: 'STATE_PART_OPTIMIZER', name: 'adamw.exp_avg_sq', data: new Uint8Array(s.opt.v.buffer, s.opt.v.byteOffset, s.opt.v.byteLength), dtype: 'TENSOR_DTYPE_FLOAT32' });
+  }
+  const worker = Buffer.from(JSON.stringify({ adamT: s.opt.t, lossScale: scaler.state }));
+  parts.push({ part: 'STATE_PART_WORKER', name: '', data: worker, dtype: 'TENSOR_DTYPE_BYTES' });
+  await new Promise<void>((resolve, reject) => {
+    const call = client.uploadState((e) => (e ? reject(e) : resolve()));
+    parts.forEach((p, pi) => {
+      for (let off = 0; off < p.data.length || off === 0; off += STATE_CHUNK_BYTES) {
+        const end = Math.min(p.data.length, off + STATE_CHUNK_BYTES);
+        call.write({
+          runId, checkpointId, workerId, rank, step: s.step, part: p.part, tensorName: p.name, shape: [p.data.length / (p.dtype === 'TENSOR_DTYPE_BYTES' ? 1 : 4)],
+          dtype: p.dtype, offsetBytes: off, data: Buffer.from(p.data.buffer, p.data.byteOffset + off, end - off),
+          lastChunk: end === p.data.length, lastOfUpload: end === p.data.length && pi === parts.length - 1,
+        });
+        if (p.data.length === 0) break;
+      }
+    });
+    call.end();
+  });
+}
+
