@@ -11,7 +11,8 @@ import { initBackend } from '../shared/backend.js';
 import type { GpuAdapterReport } from '../shared/webgpu.js';
 import { loadT5Tokenizer, type T5Tokenizer } from '../shared/tokenizer.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
-import { prepareFromJoinedJsonl } from '../shared/dataset/prepare_sample.js';
+import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
+import { bundledSampleOptions } from '../shared/dataset/prepare/options.js';
 import { REPO_ROOT, SAMPLE_JSONL } from '../shared/paths.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout, type ParamLayout } from '../shared/model/params.js';
@@ -61,10 +62,7 @@ export async function resolveDataset(cfg: Config, tok: T5Tokenizer, log: Logger)
     dir = path.join(REPO_ROOT, 'runs', 'prepared', `msmarco-sample-${cfg.data.scheme}-seed${cfg.runtime.seed}-max${cfg.data.maxInputTokens}`);
     if (!existsSync(path.join(dir, 'manifest.json'))) {
       log.info({ input: SAMPLE_JSONL, out: dir, scheme: cfg.data.scheme }, 'preparing the bundled MS MARCO sample');
-      await prepareFromJoinedJsonl({
-        input: SAMPLE_JSONL, out: dir, scheme: cfg.data.scheme, seed: cfg.runtime.seed,
-        maxInputTokens: cfg.data.maxInputTokens, tokenizer: tok,
-      });
+      await prepareDataset(bundledSampleOptions(cfg, dir, tok, log)); // the same path as `coordinator prepare`
     }
   }
   return openPreparedDataset(dir);
