@@ -4,6 +4,7 @@ import { createLogger } from '../../shared/log.js';
 import { initBackend } from '../../shared/backend.js';
 import { ConfigError } from '../../shared/errors.js';
 import { benchModel } from '../bench_model.js';
+import { benchPrepare } from '../bench_prepare.js';
 import { formatAdapter } from '../../shared/webgpu.js';
 
 const TIMED_STEPS = 5;
@@ -13,12 +14,13 @@ const SAMPLE_TARGET_TOKENS = 4;
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench model [--preset P] [--backend B] [--batch-size N] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
-  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model`);
+  if (what === 'prepare') return benchPrepare(cfg, log);
+  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare`);
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
   const r = await benchModel({
