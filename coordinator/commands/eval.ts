@@ -20,7 +20,7 @@ export async function run(args: string[]): Promise<number> {
     const r = evaluateSavedBm25(data);
     const out = { data_dir: data.dir, split: 'eval', ...r };
     process.stdout.write(cfg.runtime.json ? JSON.stringify(out) + '\n'
-      : `bm25 on ${r.queries} held-out queries (top ${r.top_k}): Hits@1 ${r.hits_at_1.toFixed(4)}  Hits@10 ${r.hits_at_10.toFixed(4)}  MRR@10 ${r.mrr_at_10.toFixed(4)}\n`);
+      : `bm25 on ${r.queries} held-out queries (top ${r.top_k ?? r.longest_ranking}): Hits@1 ${r.hits_at_1.toFixed(4)}  Hits@10 ${r.hits_at_10.toFixed(4)}  MRR@10 ${r.mrr_at_10.toFixed(4)}\n`);
   } finally {
     data.close();
   }

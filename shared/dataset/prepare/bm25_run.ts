@@ -77,7 +77,7 @@ export function readTrecRun(file: string): Map<string, string[]> {
 }
 
 /** Scores the folder's saved BM25 run on its held-out queries; checks the run's sha256 against the manifest first. */
-export function evaluateSavedBm25(data: PreparedDataset): RetrievalMetrics & { run_file: string; top_k: number } {
+export function evaluateSavedBm25(data: PreparedDataset): RetrievalMetrics & { run_file: string; top_k: number | null; longest_ranking: number } {
   const file = join(data.dir, BM25_RUN_FILE);
   const entry = data.manifest.files[BM25_RUN_FILE];
   if (entry === undefined) {
@@ -88,6 +88,10 @@ export function evaluateSavedBm25(data: PreparedDataset): RetrievalMetrics & { r
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== entry.sha256) throw new InputError(file, undefined, undefined, `sha256 ${sha} differs from the manifest's ${entry.sha256}: the file changed after prepare`);
   const run = readTrecRun(file);
-  const topK = Math.max(0, ...[...run.values()].map((r) => r.length));
-  return { ...evaluateRankings(run, qrelsOf(data.queries('eval'))), run_file: file, top_k: topK };
+  let longest = 0;
+  for (const ranking of run.values()) longest = Math.max(longest, ranking.length);
+  // k as prepared; a query's ranking is shorter when fewer documents share a term with it
+  const bm25 = data.manifest.pipeline?.['bm25'];
+  const k = typeof bm25 === 'object' && bm25 !== null && !Array.isArray(bm25) && typeof bm25['top_k'] === 'number' ? bm25['top_k'] : null;
+  return { ...evaluateRankings(run, qrelsOf(data.queries('eval'))), run_file: file, top_k: k, longest_ranking: longest };
 }
