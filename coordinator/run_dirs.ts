@@ -7,6 +7,6 @@ import { ConfigError } from '../shared/errors.js';
 /** The newest runs/<timestamp> folder that holds a checkpoint. */
 export function latestRunDir(root = path.join(REPO_ROOT, 'runs')): string {
   const names = existsSync(root) ? readdirSync(root).filter((n) => /^\d{8}-\d{6}$/.test(n)).sort() : [];
-  for (const n of names.reverse()) if (existsSync(path.join(root, n, 'checkpoint'))) return path.join(root, n);
+  for (const n of names.reverse()) if (existsSync(path.join(root, n, 'checkpoints'))) return path.join(root, n);
   throw new ConfigError('run.dir', `no trained run under ${root}; train one with 'coordinator start' or pass --run-dir DIR`);
 }

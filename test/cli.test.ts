@@ -33,8 +33,9 @@ test('start --json trains, checkpoints, evaluates and prints the summary; search
   assert.ok((s['loss_last'] as number) < (s['loss_first'] as number), `loss ${s['loss_first']} -> ${s['loss_last']}`);
   for (const k of ['hits_at_1', 'hits_at_10', 'mrr_at_10']) assert.ok(s.eval[k]! >= 0 && s.eval[k]! <= 1, k);
   assert.equal(s.eval['queries'], 6);
-  assert.equal(s['checkpoint'], path.join(runDir, 'checkpoint'));
-  assert.ok(existsSync(path.join(runDir, 'checkpoint', 'model.safetensors')));
+  assert.equal(s['checkpoint'], path.join(runDir, 'checkpoints', 'step-00000004'));
+  assert.ok(existsSync(path.join(runDir, 'checkpoints', 'step-00000004', 'model.safetensors')));
+  assert.deepEqual((s as unknown as { workers: Array<{ rank: number }> }).workers.map((w) => w.rank), [0]);
   // the TREC run has 10 ranked docids for each of the 6 queries
   const trec = readFileSync(path.join(runDir, 'eval', 'run.eval.trec'), 'utf8').trim().split('\n');
   assert.equal(trec.length, 60);

@@ -65,10 +65,11 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
   let data: PreparedDataset | undefined;
   let ring: Ring | undefined;
   try {
-    const reply = await join(client, o, address, log);
+    // the backend first, so Join reports what this worker really runs (auto resolves here)
+    const backend = await initBackend(o.local.runtime.backend, { webgpuApi: o.local.runtime.webgpuApi });
+    const reply = await join(client, o, address, backend.name, log);
     const plan = JSON.parse(reply.configJson) as RunPlan;
     const cfg = loadConfig({ args: [], env: {}, defaults: plan[RUN_CONFIG_KEY] as unknown as Record<string, unknown> });
-    const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
     log.info({ rank: reply.rank, worldSize: reply.worldSize, backend: backend.name, step: reply.step }, 'joined');
     data = await openPreparedDataset(plan.dataDir);
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
@@ -153,9 +154,9 @@ function stepMetrics(s: StepStats, ring: RingStats): WorkerMetrics {
   };
 }
 
-async function join(client: CoordinatorClient, o: WorkerProcessOptions, address: string, log: Logger): Promise<JoinReply__Output> {
+async function join(client: CoordinatorClient, o: WorkerProcessOptions, address: string, backend: string, log: Logger): Promise<JoinReply__Output> {
   const deadline = Date.now() + o.joinTimeoutMs;
-  const req = { workerId: o.workerId, address, modelConfigHash: modelConfigHash(o.local), backend: o.local.runtime.backend, protocolVersion: PROTOCOL_VERSION };
+  const req = { workerId: o.workerId, address, modelConfigHash: modelConfigHash(o.local), backend, protocolVersion: PROTOCOL_VERSION };
   for (;;) {
     try {
       return await unary<typeof req, JoinReply__Output>(client.join.bind(client), req, 5_000);

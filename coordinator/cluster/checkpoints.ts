@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { TRAINER_STATE_FILE } from '../../shared/model/checkpoint.js';
+import { ConfigError } from '../../shared/errors.js';
 
 const CHECKPOINTS = 'checkpoints';
 const STEP_DIR = /^step-(\d{8})$/;
@@ -57,4 +58,11 @@ export function pruneCheckpoints(runDir: string, keep: number): string[] {
   const removed = listCheckpoints(runDir).slice(keep).map((c) => c.dir);
   for (const d of removed) rmSync(d, { recursive: true, force: true });
   return removed;
+}
+
+/** The checkpoint a finished run answers from: its newest valid one. */
+export function runCheckpoint(runDir: string): string {
+  const found = newestValidCheckpoint(runDir);
+  if (!found) throw new ConfigError('run.dir', `${runDir} has no valid checkpoint under checkpoints/ (train with 'coordinator start --run-dir ${runDir}')`);
+  return found.dir;
 }

@@ -9,6 +9,7 @@ import { DocidTrie } from '../../shared/model/docid_trie.js';
 import { retrieve } from '../../shared/eval/dsi_retrieval.js';
 import { ConfigError } from '../../shared/errors.js';
 import { latestRunDir } from '../run_dirs.js';
+import { runCheckpoint } from '../cluster/checkpoints.js';
 import path from 'node:path';
 
 export async function run(args: string[]): Promise<number> {
@@ -23,7 +24,7 @@ export async function run(args: string[]): Promise<number> {
   const runDir = cfg.run.dir ? path.resolve(cfg.run.dir) : latestRunDir();
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, runDir }, 'search');
-  const ckpt = await loadTrainedModel(path.join(runDir, 'checkpoint'));   // lora/qlora: base + adapters
+  const ckpt = await loadTrainedModel(runCheckpoint(runDir));   // lora/qlora: base + adapters
   const data = await openPreparedDataset(ckpt.dataDir);
   const docs = data.documents();
   const tok = await loadT5Tokenizer();
