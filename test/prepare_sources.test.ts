@@ -106,7 +106,7 @@ test('MS MARCO passage ranking: collection, queries and qrels; duplicate passage
   const tok = await loadT5Tokenizer();
   writeFileSync(path.join(dir, 'collection.tsv'), `0\t${CATS}\n1\t${DOGS}\r\n2\t${CATS}\n3\t${PARIS}\n`);
   writeFileSync(path.join(dir, 'queries.tsv'), '10\twhat is a cat\n11\twhy do dogs bark\n12\tan unjudged query\n');
-  writeFileSync(path.join(dir, 'qrels.tsv'), '10 0 0 1\n10 0 2 1\n11 0 1 1\n11 0 3 0\n');
+  writeFileSync(path.join(dir, 'qrels.tsv'), '10 0 0 1\n10 0 2 1\n11 0 1 1\n11 0 3 0\n99 0 3 1\n');
   const out = path.join(dir, 'out');
   const m = await prepareDataset(prepareOptions(tok, out, {
     format: 'msmarco-passage', input: path.join(dir, 'collection.tsv'), queries: path.join(dir, 'queries.tsv'), qrels: path.join(dir, 'qrels.tsv'), evalFraction: 0,
@@ -118,6 +118,7 @@ test('MS MARCO passage ranking: collection, queries and qrels; duplicate passage
   const counts = m.pipeline?.['counts'] as Record<string, number>;
   assert.equal(counts['queries_without_relevant'], 1);
   assert.equal(counts['duplicate_passages'], 1);
+  assert.equal(counts['qrels_of_unknown_queries'], 1, 'qid 99 is not in the queries file');
   const sources = m.pipeline?.['sources'] as Array<{ role: string; sha256: string }>;
   assert.deepEqual(sources.map((s) => s.role), ['collection', 'queries', 'qrels']);
   for (const s of sources) assert.match(s.sha256, /^[0-9a-f]{64}$/);

@@ -140,7 +140,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<DatasetManifest
     indexing: { mode: o.indexing, ...(o.indexing === 'bidirectional' ? { document_prefix: DOCUMENT_PREFIX, docid_prefix: DOCID_PREFIX } : {}) },
     augmentations: augmentReport,
     pseudo_queries: { per_document: o.pseudoQueries, total: pseudo.queries.length, ...(pseudo.info ?? {}) },
-    counts: { ...corpus.counts, train_queries: trainQueries.length, eval_queries: evalQueries.length, examples: { ...counts }, bad_records_skipped: bad.skipped },
+    counts: { ...corpus.counts, ...source.unused, train_queries: trainQueries.length, eval_queries: evalQueries.length, examples: { ...counts }, bad_records_skipped: bad.skipped },
     bad_input: bad.report(),
     bm25: bm25 ? { k1: o.bm25K1, b: o.bm25B, top_k: o.bm25TopK, run_file: BM25_RUN_FILE, split: 'eval', ...bm25.metrics() } : null,
     stages: stages.records.map((s) => ({ ...s })),

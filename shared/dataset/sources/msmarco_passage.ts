@@ -5,7 +5,8 @@
  *
  * The qrels and the queries are read first (small: about 10^5 lines), then the collection is streamed.
  * Every passage of the collection becomes a source passage; each query with its relevant pids (a query
- * without qrels is passed on with none and counted by the corpus stage).
+ * without qrels is passed on with none and counted by the corpus stage; qrels of qids the queries file
+ * lacks are counted as unused.qrels_of_unknown_queries).
  */
 import { InputError } from '../../errors.js';
 import { BadInputPolicy, openSourceFile, readLines, type SourceFile } from './lines.js';
@@ -22,6 +23,7 @@ export async function openMsmarcoPassageSource(paths: PassageRankingFiles): Prom
   const queries = await openSourceFile('queries', paths.queries);
   const qrels = await openSourceFile('qrels', paths.qrels);
   const state = { read: 0 };
+  const unused = { qrels_of_unknown_queries: 0 };
   async function* records(bad: BadInputPolicy): AsyncGenerator<SourceRecord> {
     const relevant = await readQrels(qrels, bad, state);
     const parsedQueries: SourceRecord[] = [];
@@ -35,6 +37,7 @@ export async function openMsmarcoPassageSource(paths: PassageRankingFiles): Prom
       seen.add(qid);
       parsedQueries.push({ type: 'query', qid, query, relevant: relevant.get(qid) ?? [], file: queries.path, line });
     }
+    for (const [qid, pids] of relevant) if (!seen.has(qid)) unused.qrels_of_unknown_queries += pids.length;
     for await (const { line, text } of readLines(collection)) {
       state.read++;
       const cols = tabFields(collection, line, text, bad);
@@ -42,7 +45,7 @@ export async function openMsmarcoPassageSource(paths: PassageRankingFiles): Prom
     }
     yield* parsedQueries;
   }
-  return { format: 'msmarco-passage', files: [collection, queries, qrels], records, get recordsRead() { return state.read; } };
+  return { format: 'msmarco-passage', files: [collection, queries, qrels], records, get recordsRead() { return state.read; }, unused };
 }
 
 /** `id<TAB>text` with a non-empty id and text, or undefined after reporting a malformed line. */

@@ -39,7 +39,7 @@ export async function openMsmarcoV11Source(path: string): Promise<Source> {
       yield* parsed;
     }
   }
-  return { format: 'msmarco-v1.1', files: [file], records, get recordsRead() { return state.read; } };
+  return { format: 'msmarco-v1.1', files: [file], records, get recordsRead() { return state.read; }, unused: {} };
 }
 
 /** A raw record and its line (or row) number; an unparsable line arrives as an InputError to report. */

@@ -25,7 +25,7 @@ export async function openSampleSource(path: string): Promise<Source> {
       yield* parsed;
     }
   }
-  return { format: 'sample', files: [file], records, get recordsRead() { return read; } };
+  return { format: 'sample', files: [file], records, get recordsRead() { return read; }, unused: {} };
 }
 
 function parseLine(file: string, line: number, text: string): SourceRecord[] {

@@ -41,4 +41,6 @@ export interface Source {
   files: SourceFile[];
   /** Records (lines or rows) read so far, good and bad, for progress. */
   readonly recordsRead: number;
+  /** Format-specific things read but not used, counted for the manifest (e.g. qrels of unknown queries). */
+  readonly unused: Readonly<Record<string, number>>;
 }
