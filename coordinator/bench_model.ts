@@ -8,10 +8,12 @@ import { PRESET_CONFIGS } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
 import { accumulateGradients, type TokenBatch } from '../shared/model/grads.js';
-import { trainStepFlops } from '../shared/model/flops.js';
+import { forwardFlops, trainStepFlops } from '../shared/model/flops.js';
 import { adamWStep, clipByGlobalNorm, newAdamWState } from '../shared/train/adamw.js';
 import { Rng } from '../shared/random.js';
-import type { PresetName } from '../shared/config.js';
+import type { PresetName, TrainMode } from '../shared/config.js';
+import { initLora } from '../shared/model/lora.js';
+import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../shared/model/peft.js';
 import type { GpuAdapterReport } from '../shared/webgpu.js';
 
 export interface ModelBenchOptions {
@@ -24,6 +26,9 @@ export interface ModelBenchOptions {
   targetTokens: number;   // T (naive docids of the sample: 3 digits + </s>)
   steps: number;          // timed steps after warm-up
   seed: number;
+  /** full, or adapters only (lora, qlora) with `adapters`' settings. @default 'full' */
+  mode?: TrainMode;
+  adapters?: AdaptedModelOptions;
 }
 
 export interface ModelBenchResult {
@@ -31,6 +36,8 @@ export interface ModelBenchResult {
   backend: string;
   device?: GpuAdapterReport;
   parameters: number;
+  mode: TrainMode;
+  memory: MemoryFigures;         // trainable parameters, optimizer-state, gradient and weight bytes
   batch: { B: number; S: number; T: number };
   step_ms: number;               // median
   step_ms_all: number[];
@@ -56,8 +63,14 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
   const c = PRESET_CONFIGS[o.preset];
   const layout = t5ParamLayout(c);
   const params = initParams(layout, o.seed);
-  const opt = newAdamWState(layout.total);
-  const grad = new Float32Array(layout.total);
+  const mode = o.mode ?? 'full';
+  if (mode !== 'full' && !o.adapters) throw new Error(`benchModel: mode ${mode} needs the adapters' settings`);
+  // lora/qlora: the adapters are the trainable buffer; the frozen base (qlora: NF4) is built once, as in training
+  const adapted = mode === 'full' || !o.adapters ? undefined : new AdaptedModel(layout, params, o.adapters);
+  const trainLayout = adapted?.lora ?? layout;
+  const trainable = adapted ? initLora(adapted.lora, o.seed) : params;
+  const opt = newAdamWState(trainLayout.total);
+  const grad = new Float32Array(trainLayout.total);
   const { batchSize: B, inputTokens: S, targetTokens: T } = o;
   // token ids drawn from the vocabulary (no padding: every position is computed and counted)
   const rng = new Rng(o.seed);
@@ -70,15 +83,18 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
   for (let i = 0; i < WARMUP_STEPS + o.steps; i++) {
     const t0 = performance.now();
     grad.fill(0);
-    const w = weightsFromFlat(layout, params);
-    await accumulateGradients(c, layout, w, batch, 1, grad);
-    tf.dispose([...w.values()]);
+    const w = adapted ? adapted.build(trainable) : weightsFromFlat(layout, params);
+    await accumulateGradients(c, trainLayout, w, batch, 1, grad);
+    if (adapted) adapted.release(w); else tf.dispose([...w.values()]);
     clipByGlobalNorm(grad, 1);
-    adamWStep(layout, params, grad, opt, 1e-4, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
+    adamWStep(trainLayout, trainable, grad, opt, 1e-4, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
     if (i >= WARMUP_STEPS) times.push(performance.now() - t0);
   }
   const stepMs = median(times);
-  const flops = trainStepFlops(c, B, S, T);
+  const memory = adapted?.memory() ?? fullMemory(layout);
+  adapted?.dispose();
+  // a frozen base needs no weight gradients: forward + input gradients, 2x the forward (adapters' small matMuls left out)
+  const flops = mode === 'full' ? trainStepFlops(c, B, S, T) : 2 * forwardFlops(c, B, S, T);
 
   const a = tf.randomNormal([MATMUL.m, MATMUL.k]) as tf.Tensor2D;
   const b = tf.randomNormal([MATMUL.k, MATMUL.n]) as tf.Tensor2D;
@@ -92,7 +108,7 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
   const mmGflops = (2 * MATMUL.m * MATMUL.k * MATMUL.n) / mmMs / 1e6;
   const stepGflops = flops / stepMs / 1e6;
   return {
-    preset: o.preset, backend: o.backend, ...(o.device ? { device: o.device } : {}), parameters: layout.total, batch: { B, S, T },
+    preset: o.preset, backend: o.backend, ...(o.device ? { device: o.device } : {}), parameters: layout.total, mode, memory, batch: { B, S, T },
     step_ms: stepMs, step_ms_all: times, samples_per_s: (B * 1000) / stepMs, tokens_per_s: (B * (S + T) * 1000) / stepMs,
     step_gflop: flops / 1e9, step_gflops: stepGflops,
     matmul: { ...MATMUL, ms: mmMs, gflops: mmGflops }, ratio: stepGflops / mmGflops,

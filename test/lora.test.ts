@@ -167,28 +167,37 @@ test('adapter gradients of the whole T5 equal plain tf\'s gradient of the loss t
   }
 });
 
-test('LoRA training: adapters change, the frozen base stays bit-identical, AdamW state covers only the adapters', async () => {
-  const cfg = loadConfig({ args: ['--mode', 'lora', '--lora-rank', '2', '--lora-targets', 'q,v,wo', '--batch-size', '4', '--warmup-steps', '0', '--lr', '1e-2'], env: {} });
-  const adapted = new AdaptedModel(LAYOUT, BASE, { lora: { rank: 2, alpha: 32, dropout: 0.1, targets: ['q', 'v', 'wo'] }, quantize: false, doubleQuant: false });
-  const baseBefore = logits(weightsFromFlat(LAYOUT, BASE));
-  const frozenBefore = new Map([...adapted.build(new Float32Array(adapted.lora.total))].map(([k, t]) => [k, Buffer.from((t.dataSync() as Float32Array).buffer).toString('base64')]));
-  const data = { numExamples: 16, example: (i: number) => ({ input: Int32Array.from([3 + (i % 30), 4 + ((i * 7) % 30), 1]), target: Int32Array.from([20 + (i % 10), 1]) }) };
-  const adapters = initLora(adapted.lora, 9);
-  const state = { step: 0, params: adapters.slice(), opt: newAdamWState(adapted.lora.total) };
-  const trainer = new Trainer({ cfg, model: C, layout: adapted.lora, weights: adapted, data, rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
-  for (let i = 0; i < 3; i++) assert.ok(Number.isFinite((await trainer.step()).loss));
-  assert.equal(state.opt.m.length, adapted.lora.total);
-  assert.ok(maxAbsDiff(state.params, adapters) > 0, 'adapters moved');
-  const bSpec = adapted.lora.specs.find((s) => s.name.endsWith('lora_B.weight'));
-  assert.ok(bSpec && state.params.subarray(bSpec.offset, bSpec.offset + bSpec.size).some((x) => x !== 0), 'B left zero');
-  const after = adapted.build(state.params);
-  for (const [name, b64] of frozenBefore) {
-    if (name.includes('.lora_')) continue;
-    assert.equal(Buffer.from((after.get(name)?.dataSync() as Float32Array).buffer).toString('base64'), b64, `${name} changed`);
-  }
-  assert.deepEqual(logits(weightsFromFlat(LAYOUT, BASE)), baseBefore);
-  adapted.release(after); adapted.dispose();
-});
+for (const mode of ['lora', 'qlora'] as const) {
+  test(`${mode} training: adapters change, the frozen base stays bit-identical, AdamW state covers only the adapters, no tensor leaks`, async () => {
+    const cfg = loadConfig({ args: ['--mode', mode, '--lora-rank', '2', '--lora-targets', 'q,v,wo', '--batch-size', '4', '--warmup-steps', '0', '--lr', '1e-2'], env: {} });
+    const adapted = new AdaptedModel(LAYOUT, BASE, { lora: { rank: 2, alpha: 32, dropout: 0.1, targets: ['q', 'v', 'wo'] }, quantize: mode === 'qlora', doubleQuant: true });
+    const baseBefore = logits(weightsFromFlat(LAYOUT, BASE));
+    const snapshot = (w: Weights): Map<string, string> =>
+      new Map([...w].filter(([k]) => !k.includes('.lora_')).map(([k, t]) => [k, Buffer.from((t.dataSync() as Float32Array).buffer).toString('base64')]));
+    const w0 = adapted.build(new Float32Array(adapted.lora.total));
+    const frozenBefore = snapshot(w0);
+    adapted.release(w0);
+    const data = { numExamples: 16, example: (i: number) => ({ input: Int32Array.from([3 + (i % 30), 4 + ((i * 7) % 30), 1]), target: Int32Array.from([20 + (i % 10), 1]) }) };
+    const adapters = initLora(adapted.lora, 9);
+    const state = { step: 0, params: adapters.slice(), opt: newAdamWState(adapted.lora.total) };
+    const trainer = new Trainer({ cfg, model: C, layout: adapted.lora, weights: adapted, data, rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
+    const tensorsAfter: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      assert.ok(Number.isFinite((await trainer.step()).loss));
+      tensorsAfter.push(tf.memory().numTensors);
+    }
+    // every step releases what it made (adapter tensors, dequantised weights): the count stays flat
+    assert.equal(tensorsAfter[2], tensorsAfter[0]);
+    assert.equal(state.opt.m.length, adapted.lora.total);
+    assert.ok(maxAbsDiff(state.params, adapters) > 0, 'adapters moved');
+    const bSpec = adapted.lora.specs.find((s) => s.name.endsWith('lora_B.weight'));
+    assert.ok(bSpec && state.params.subarray(bSpec.offset, bSpec.offset + bSpec.size).some((x) => x !== 0), 'B left zero');
+    const after = adapted.build(state.params);
+    assert.deepEqual(snapshot(after), frozenBefore);
+    assert.deepEqual(logits(weightsFromFlat(LAYOUT, BASE)), baseBefore);
+    adapted.release(after); adapted.dispose();
+  });
+}
 
 test('PEFT files: adapter_config.json (LORA, SEQ_2_SEQ_LM, r, alpha, targets) and tensors named and shaped as PEFT\'s; round trip exact', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-lora-'));

@@ -5,16 +5,21 @@ import { initBackend } from '../../shared/backend.js';
 import { ConfigError } from '../../shared/errors.js';
 import { benchModel } from '../bench_model.js';
 import { benchPrepare } from '../bench_prepare.js';
+import { adaptedModelOptions } from '../train_run.js';
 import { formatAdapter } from '../../shared/webgpu.js';
 
 const TIMED_STEPS = 5;
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
+}
 /** Target length of the bundled sample's naive docids: 3 digits + </s>. */
 const SAMPLE_TARGET_TOKENS = 4;
 
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
@@ -26,11 +31,13 @@ export async function run(args: string[]): Promise<number> {
   const r = await benchModel({
     preset: cfg.model.preset, backend: backend.name, ...(backend.device ? { device: backend.device } : {}), batchSize: cfg.train.batchSize, inputTokens: cfg.data.maxInputTokens,
     targetTokens: SAMPLE_TARGET_TOKENS, steps: TIMED_STEPS, seed: cfg.runtime.seed,
+    mode: cfg.train.mode, adapters: adaptedModelOptions(cfg),
   });
   if (cfg.runtime.json) process.stdout.write(JSON.stringify(r) + '\n');
   else {
     process.stdout.write(
-      `${r.preset} on ${r.backend}${r.device ? ` [${formatAdapter(r.device)}]` : ''}: batch ${r.batch.B}x${r.batch.S} -> ${r.batch.T}\n` +
+      `${r.preset} on ${r.backend}${r.device ? ` [${formatAdapter(r.device)}]` : ''}: batch ${r.batch.B}x${r.batch.S} -> ${r.batch.T}, mode ${r.mode}\n` +
+      `  memory         ${r.memory.trainable_parameters} trainable parameters, optimizer state ${mib(r.memory.optimizer_state_bytes)}, weights ${mib(r.memory.weight_bytes)}\n` +
       `  training step  ${r.step_ms.toFixed(1)} ms  ${r.samples_per_s.toFixed(1)} samples/s  ${r.tokens_per_s.toFixed(0)} tokens/s  ${r.step_gflops.toFixed(2)} GFLOP/s (${r.step_gflop.toFixed(2)} GFLOP/step)\n` +
       `  2-D matMul     ${r.matmul.m}x${r.matmul.k} @ ${r.matmul.k}x${r.matmul.n}: ${r.matmul.gflops.toFixed(2)} GFLOP/s\n` +
       `  ratio          ${r.ratio.toFixed(3)} (goal >= 0.5)\n`);
