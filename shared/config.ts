@@ -38,6 +38,7 @@ export interface Config {
     gradClip: number; logEvery: number; mode: TrainMode;
   };
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
+  prune: { final: number; initial: number; beginStep: number; endStep: number; every: number; scope: 'global' | 'layer' };
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
   run: { dir: string };
   cluster: {
@@ -131,6 +132,14 @@ const schema: convict.Schema<Config> = {
     logEvery: { doc: 'Log and report progress every N steps.', format: 'positive-int', default: 10, arg: 'log-every' },
     mode: { doc: 'full: train every weight; lora: train low-rank adapters on the frozen base; qlora: adapters on a 4-bit NF4 base.', format: [...TRAIN_MODES], default: 'full', env: 'DSI_MODE', arg: 'mode' },
   },
+  prune: {
+    final: { doc: 'Dynamic magnitude pruning: sparsity reached at prune.endStep (share of Linear weights set to zero); 0 turns pruning off.', format: 'unit-interval', default: 0, env: 'DSI_PRUNE', arg: 'prune' },
+    initial: { doc: 'Sparsity at prune.beginStep; the schedule ramps (cubic, Zhu & Gupta 2017) from it to prune.final.', format: 'unit-interval', default: 0, arg: 'prune-initial' },
+    beginStep: { doc: 'First step that applies a mask.', format: 'nonneg-int', default: 0, arg: 'prune-begin' },
+    endStep: { doc: 'Step at which the final sparsity is reached; 0: at 3/4 of train.steps.', format: 'nonneg-int', default: 0, arg: 'prune-end' },
+    every: { doc: 'Masks are recomputed from the weights\' magnitudes every N steps, so pruned weights can come back.', format: 'positive-int', default: 10, arg: 'prune-every' },
+    scope: { doc: 'global: one magnitude threshold over all Linear weights; layer: the same sparsity in every weight matrix.', format: ['global', 'layer'], default: 'global', arg: 'prune-scope' },
+  },
   lora: {
     // the seed's defaults (r = 8, alpha = 32, dropout 0.1, q and v as in the LoRA paper)
     rank: { doc: 'LoRA rank r (lora and qlora modes).', format: 'positive-int', default: 8, arg: 'lora-rank' },
@@ -199,6 +208,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     throw new ConfigError('validation', (e as Error).message.replace(/\n/g, '; '), { cause: e });
   }
   const c = conf.getProperties();
+  if (c.prune.final > 0 && c.train.mode !== 'full')
+    throw new ConfigError('prune.final', `pruning applies to full training; --mode ${c.train.mode} trains adapters only (drop --prune or use --mode full)`);
+  if (c.prune.final > 0 && c.prune.initial > c.prune.final)
+    throw new ConfigError('prune.initial', `${c.prune.initial} is above prune.final ${c.prune.final}: sparsity only ramps up`);
   const perStep = c.cluster.workers * c.train.accumulate;
   if (c.train.batchSize % perStep !== 0)
     throw new ConfigError('train.batchSize', `${c.train.batchSize} is not divisible by workers x accumulate = ${perStep}; choose --batch-size as a multiple of ${perStep}`);

@@ -21,6 +21,8 @@ import { Ring } from './collective/ring.js';
 import { wireFromDtype } from './collective/wire.js';
 import { Trainer, type StepStats } from './trainer.js';
 import { LossScaler } from './loss_scaler.js';
+import { MaskReceiver } from './mask_receiver.js';
+import { applyMasks, type MaskSet } from '../shared/train/pruning.js';
 import { modelConfigHash, PROTOCOL_VERSION, RUN_CONFIG_KEY, type RunPlan } from '../shared/cluster_plan.js';
 
 export interface WorkerProcessOptions {
@@ -78,6 +80,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
     let rank = reply.rank, worldSize = reply.worldSize;
     let last: RingStats = { elapsedMs: 0, waitMs: 0 };
     const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss
+    const masks = new MaskReceiver();
     const trainer = new Trainer({
       cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}), data, rank, worldSize, log,
       reduce: async (grad, loss) => {
@@ -89,6 +92,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
         last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs };
         if (scaler.update(r.overflow)) return { grad, loss: NaN, skip: true };
         for (let i = 0; i < grad.length; i++) grad[i] = (fused[i] as number) / S;
+        if (masks.active) applyMasks(setup.trainLayout, grad, masks.active);    // pruned weights get no update
         return { grad, loss: fused[grad.length] as number };
       },
     }, setup.state);
@@ -120,10 +124,18 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
         else if (msg.command === 'start' && msg.start) {
           for (let i = 0; i < msg.start.count; i++) {
             if (setup.state.step !== msg.start.firstStep + i) throw new Error(`worker ${o.workerId}: asked for step ${msg.start.firstStep + i}, at step ${setup.state.step}`);
+            const step = setup.state.step;
+            if (masks.activate(step)) {
+              applyMasks(setup.trainLayout, setup.state.params, masks.active as MaskSet);
+              log.info({ step, version: masks.version }, 'pruning masks applied');
+            }
             const stats = await trainer.step();
+            // AdamW's decay and momentum would move pruned weights off zero: hold them there
+            if (masks.active) applyMasks(setup.trainLayout, setup.state.params, masks.active);
             await heartbeat(stats);   // the coordinator's signal that this rank finished the step
           }
-        } else if (msg.command === 'checkpoint' && msg.checkpoint) {
+        } else if (msg.command === 'pruningMask' && msg.pruningMask) masks.add(msg.pruningMask);
+        else if (msg.command === 'checkpoint' && msg.checkpoint) {
           await uploadState(client, reply.runId, o.workerId, rank, msg.checkpoint.checkpointId, setup, scaler, msg.checkpoint.includeOptimizer);
         } else if (msg.command === 'stop') {
           log.info({ reason: msg.stop?.reason }, 'stop');

@@ -24,7 +24,8 @@ import { evaluateRun, type EvalSummary } from './evaluate_run.js';
 import { checkpointDir, newestValidCheckpoint, pruneCheckpoints } from './checkpoints.js';
 import { ClusterError, Membership, type Member } from './membership.js';
 import { coordinatorHandlers } from './service.js';
-import { UploadRegistry } from './uploads.js';
+import { UploadRegistry, type UploadedState } from './uploads.js';
+import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/train/pruning.js';
 
 export interface WorkerSummary {
   rank: number;
@@ -64,6 +65,14 @@ export interface ClusterSummary {
   eval?: EvalSummary;
   checkpoint: string;
   workers: WorkerSummary[];
+  /** Dynamic pruning: the schedule, each mask set (target and reached sparsity), the final sparsity per layer. */
+  pruning?: { schedule: PruningSchedule; masks: Array<{ step: number; target: number; reached: number }>; final: { overall: number; perLayer: Record<string, number> } };
+}
+
+/** The run's pruning schedule; endStep 0 means 3/4 of the run. */
+export function pruningSchedule(cfg: Config): PruningSchedule {
+  const p = cfg.prune;
+  return { initial: p.initial, final: p.final, beginStep: p.beginStep, endStep: p.endStep || Math.floor((cfg.train.steps * 3) / 4), every: p.every, scope: p.scope };
 }
 
 export interface ClusterRunOptions {
@@ -119,6 +128,8 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   liveness.unref();
   let lastCheckpoint = '';
   let interrupted = false;
+  const schedule = pruningSchedule(cfg);
+  const pruning: Array<{ step: number; target: number; reached: number }> = [];
   const t0 = performance.now();
   let step = startStep;
   try {
@@ -130,6 +141,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     // lockstep: every rank runs step s, reports it, then s+1 starts; the all-reduce inside keeps them together
     while (step < cfg.train.steps) {
       if (o.stopRequested()) { interrupted = true; break; }
+      if (isMaskStep(schedule, step)) pruning.push(await broadcastMasks(runId, step, pruning.length + 1, schedule, members, uploads, setup, log));
       members.broadcast({ start: { firstStep: step, count: 1, ringEpoch: members.ringEpoch, dataCursor: step * cfg.train.batchSize } });
       await members.waitForStep(step + 1);
       step += 1;
@@ -162,6 +174,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     start_step: startStep, steps: step, loss_first: losses[0] ?? NaN, loss_last: losses.at(-1) ?? NaN, losses,
     skipped_steps: losses.filter((l) => Number.isNaN(l)).length,
     samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
+    ...(schedule.final > 0 ? { pruning: { schedule, masks: pruning, final: sparsityReport(setup.trainLayout, setup.state.params) } } : {}),
     train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}), checkpoint: lastCheckpoint, workers,
   };
   writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -206,23 +219,27 @@ function clusterStateOf(setup: TrainingSetup): ClusterState | undefined {
   return rc && typeof rc === 'object' && 'cluster_state' in rc ? (rc as { cluster_state: ClusterState }).cluster_state : undefined;
 }
 
+/** Rank 0's trainable state after its last step (replicas are identical, so one upload is enough). */
+async function fetchRank0State(runId: string, step: number, members: Membership, uploads: UploadRegistry, n: number, includeOptimizer: boolean, purpose: string): Promise<UploadedState> {
+  const rank0 = members.ordered()[0] as Member;
+  const checkpointId = `${runId}-${purpose}-${step}`;
+  const arriving = uploads.expect(checkpointId);
+  members.send(rank0, { checkpoint: { checkpointId, step, includeWeights: true, includeOptimizer } });
+  const state = await arriving;
+  const sizes = ['params', ...(includeOptimizer ? ['adamw.exp_avg', 'adamw.exp_avg_sq'] : [])].map((k) => state.tensors.get(k)?.length);
+  if (sizes.some((x) => x !== n)) throw new ClusterError(`rank 0 uploaded state of the wrong size for step ${step}: ${sizes.join(', ')} values, expected ${n}`);
+  return state;
+}
+
 async function takeCheckpoint(
   runDir: string, runId: string, step: number, members: Membership, uploads: UploadRegistry, setup: TrainingSetup,
   cfg: Config, dataDir: string, losses: number[], log: Logger,
 ): Promise<string> {
-  const rank0 = members.ordered()[0] as Member;
-  const checkpointId = `${runId}-${step}`;
-  const arriving = uploads.expect(checkpointId);
-  members.send(rank0, { checkpoint: { checkpointId, step, includeWeights: true, includeOptimizer: true } });
-  const state = await arriving;
-  const params = state.tensors.get('params'), m = state.tensors.get('adamw.exp_avg'), v = state.tensors.get('adamw.exp_avg_sq');
+  const state = await fetchRank0State(runId, step, members, uploads, setup.trainLayout.total, true, 'checkpoint');
   const worker = state.worker as { adamT: number; lossScale: { scale: number } };
-  const n = setup.trainLayout.total;
-  if (!params || !m || !v || params.length !== n || m.length !== n || v.length !== n)
-    throw new ClusterError(`rank 0 uploaded state of the wrong size for step ${step} (expected ${n} parameters)`);
   setup.state.step = step;
-  setup.state.params = params;
-  setup.state.opt = { t: worker.adamT, m, v };
+  setup.state.params = state.tensors.get('params') as Float32Array;   // sizes checked by fetchRank0State
+  setup.state.opt = { t: worker.adamT, m: state.tensors.get('adamw.exp_avg') as Float32Array, v: state.tensors.get('adamw.exp_avg_sq') as Float32Array };
   const dir = checkpointDir(runDir, step);
   mkdirSync(path.dirname(dir), { recursive: true });
   const clusterState: ClusterState = { runId, lossScale: worker.lossScale.scale, losses: [...losses] };
@@ -230,6 +247,36 @@ async function takeCheckpoint(
   const removed = pruneCheckpoints(runDir, cfg.cluster.keepCheckpoints);
   log.info({ checkpoint: dir, step, bytes: state.bytes, removed }, 'checkpoint written');
   return dir;
+}
+
+/** Mask bits per message: well under gRPC's 4 MiB. */
+const MASK_CHUNK_BYTES = 1 << 20;
+
+/** Computes magnitude masks from rank 0's weights and sends them to every worker, to apply at `step`. */
+async function broadcastMasks(
+  runId: string, step: number, version: number, schedule: PruningSchedule, members: Membership, uploads: UploadRegistry,
+  setup: TrainingSetup, log: Logger,
+): Promise<{ step: number; target: number; reached: number }> {
+  const state = await fetchRank0State(runId, step, members, uploads, setup.trainLayout.total, false, 'prune');
+  const params = state.tensors.get('params') as Float32Array;
+  const target = targetSparsity(schedule, step);
+  const masks = magnitudeMasks(setup.trainLayout, params, target, schedule.scope);
+  const names = [...masks.keys()];
+  names.forEach((name, ti) => {
+    const bits = masks.get(name) as Uint8Array;
+    const elements = setup.trainLayout.byName.get(name)?.size ?? 0;
+    for (let off = 0; off < bits.length; off += MASK_CHUNK_BYTES) {
+      const end = Math.min(bits.length, off + MASK_CHUNK_BYTES);
+      members.broadcast({ pruningMask: {
+        maskVersion: version, tensorName: name, tensorElements: elements, offset: off * 8, bits: Buffer.from(bits.subarray(off, end)),
+        lastChunk: end === bits.length, lastTensor: end === bits.length && ti === names.length - 1, applyAtStep: step,
+      } });
+    }
+  });
+  applyMasks(setup.trainLayout, params, masks);
+  const reached = sparsityReport(setup.trainLayout, params).overall;
+  log.info({ step, version, target: round(target), reached: round(reached) }, 'pruning masks broadcast');
+  return { step, target, reached };
 }
 
 function logProgress(log: Logger, step: number, steps: number, members: Membership, t0: number, startStep: number): void {
