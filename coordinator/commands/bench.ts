@@ -1,14 +1,16 @@
 /** `coordinator bench <what>`: benchmarks that print figures (never pass/fail). */
-import { describeConfig, hasFlag, loadConfig, positionals } from '../../shared/config.js';
+import { describeConfig, flagValue, hasFlag, loadConfig, positionals } from '../../shared/config.js';
 import { createLogger } from '../../shared/log.js';
 import { initBackend } from '../../shared/backend.js';
 import { ConfigError } from '../../shared/errors.js';
 import { benchModel } from '../bench_model.js';
 import { benchPrepare } from '../bench_prepare.js';
+import { benchAllReduceCommand } from '../bench_allreduce_cli.js';
 import { adaptedModelOptions } from '../train_run.js';
 import { formatAdapter } from '../../shared/webgpu.js';
 
 const TIMED_STEPS = 5;
+const DEFAULT_BENCH_WORKERS = 4;
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
@@ -19,13 +21,19 @@ const SAMPLE_TARGET_TOKENS = 4;
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--iterations K] [--json] | coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
+  }
+  if (what === 'allreduce') {
+    // its own flags (--sizes, --wires, --iterations...) are not run settings: only --workers and --json are read here
+    const workers = Number(flagValue(args, 'workers') ?? DEFAULT_BENCH_WORKERS);
+    if (!Number.isInteger(workers) || workers < 2) throw new ConfigError('workers', `bench allreduce needs --workers >= 2, got ${flagValue(args, 'workers')}`);
+    return benchAllReduceCommand(args, workers, hasFlag(args, 'json'));
   }
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
   if (what === 'prepare') return benchPrepare(cfg, log);
-  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare`);
+  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce`);
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
   const r = await benchModel({

@@ -2,7 +2,7 @@
  * The one place the .proto contracts are loaded (the only `loadSync` of the system). The options
  * below are exactly the flags proto/gen/ was generated with, so runtime objects match the types.
  *
- * Regenerate proto/gen/ after editing a .proto, from the repository root, and commit the result:
+ * Regenerate proto/gen/ after editing a .proto with `npm run gen:proto` (the command below), and commit the result:
  *
  *   rm -rf proto/gen && node_modules/.bin/proto-loader-gen-types --longs=String --enums=String --defaults --oneofs --includeComments --grpcLib=@grpc/grpc-js --importFileExtension=.js -I proto -O proto/gen dsi/v1/collective.proto dsi/v1/coordinator.proto
  *
