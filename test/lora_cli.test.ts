@@ -28,7 +28,7 @@ test('start --mode qlora trains only the adapters, checkpoints them in PEFT\'s l
   const r = await cli(['start', '--workers', '1', '--mode', 'qlora', '--lora-targets', 'q,v,wo', '--steps', '6', '--warmup-steps', '0', '--lr', '1e-2',
     '--max-queries', '4', '--run-dir', runDir, '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const s = JSON.parse(r.stdout) as { mode: string; steps: number; loss_first: number; loss_last: number; memory: Record<string, number> };
+  const s = JSON.parse(r.stdout) as { mode: string; steps: number; loss_first: number; loss_last: number; memory: Record<string, number>; checkpoint: string };
   assert.equal(s.mode, 'qlora');
   assert.equal(s.steps, 6);
   // t5-tiny, r = 8: q and v of 6 attentions (D = H*Kv = 128) and wo of 4 feed-forwards (F = 512, D = 128)
@@ -36,7 +36,8 @@ test('start --mode qlora trains only the adapters, checkpoints them in PEFT\'s l
   assert.equal(s.memory['trainable_parameters'], trainable);
   assert.equal(s.memory['optimizer_state_bytes'], 8 * trainable);
   assert.ok(s.loss_last < s.loss_first, `loss ${s.loss_first} -> ${s.loss_last}`);
-  const ck = path.join(runDir, 'checkpoint');
+  const ck = s.checkpoint;
+  assert.ok(ck.startsWith(runDir), ck);
   for (const f of ['model.safetensors', 'adapter/adapter_model.safetensors', 'adapter/adapter_config.json', 'merged/model.safetensors', 'optimizer.safetensors'])
     assert.ok(existsSync(path.join(ck, f)), f);
   const adapterConfig = JSON.parse(readFileSync(path.join(ck, 'adapter', 'adapter_config.json'), 'utf8')) as Record<string, unknown>;

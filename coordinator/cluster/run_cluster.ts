@@ -190,6 +190,9 @@ function spawnLocalWorkers(cfg: Config, coordinator: string, members: Membership
     const args = [cli, '--coordinator', coordinator, '--worker-id', workerId, '--worker-host', cfg.cluster.workerHost,
       '--backend', cfg.runtime.backend, '--preset', cfg.model.preset, '--mode', cfg.train.mode, '--log-level', cfg.runtime.logLevel, '--managed'];
     if (cfg.model.from) args.push('--model-from', cfg.model.from);
+    // the LoRA settings are part of the model a worker builds (and of the hash join compares)
+    args.push('--lora-rank', String(cfg.lora.rank), '--lora-alpha', String(cfg.lora.alpha), '--lora-dropout', String(cfg.lora.dropout),
+      '--lora-targets', cfg.lora.targets.join(','), `--double-quant=${cfg.lora.doubleQuant}`);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', (code, signal) => {
       if (code === 0) return;
