@@ -47,5 +47,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`coordinator: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 1;
     }
+    // a failed run may leave handles behind (a gRPC call, a timer): the error is final, so exit now
+    process.exit();
   },
 );

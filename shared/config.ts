@@ -198,9 +198,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const file = options.file ?? flagValue(args, 'config') ?? env['DSI_CONFIG'];
   if (file) {
     if (!existsSync(file)) throw new ConfigError('config', `file ${file} does not exist`);
+    // convict re-applies env and flags after a file, so they win over it
     try { conf.loadFile(file); } catch (e) { throw new ConfigError('config', `cannot read ${file}: ${(e as Error).message}`, { cause: e }); }
-    // flags and env win over the file
-    conf.load(convict(schema, { args, env }).getProperties());
   }
   try {
     conf.validate({ allowed: 'strict' });

@@ -4,6 +4,7 @@
  * uploads its state for checkpoints. It decides nothing (Horovod's split): the coordinator does.
  */
 import * as grpc from '@grpc/grpc-js';
+import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../shared/log.js';
 import { loadConfig, type Config } from '../shared/config.js';
 import { initBackend } from '../shared/backend.js';
@@ -162,7 +163,7 @@ function stepMetrics(s: StepStats, ring: RingStats): WorkerMetrics {
   return {
     samplesPerSec: (s.localSamples * 1000) / stepMs, tokensPerSec: (s.tokens * 1000) / stepMs,
     stepMs, computeMs: s.computeMs + s.optimizerMs, allReduceMs: Math.max(0, ring.elapsedMs - ring.waitMs), waitingMs: ring.waitMs,
-    loss: s.loss, gradNorm: s.gradNorm, skippedSteps: s.skipped ? 1 : 0, rssBytes: process.memoryUsage().rss,
+    loss: s.loss, gradNorm: s.gradNorm, skippedSteps: s.skipped ? 1 : 0, rssBytes: process.memoryUsage().rss, tensorBytes: tf.memory().numBytes,
   };
 }
 

@@ -41,7 +41,7 @@ export interface Member {
   metrics?: WorkerMetrics__Output;
   lossScale: number;
   /** Sums over the run, for the summary. */
-  totals: { steps: number; samplesPerSec: number; tokensPerSec: number; stepMs: number; computeMs: number; allReduceMs: number; waitingMs: number };
+  totals: { steps: number; samplesPerSec: number; tokensPerSec: number; stepMs: number; computeMs: number; allReduceMs: number; waitingMs: number; peakRssBytes: number; peakTensorBytes: number };
 }
 
 type Admission = { ok: true; reply: Promise<JoinReply> } | { ok: false; field: string; reason: string };
@@ -77,7 +77,7 @@ export class Membership {
     if (this.full) return { ok: false, field: 'worker_id', reason: `the run already has its ${this.o.worldSize} workers` };
     this.members.set(req.workerId, {
       workerId: req.workerId, address: req.address, backend: req.backend, rank: -1, seq: 0, step: this.o.startStep, lastSeen: Date.now(), lossScale: 1,
-      totals: { steps: 0, samplesPerSec: 0, tokensPerSec: 0, stepMs: 0, computeMs: 0, allReduceMs: 0, waitingMs: 0 },
+      totals: { steps: 0, samplesPerSec: 0, tokensPerSec: 0, stepMs: 0, computeMs: 0, allReduceMs: 0, waitingMs: 0, peakRssBytes: 0, peakTensorBytes: 0 },
     });
     this.o.log.info({ workerId: req.workerId, address: req.address, backend: req.backend, joined: this.members.size, of: this.o.worldSize }, 'worker joined');
     const reply = new Promise<JoinReply>((resolve) => {
@@ -126,10 +126,13 @@ export class Membership {
   /** Resolves when every worker has joined and opened its control stream. */
   ready(timeoutMs: number): Promise<void> {
     if (this.full && this.ordered().every((m) => m.control)) return Promise.resolve();
-    return this.withFailure(new Promise<void>((resolve, reject) => {
-      const t = setTimeout(() => reject(new ClusterError(`only ${this.members.size} of ${this.o.worldSize} workers joined within ${timeoutMs} ms (joined: ${[...this.members.keys()].join(', ') || 'none'})`)), timeoutMs);
-      this.controlWaiters.push(() => { clearTimeout(t); resolve(); });
+    let timer: NodeJS.Timeout | undefined;
+    const joined = this.withFailure(new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new ClusterError(`only ${this.members.size} of ${this.o.worldSize} workers joined within ${timeoutMs} ms (joined: ${[...this.members.keys()].join(', ') || 'none'})`)), timeoutMs);
+      this.controlWaiters.push(resolve);
     }));
+    // whatever ends the wait (all joined, a failure, the timeout), the timer must not keep the process alive
+    return joined.finally(() => clearTimeout(timer));
   }
 
   send(m: Member, msg: Omit<ControlMessage, 'seq'>): void {
@@ -152,6 +155,8 @@ export class Membership {
       const t = m.totals, x = req.metrics;
       t.steps += 1; t.samplesPerSec += x.samplesPerSec; t.tokensPerSec += x.tokensPerSec; t.stepMs += x.stepMs;
       t.computeMs += x.computeMs; t.allReduceMs += x.allReduceMs; t.waitingMs += x.waitingMs;
+      t.peakRssBytes = Math.max(t.peakRssBytes, x.rssBytes);
+      t.peakTensorBytes = Math.max(t.peakTensorBytes, x.tensorBytes);
     }
     m.step = Math.max(m.step, req.step);
     if (req.paramChecksum) this.checkReplicas(req.step, m.rank, req.paramChecksum);

@@ -36,6 +36,9 @@ export interface WorkerSummary {
   compute_share: number;
   all_reduce_share: number;
   waiting_share: number;
+  step_ms: number;
+  peak_rss_bytes: number;
+  peak_tensor_bytes: number;
 }
 
 export interface ClusterSummary {
@@ -123,7 +126,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   const address = `${cfg.cluster.host}:${port}`;
   log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn }, 'coordinator listening');
 
-  const children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, address, members, log) : [];
+  const children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(runDir, 'config.json'), address, members, log) : [];
   const liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
   liveness.unref();
   let lastCheckpoint = '';
@@ -182,14 +185,13 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
 }
 
 /** Starts `worker` processes on this machine, each its own OS process with its own gRPC server. */
-function spawnLocalWorkers(cfg: Config, coordinator: string, members: Membership, log: Logger): ChildProcess[] {
+function spawnLocalWorkers(cfg: Config, configFile: string, coordinator: string, members: Membership, log: Logger): ChildProcess[] {
   const cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run 'npm run build'`);
   return Array.from({ length: cfg.cluster.workers }, (_, i) => {
     const workerId = `local-${String(i).padStart(3, '0')}`;
-    const args = [cli, '--coordinator', coordinator, '--worker-id', workerId, '--worker-host', cfg.cluster.workerHost,
-      '--backend', cfg.runtime.backend, '--preset', cfg.model.preset, '--mode', cfg.train.mode, '--log-level', cfg.runtime.logLevel, '--managed'];
-    if (cfg.model.from) args.push('--model-from', cfg.model.from);
+    // the run's own resolved config file: local workers build exactly the coordinator's model
+    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed'];
     // the LoRA settings are part of the model a worker builds (and of the hash join compares)
     args.push('--lora-rank', String(cfg.lora.rank), '--lora-alpha', String(cfg.lora.alpha), '--lora-dropout', String(cfg.lora.dropout),
       '--lora-targets', cfg.lora.targets.join(','), `--double-quant=${cfg.lora.doubleQuant}`);
@@ -302,6 +304,7 @@ function workerSummary(m: Member): WorkerSummary {
     rank: m.rank, worker_id: m.workerId, backend: m.backend, samples_per_s: t.samplesPerSec / n, tokens_per_s: t.tokensPerSec / n,
     compute_share: t.stepMs ? t.computeMs / t.stepMs : 0, all_reduce_share: t.stepMs ? t.allReduceMs / t.stepMs : 0,
     waiting_share: t.stepMs ? t.waitingMs / t.stepMs : 0,
+    step_ms: t.stepMs / n, peak_rss_bytes: t.peakRssBytes, peak_tensor_bytes: t.peakTensorBytes,
   };
 }
 

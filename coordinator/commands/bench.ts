@@ -6,11 +6,14 @@ import { ConfigError } from '../../shared/errors.js';
 import { benchModel } from '../bench_model.js';
 import { benchPrepare } from '../bench_prepare.js';
 import { benchAllReduceCommand } from '../bench_allreduce_cli.js';
+import { benchTechniques, formatTechniques } from '../bench_techniques.js';
 import { adaptedModelOptions } from '../train_run.js';
 import { formatAdapter } from '../../shared/webgpu.js';
 
 const TIMED_STEPS = 5;
 const DEFAULT_BENCH_WORKERS = 4;
+/** Step budget of each technique in `bench techniques` unless --steps is given. */
+const TECHNIQUES_STEPS = 100;
 
 function mib(bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(2)} MiB`;
@@ -21,7 +24,7 @@ const SAMPLE_TARGET_TOKENS = 4;
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--iterations K] [--json] | coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--iterations K] [--json] | coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   if (what === 'allreduce') {
@@ -30,10 +33,19 @@ export async function run(args: string[]): Promise<number> {
     if (!Number.isInteger(workers) || workers < 2) throw new ConfigError('workers', `bench allreduce needs --workers >= 2, got ${flagValue(args, 'workers')}`);
     return benchAllReduceCommand(args, workers, hasFlag(args, 'json'));
   }
+  if (what === 'techniques') {
+    // the shared settings of every technique: default budget 100 steps on 2 workers, unless given
+    const rest = args.filter((a) => a !== what);
+    const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
+    const cfg = loadConfig({ args: [...defaults, ...rest] });
+    const rows = await benchTechniques([...defaults, ...rest], createLogger({ level: cfg.runtime.logLevel }));
+    process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
+    return 0;
+  }
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
   if (what === 'prepare') return benchPrepare(cfg, log);
-  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce`);
+  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques`);
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
   const r = await benchModel({

@@ -39,6 +39,10 @@ export interface WorkerMetrics {
    * Resident memory of the worker process.
    */
   'rssBytes'?: (number | string);
+  /**
+   * Bytes held in TensorFlow.js tensors (tf.memory().numBytes) after the step.
+   */
+  'tensorBytes'?: (number | string);
 }
 
 /**
@@ -79,4 +83,8 @@ export interface WorkerMetrics__Output {
    * Resident memory of the worker process.
    */
   'rssBytes': (number);
+  /**
+   * Bytes held in TensorFlow.js tensors (tf.memory().numBytes) after the step.
+   */
+  'tensorBytes': (number);
 }
