@@ -11,7 +11,7 @@ import { loadT5Tokenizer } from '../shared/tokenizer.js';
 import { SAMPLE_JSONL } from '../shared/paths.js';
 import { prepareFromJoinedJsonl } from '../shared/dataset/prepare_sample.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';
-import { initialModel } from '../coordinator/train_run.js';
+import { initialModel } from '../shared/train/setup.js';
 import { Trainer } from '../worker/trainer.js';
 import { newAdamWState } from '../shared/train/adamw.js';
 import { weightsFromFlat } from '../shared/model/t5.js';

@@ -11,7 +11,8 @@ import type { ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat, type Weights } from '../shared/model/t5.js';
 import { accumulateGradients } from '../shared/model/grads.js';
 import type { DropoutContext } from '../shared/model/layers.js';
-import { adamWStep, clipByGlobalNorm, type AdamWState } from '../shared/train/adamw.js';
+import { adamWStep, clipByGlobalNorm } from '../shared/train/adamw.js';
+import type { TrainState } from '../shared/train/setup.js';
 import { learningRate, type LrSchedule } from '../shared/train/schedule.js';
 import { DataOrder, padBatch } from '../shared/train/batches.js';
 import { mixSeed } from '../shared/random.js';
@@ -22,12 +23,8 @@ export interface TrainingExamples {
   example(i: number): { input: Int32Array; target: Int32Array };
 }
 
-/** Everything that changes during training; checkpoints store exactly this. */
-export interface TrainState {
-  step: number;              // optimizer steps done
-  params: Float32Array;      // master weights (layout order)
-  opt: AdamWState;
-}
+/** Everything that changes during training (shared/train/setup.ts); checkpoints store exactly this. */
+export type { TrainState };
 
 export interface StepStats {
   step: number;              // 1-based index of the step just done

@@ -19,7 +19,7 @@ import { loadT5Tokenizer } from '../../shared/tokenizer.js';
 import { REPO_ROOT } from '../../shared/paths.js';
 import { modelConfigHash, type RunPlan } from '../../shared/cluster_plan.js';
 import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/train/setup.js';
-import { resolveDataset, resolveRunDir } from '../train_run.js';
+import { resolveDataset, resolveRunDir } from '../run_inputs.js';
 import { evaluateRun, type EvalSummary } from './evaluate_run.js';
 import { checkpointDir, newestValidCheckpoint, pruneCheckpoints } from './checkpoints.js';
 import { ClusterError, Membership, type Member } from './membership.js';

@@ -7,7 +7,7 @@ import { benchModel } from '../bench_model.js';
 import { benchPrepare } from '../bench_prepare.js';
 import { benchAllReduceCommand } from '../bench_allreduce_cli.js';
 import { benchTechniques, formatTechniques } from '../bench_techniques.js';
-import { adaptedModelOptions } from '../train_run.js';
+import { adaptedModelOptions } from '../../shared/train/setup.js';
 import { formatAdapter } from '../../shared/webgpu.js';
 
 const TIMED_STEPS = 5;
