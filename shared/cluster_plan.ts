@@ -18,6 +18,8 @@ export interface RunPlan {
   resumeFrom: string;
   /** Dynamic loss scale to start with (from the checkpoint when resuming). */
   lossScale?: number;
+  /** NATS server(s) workers publish telemetry to; empty: telemetry over the gRPC heartbeats only. */
+  natsUrl?: string;
 }
 
 /**

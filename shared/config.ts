@@ -46,6 +46,7 @@ export interface Config {
     wire: 'fp32' | 'fp16' | 'bf16'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
     checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
   };
+  telemetry: { nats: boolean; natsUrl: string; metricsPort: number; metricsHost: string; timeline: boolean };
 }
 
 function addFormats(): void {
@@ -175,6 +176,13 @@ const schema: convict.Schema<Config> = {
     lossScale: { doc: 'Initial dynamic loss scale for fp16 wire (halved on overflow, doubled after lossScaleWindow good steps).', format: 'positive-int', default: 32768, arg: 'loss-scale' },
     lossScaleWindow: { doc: 'Good steps before the loss scale doubles.', format: 'positive-int', default: 200, arg: 'loss-scale-window' },
   },
+  telemetry: {
+    nats: { doc: 'Per-step metrics and run events over NATS; --no-nats: over the gRPC heartbeats only.', format: Boolean, default: true, env: 'DSI_NATS', arg: 'nats' },
+    natsUrl: { doc: 'NATS server(s), nats://host:port[,...]; empty: coordinator start runs a local nats-server (with JetStream) if one is on PATH, else telemetry goes over the gRPC heartbeats. Workers get the URL from the coordinator.', format: String, default: '', env: 'DSI_NATS_URL', arg: 'nats-url' },
+    metricsPort: { doc: 'Port of the coordinator\'s Prometheus /metrics (and dashboard); 0: any free port (logged); -1: off.', format: 'int', default: 0, env: 'DSI_METRICS_PORT', arg: 'metrics-port' },
+    metricsHost: { doc: 'Interface /metrics binds.', format: String, default: '127.0.0.1', env: 'DSI_METRICS_HOST', arg: 'metrics-host' },
+    timeline: { doc: 'Write timeline.json (Chrome trace format: every step\'s phases per worker) into the run folder.', format: Boolean, default: true, env: 'DSI_TIMELINE', arg: 'timeline' },
+  },
 };
 
 export interface LoadConfigOptions {
@@ -264,7 +272,7 @@ export function positionals(args: string[]): string[] {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'overwrite', 'spawn-workers', 'managed']);
+const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'overwrite', 'spawn-workers', 'managed', 'nats', 'timeline']);
 
 export function hasFlag(args: string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));

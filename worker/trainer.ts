@@ -35,6 +35,8 @@ export interface StepStats {
   samples: number;           // examples in the global batch
   localSamples: number;      // examples this worker trained on
   tokens: number;            // target tokens this worker trained on
+  startedAtMs: number;       // wall clock at the step's start, Unix ms (timeline)
+  dataMs: number;            // reading and padding examples (part of computeMs)
   computeMs: number;         // forward + backward
   reduceMs: number;          // all-reduce (0 with one worker)
   optimizerMs: number;
@@ -115,8 +117,10 @@ export class Trainer {
     const lr = learningRate(this.schedule, s.step);
     // 2) forward + backward per micro-batch; gradients summed into one buffer, scaled so the sum is the mean
     const t0 = performance.now();
+    const startedAtMs = performance.timeOrigin + t0;
     const micro = this.order.microBatches(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
     const globalTargetTokens = this.globalTargetTokens(s.step);
+    let dataMs = performance.now() - t0;
     this.grad.fill(0);
     const source = this.o.weights ?? fullWeights(layout);
     const weights = source.build(s.params);
@@ -126,8 +130,10 @@ export class Trainer {
     const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
     try {
       for (const [m, indices] of micro.entries()) {
+        const td = performance.now();
         const ex = indices.map((i) => data.example(i));
         const batch = padBatch(ex.map((e) => e.input), ex.map((e) => e.target));
+        dataMs += performance.now() - td;
         // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
         const drop: DropoutContext | undefined = dropping
           ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m), calls: 0 } : undefined;
@@ -157,6 +163,6 @@ export class Trainer {
     if (!skipped) adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
     s.step += 1;
     const optimizerMs = performance.now() - t2;
-    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, computeMs, reduceMs, optimizerMs };
+    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, startedAtMs, dataMs, computeMs, reduceMs, optimizerMs };
   }
 }

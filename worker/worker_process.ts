@@ -23,7 +23,10 @@ import { wireFromDtype } from './collective/wire.js';
 import { Trainer, type StepStats } from './trainer.js';
 import { LossScaler } from './loss_scaler.js';
 import { MaskReceiver } from './mask_receiver.js';
-import { applyMasks, type MaskSet } from '../shared/train/pruning.js';
+import { applyMasks, sparsityReport, type MaskSet } from '../shared/train/pruning.js';
+import { TelemetryConnection } from '../shared/telemetry/connection.js';
+import { stepSubject } from '../shared/telemetry/payloads.js';
+import { stepTelemetry, workerMetrics } from '../shared/telemetry/step_metrics.js';
 import { modelConfigHash, PROTOCOL_VERSION, RUN_CONFIG_KEY, type RunPlan } from '../shared/cluster_plan.js';
 
 export interface WorkerProcessOptions {
@@ -67,6 +70,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
   const client = new protos.grpc.dsi.v1.Coordinator(o.coordinator, grpc.credentials.createInsecure()) as CoordinatorClient;
   let data: PreparedDataset | undefined;
   let ring: Ring | undefined;
+  let telemetry: TelemetryConnection | undefined;
   try {
     // the backend first, so Join reports what this worker really runs (auto resolves here)
     const backend = await initBackend(o.local.runtime.backend, { webgpuApi: o.local.runtime.webgpuApi });
@@ -74,12 +78,16 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
     const plan = JSON.parse(reply.configJson) as RunPlan;
     const cfg = loadConfig({ args: [], env: {}, defaults: plan[RUN_CONFIG_KEY] as unknown as Record<string, unknown> });
     log.info({ rank: reply.rank, worldSize: reply.worldSize, backend: backend.name, step: reply.step }, 'joined');
+    // per-step metrics on NATS when the coordinator has a server (this worker's own --nats-url else)
+    const natsUrl = plan.natsUrl || (o.local.telemetry.nats ? o.local.telemetry.natsUrl : '');
+    if (natsUrl) telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${o.workerId}`, log });
     data = await openPreparedDataset(plan.dataDir);
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
     if (setup.state.step !== reply.step) throw new Error(`worker ${o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
     const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow);
     let rank = reply.rank, worldSize = reply.worldSize;
-    let last: RingStats = { elapsedMs: 0, waitMs: 0 };
+    let last: RingStats = { elapsedMs: 0, waitMs: 0, bytesSent: 0 };
+    let sparsity: number | null = null;
     const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss
     const masks = new MaskReceiver();
     const trainer = new Trainer({
@@ -90,7 +98,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
         for (let i = 0; i < grad.length; i++) fused[i] = (grad[i] as number) * S;
         fused[grad.length] = loss;
         const r = await ring.allReduceMean(fused, { step: setup.state.step });
-        last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs };
+        last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs, bytesSent: r.bytesSent };
         if (scaler.update(r.overflow)) return { grad, loss: NaN, skip: true };
         for (let i = 0; i < grad.length; i++) grad[i] = (fused[i] as number) / S;
         if (masks.active) applyMasks(setup.trainLayout, grad, masks.active);    // pruned weights get no update
@@ -110,8 +118,18 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
     if (reply.ring) await formRing(reply.ring);
 
     const heartbeat = (stats?: StepStats): Promise<unknown> => {
-      const metrics: WorkerMetrics | undefined = stats ? stepMetrics(stats, last) : undefined;
       const step = setup.state.step;
+      let metrics: WorkerMetrics | undefined;
+      if (stats) {
+        const t = stepTelemetry({
+          runId: reply.runId, rank, workerId: o.workerId, step, startedAtMs: stats.startedAtMs, dataMs: stats.dataMs, computeMs: stats.computeMs,
+          reduceMs: stats.reduceMs, waitMs: last.waitMs, optimizerMs: stats.optimizerMs, samples: stats.localSamples, tokens: stats.tokens,
+          loss: stats.loss, gradNorm: stats.gradNorm, skipped: stats.skipped, bytesSent: last.bytesSent, lossScale: scaler.scale, sparsity,
+          rssBytes: process.memoryUsage().rss, tensorBytes: tf.memory().numBytes,
+        });
+        telemetry?.publish(stepSubject(reply.runId, rank), t);
+        metrics = workerMetrics(t);
+      }
       const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
       return unary(client.heartbeat.bind(client), { runId: reply.runId, workerId: o.workerId, rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale }, 10_000);
     };
@@ -128,7 +146,8 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
             const step = setup.state.step;
             if (masks.activate(step)) {
               applyMasks(setup.trainLayout, setup.state.params, masks.active as MaskSet);
-              log.info({ step, version: masks.version }, 'pruning masks applied');
+              sparsity = sparsityReport(setup.trainLayout, setup.state.params).overall;   // masked weights stay zero until the next set
+              log.info({ step, version: masks.version, sparsity }, 'pruning masks applied');
             }
             const stats = await trainer.step();
             // AdamW's decay and momentum would move pruned weights off zero: hold them there
@@ -149,6 +168,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
     }
     await unary(client.leave.bind(client), { runId: reply.runId, workerId: o.workerId, reason: 'finished' }, 5_000).catch(() => undefined);
   } finally {
+    await telemetry?.close();
     await ring?.close();
     data?.close();
     client.close();
@@ -156,16 +176,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
   }
 }
 
-interface RingStats { elapsedMs: number; waitMs: number }
-
-function stepMetrics(s: StepStats, ring: RingStats): WorkerMetrics {
-  const stepMs = s.computeMs + s.reduceMs + s.optimizerMs;
-  return {
-    samplesPerSec: (s.localSamples * 1000) / stepMs, tokensPerSec: (s.tokens * 1000) / stepMs,
-    stepMs, computeMs: s.computeMs + s.optimizerMs, allReduceMs: Math.max(0, ring.elapsedMs - ring.waitMs), waitingMs: ring.waitMs,
-    loss: s.loss, gradNorm: s.gradNorm, skippedSteps: s.skipped ? 1 : 0, rssBytes: process.memoryUsage().rss, tensorBytes: tf.memory().numBytes,
-  };
-}
+interface RingStats { elapsedMs: number; waitMs: number; bytesSent: number }
 
 async function join(client: CoordinatorClient, o: WorkerProcessOptions, address: string, backend: string, log: Logger): Promise<JoinReply__Output> {
   const deadline = Date.now() + o.joinTimeoutMs;

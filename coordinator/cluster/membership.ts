@@ -13,6 +13,7 @@ import type { RingFormation } from '../../proto/gen/dsi/v1/RingFormation.js';
 import type { Logger } from '../../shared/log.js';
 import { PROTOCOL_VERSION } from '../../shared/cluster_plan.js';
 import { WIRE_DTYPES, type WireName } from '../../worker/collective/wire.js';
+import type { RunEventBody } from '../../shared/telemetry/payloads.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -27,6 +28,10 @@ export interface MembershipOptions {
   chunkBytes: number;
   ringTimeoutMs: number;
   log: Logger;
+  /** Run events (worker joined or left, ring formed), for telemetry. */
+  onEvent?: (e: RunEventBody) => void;
+  /** A rank's metrics for a step it finished, as its heartbeat carried them. */
+  onMetrics?: (m: Member, step: number, metrics: WorkerMetrics__Output) => void;
 }
 
 export interface Member {
@@ -80,6 +85,7 @@ export class Membership {
       totals: { steps: 0, samplesPerSec: 0, tokensPerSec: 0, stepMs: 0, computeMs: 0, allReduceMs: 0, waitingMs: 0, peakRssBytes: 0, peakTensorBytes: 0 },
     });
     this.o.log.info({ workerId: req.workerId, address: req.address, backend: req.backend, joined: this.members.size, of: this.o.worldSize }, 'worker joined');
+    this.o.onEvent?.({ type: 'worker_joined', workerId: req.workerId, address: req.address, backend: req.backend });
     const reply = new Promise<JoinReply>((resolve) => {
       this.joinWaiters.push(() => {
         const m = this.members.get(req.workerId) as Member; // set above, never removed before the run is full
@@ -97,6 +103,7 @@ export class Membership {
   private formRing(): void {
     [...this.members.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : 1)).forEach((m, rank) => { m.rank = rank; });
     this.o.log.info({ ring: this.ordered().map((m) => `${m.rank}:${m.workerId}@${m.address}`), epoch: this.ringEpoch }, 'ring formed');
+    this.o.onEvent?.({ type: 'ring_formed', epoch: this.ringEpoch, ring: this.ordered().map((m) => ({ rank: m.rank, workerId: m.workerId, address: m.address })) });
     for (const w of this.joinWaiters.splice(0)) w();
   }
 
@@ -157,6 +164,7 @@ export class Membership {
       t.computeMs += x.computeMs; t.allReduceMs += x.allReduceMs; t.waitingMs += x.waitingMs;
       t.peakRssBytes = Math.max(t.peakRssBytes, x.rssBytes);
       t.peakTensorBytes = Math.max(t.peakTensorBytes, x.tensorBytes);
+      this.o.onMetrics?.(m, req.step, x);
     }
     m.step = Math.max(m.step, req.step);
     if (req.paramChecksum) this.checkReplicas(req.step, m.rank, req.paramChecksum);
@@ -187,9 +195,17 @@ export class Membership {
     return this.withFailure(new Promise<void>((resolve, reject) => this.stepWaiters.push({ step, resolve, reject })));
   }
 
+  /** A worker said goodbye (Leave), normally after the run's Stop. */
+  left(workerId: string, reason: string): void {
+    const m = this.members.get(workerId);
+    if (m) this.o.onEvent?.({ type: 'worker_left', workerId, rank: m.rank, reason });
+  }
+
   /** A member is gone: until the ring can re-form without it, the run stops with its name. */
   lost(m: Member, why: string): void {
     if (this.closing) return;
+    // the first loss stops the run; later calls (liveness checks, stream errors) repeat it
+    if (!this.failure) this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: why });
     this.fail(new ClusterError(`worker ${m.workerId} (rank ${m.rank}) is gone: ${why}`));
   }
 

@@ -25,6 +25,7 @@ import { checkpointDir, newestValidCheckpoint, pruneCheckpoints } from './checkp
 import { ClusterError, Membership, type Member } from './membership.js';
 import { coordinatorHandlers } from './service.js';
 import { UploadRegistry, type UploadedState } from './uploads.js';
+import { CoordinatorTelemetry, type TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
 import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/train/pruning.js';
 
 export interface WorkerSummary {
@@ -68,6 +69,8 @@ export interface ClusterSummary {
   eval?: EvalSummary;
   checkpoint: string;
   workers: WorkerSummary[];
+  /** Where per-step metrics and run events went (NATS, a local nats-server, or the gRPC heartbeats only). */
+  telemetry: TelemetrySummary;
   /** Dynamic pruning: the schedule, each mask set (target and reached sparsity), the final sparsity per layer. */
   pruning?: { schedule: PruningSchedule; masks: Array<{ step: number; target: number; reached: number }>; final: { overall: number; perLayer: Record<string, number> } };
 }
@@ -111,11 +114,14 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   const losses: number[] = resumedCluster?.losses ?? [];
 
   const runId = resumedCluster?.runId ?? randomUUID().slice(0, 8);
-  const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, lossScale: resumedCluster?.lossScale };
+  const telemetry = await CoordinatorTelemetry.start(cfg.telemetry, runId, log);
+  const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, lossScale: resumedCluster?.lossScale, natsUrl: telemetry.natsUrl };
   const members = new Membership({
     runId, worldSize: cfg.cluster.workers, modelConfigHash: modelConfigHash(cfg), planJson: JSON.stringify(plan), startStep,
     heartbeatMs: cfg.cluster.heartbeatMs, livenessTimeoutMs: cfg.cluster.heartbeatMs * LIVENESS_FACTOR + cfg.cluster.ringTimeoutMs,
     wire: cfg.cluster.wire, chunkBytes: cfg.cluster.chunkBytes, ringTimeoutMs: cfg.cluster.ringTimeoutMs, log,
+    onEvent: (e) => telemetry.event(e),
+    onMetrics: (m, s, x) => telemetry.fromHeartbeat({ rank: m.rank, workerId: m.workerId, step: s, lossScale: m.lossScale }, x),
   });
   const uploads = new UploadRegistry();
   const protos = loadProtos();
@@ -125,6 +131,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   const address = `${cfg.cluster.host}:${port}`;
   log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn }, 'coordinator listening');
+  telemetry.event({ type: 'run_started', worldSize: cfg.cluster.workers, startStep, steps: cfg.train.steps, natsUrl: telemetry.natsUrl });
 
   const children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(runDir, 'config.json'), address, members, log) : [];
   const liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
@@ -140,11 +147,16 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     log.info({ ring: members.ordered().map((m) => m.address) }, 'all workers joined');
     const checkpoint = async (): Promise<void> => {
       lastCheckpoint = await takeCheckpoint(runDir, runId, step, members, uploads, setup, cfg, data.dir, losses, log);
+      telemetry.event({ type: 'checkpoint_written', step, dir: lastCheckpoint });
     };
     // lockstep: every rank runs step s, reports it, then s+1 starts; the all-reduce inside keeps them together
     while (step < cfg.train.steps) {
       if (o.stopRequested()) { interrupted = true; break; }
-      if (isMaskStep(schedule, step)) pruning.push(await broadcastMasks(runId, step, pruning.length + 1, schedule, members, uploads, setup, log));
+      if (isMaskStep(schedule, step)) {
+        const set = await broadcastMasks(runId, step, pruning.length + 1, schedule, members, uploads, setup, log);
+        pruning.push(set);
+        telemetry.event({ type: 'masks_broadcast', version: pruning.length, ...set });
+      }
       members.broadcast({ start: { firstStep: step, count: 1, ringEpoch: members.ringEpoch, dataCursor: step * cfg.train.batchSize } });
       await members.waitForStep(step + 1);
       step += 1;
@@ -156,7 +168,9 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     if (lastCheckpoint !== checkpointDir(runDir, step)) await checkpoint();
     members.closing = true;
     members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true } });
+    telemetry.event({ type: 'run_finished', steps: step, interrupted, lossLast: losses.at(-1) ?? NaN });
   } catch (e) {
+    telemetry.event({ type: 'run_failed', step, error: (e as Error).message });
     uploads.failAll(e as Error);
     for (const c of children) c.kill('SIGTERM');
     throw e;
@@ -164,6 +178,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     clearInterval(liveness);
     await waitForExit(children, WORKER_EXIT_TIMEOUT_MS);
     server.forceShutdown();
+    await telemetry.close();
   }
   const trainSeconds = (performance.now() - t0) / 1000;
   const evalResult = interrupted ? undefined : await evaluateRun(cfg, setup, data, tok, runDir, log);
@@ -179,6 +194,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
     ...(schedule.final > 0 ? { pruning: { schedule, masks: pruning, final: sparsityReport(setup.trainLayout, setup.state.params) } } : {}),
     train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}), checkpoint: lastCheckpoint, workers,
+    telemetry: telemetry.summary(),
   };
   writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return summary;

@@ -53,6 +53,7 @@ export function coordinatorHandlers(members: Membership, uploads: UploadRegistry
 
     Leave(call, callback) {
       log.info({ workerId: call.request.workerId, reason: call.request.reason }, 'worker left');
+      members.left(call.request.workerId, call.request.reason);
       callback(null, {});
     },
   };

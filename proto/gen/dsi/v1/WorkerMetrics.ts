@@ -43,6 +43,27 @@ export interface WorkerMetrics {
    * Bytes held in TensorFlow.js tensors (tf.memory().numBytes) after the step.
    */
   'tensorBytes'?: (number | string);
+  /**
+   * Telemetry (shared/telemetry/payloads.ts StepTelemetry, the same figures as on NATS): compute_ms
+   * split into reading examples, forward + backward and the optimizer update;
+   */
+  'dataMs'?: (number | string);
+  'forwardBackwardMs'?: (number | string);
+  'optimizerMs'?: (number | string);
+  /**
+   * wall clock when the step began, Unix milliseconds (for the timeline);
+   */
+  'startedAtMs'?: (number | string);
+  /**
+   * examples and tokens trained on in the step, all-reduce bytes sent;
+   */
+  'samples'?: (number);
+  'tokens'?: (number);
+  'bytesSent'?: (number | string);
+  /**
+   * share of zero prunable weights once pruning masks apply, -1 before.
+   */
+  'sparsity'?: (number | string);
 }
 
 /**
@@ -87,4 +108,25 @@ export interface WorkerMetrics__Output {
    * Bytes held in TensorFlow.js tensors (tf.memory().numBytes) after the step.
    */
   'tensorBytes': (number);
+  /**
+   * Telemetry (shared/telemetry/payloads.ts StepTelemetry, the same figures as on NATS): compute_ms
+   * split into reading examples, forward + backward and the optimizer update;
+   */
+  'dataMs': (number);
+  'forwardBackwardMs': (number);
+  'optimizerMs': (number);
+  /**
+   * wall clock when the step began, Unix milliseconds (for the timeline);
+   */
+  'startedAtMs': (number);
+  /**
+   * examples and tokens trained on in the step, all-reduce bytes sent;
+   */
+  'samples': (number);
+  'tokens': (number);
+  'bytesSent': (number);
+  /**
+   * share of zero prunable weights once pruning masks apply, -1 before.
+   */
+  'sparsity': (number);
 }

@@ -1,0 +1,86 @@
+/**
+ * The coordinator's picture of every worker's steps, from NATS or from the gRPC heartbeats:
+ * each (rank, step) counted once, whichever source brings it first, so a NATS gap filled by
+ * heartbeats and NATS's buffered backlog arriving later add up to each step exactly once.
+ * Views (Prometheus, the timeline, `top`, the dashboard) subscribe with onStep().
+ */
+import type { StepTelemetry } from '../../shared/telemetry/payloads.js';
+
+export type TelemetrySource = 'nats' | 'grpc';
+
+/** Per-rank sums over the run. */
+export interface RankTotals {
+  steps: number;
+  samples: number;
+  tokens: number;
+  stepMs: number;
+  phasesMs: StepTelemetry['phasesMs'];
+  bytesSent: number;
+  skipped: number;
+}
+
+/** Recent steps kept per rank for the dashboard's charts. */
+export const HISTORY_STEPS = 500;
+
+export class TelemetryAggregator {
+  private readonly latestByRank = new Map<number, StepTelemetry>();
+  private readonly totalsByRank = new Map<number, RankTotals>();
+  private readonly seen = new Map<number, Set<number>>();
+  private readonly historyByRank = new Map<number, StepTelemetry[]>();
+  private readonly listeners: Array<(t: StepTelemetry, source: TelemetrySource) => void> = [];
+  /** Steps taken from each source (duplicates from the other source are not counted). */
+  readonly received: Record<TelemetrySource, number> = { nats: 0, grpc: 0 };
+  duplicates = 0;
+
+  constructor(readonly runId: string) {}
+
+  /** Takes a step's figures; false when that rank's step was already recorded (or another run's). */
+  record(t: StepTelemetry, source: TelemetrySource): boolean {
+    if (t.runId !== this.runId) return false;
+    const seen = this.seen.get(t.rank) ?? new Set<number>();
+    this.seen.set(t.rank, seen);
+    if (seen.has(t.step)) { this.duplicates += 1; return false; }
+    seen.add(t.step);
+    this.received[source] += 1;
+    const latest = this.latestByRank.get(t.rank);
+    if (!latest || t.step > latest.step) this.latestByRank.set(t.rank, t);
+    const tot = this.totalsByRank.get(t.rank) ?? { steps: 0, samples: 0, tokens: 0, stepMs: 0, phasesMs: { data: 0, forwardBackward: 0, waiting: 0, allReduce: 0, optimizer: 0 }, bytesSent: 0, skipped: 0 };
+    tot.steps += 1; tot.samples += t.samples; tot.tokens += t.tokens; tot.stepMs += t.stepMs; tot.bytesSent += t.bytesSent;
+    tot.skipped += t.skipped ? 1 : 0;
+    for (const k of Object.keys(tot.phasesMs) as Array<keyof RankTotals['phasesMs']>) tot.phasesMs[k] += t.phasesMs[k];
+    this.totalsByRank.set(t.rank, tot);
+    const h = this.historyByRank.get(t.rank) ?? [];
+    h.push(t);
+    if (h.length > HISTORY_STEPS) h.splice(0, h.length - HISTORY_STEPS);
+    this.historyByRank.set(t.rank, h);
+    for (const l of this.listeners) l(t, source);
+    return true;
+  }
+
+  /** Calls `fn` for every step recorded from now on; returns the function that stops it. */
+  onStep(fn: (t: StepTelemetry, source: TelemetrySource) => void): () => void {
+    this.listeners.push(fn);
+    return () => { const i = this.listeners.indexOf(fn); if (i >= 0) this.listeners.splice(i, 1); };
+  }
+
+  ranks(): number[] {
+    return [...this.latestByRank.keys()].sort((a, b) => a - b);
+  }
+
+  latest(rank: number): StepTelemetry | undefined {
+    return this.latestByRank.get(rank);
+  }
+
+  totals(rank: number): RankTotals | undefined {
+    return this.totalsByRank.get(rank);
+  }
+
+  history(rank: number): readonly StepTelemetry[] {
+    return this.historyByRank.get(rank) ?? [];
+  }
+
+  /** Steps recorded for `rank`, sorted. */
+  stepsOf(rank: number): number[] {
+    return [...(this.seen.get(rank) ?? [])].sort((a, b) => a - b);
+  }
+}
