@@ -26,6 +26,7 @@ import { ClusterError, Membership, type Member } from './membership.js';
 import { coordinatorHandlers } from './service.js';
 import { UploadRegistry, type UploadedState } from './uploads.js';
 import { CoordinatorTelemetry, type TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
+import { MonitorServer } from '../telemetry/monitor_server.js';
 import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/train/pruning.js';
 
 export interface WorkerSummary {
@@ -115,6 +116,9 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
 
   const runId = resumedCluster?.runId ?? randomUUID().slice(0, 8);
   const telemetry = await CoordinatorTelemetry.start(cfg.telemetry, runId, log);
+  const monitor = cfg.telemetry.metricsPort >= 0
+    ? await MonitorServer.start({ host: cfg.telemetry.metricsHost, port: cfg.telemetry.metricsPort, worldSize: cfg.cluster.workers, telemetry, log })
+    : undefined;
   const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, lossScale: resumedCluster?.lossScale, natsUrl: telemetry.natsUrl };
   const members = new Membership({
     runId, worldSize: cfg.cluster.workers, modelConfigHash: modelConfigHash(cfg), planJson: JSON.stringify(plan), startStep,
@@ -178,6 +182,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     clearInterval(liveness);
     await waitForExit(children, WORKER_EXIT_TIMEOUT_MS);
     server.forceShutdown();
+    await monitor?.close();
     await telemetry.close();
   }
   const trainSeconds = (performance.now() - t0) / 1000;
@@ -194,7 +199,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
     ...(schedule.final > 0 ? { pruning: { schedule, masks: pruning, final: sparsityReport(setup.trainLayout, setup.state.params) } } : {}),
     train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}), checkpoint: lastCheckpoint, workers,
-    telemetry: telemetry.summary(),
+    telemetry: { ...telemetry.summary(), metrics_url: monitor?.url ?? '' },
   };
   writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return summary;
@@ -208,9 +213,6 @@ function spawnLocalWorkers(cfg: Config, configFile: string, coordinator: string,
     const workerId = `local-${String(i).padStart(3, '0')}`;
     // the run's own resolved config file: local workers build exactly the coordinator's model
     const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed'];
-    // the LoRA settings are part of the model a worker builds (and of the hash join compares)
-    args.push('--lora-rank', String(cfg.lora.rank), '--lora-alpha', String(cfg.lora.alpha), '--lora-dropout', String(cfg.lora.dropout),
-      '--lora-targets', cfg.lora.targets.join(','), `--double-quant=${cfg.lora.doubleQuant}`);
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', (code, signal) => {
       if (code === 0) return;

@@ -24,6 +24,10 @@ export interface TelemetrySummary {
   /** NATS connection gaps of the coordinator (the first connection included when it had to wait). */
   gaps: Array<{ ms: number }>;
   events_stored: number;
+  /** The coordinator's /metrics and /api/workers base URL while it ran; empty when off. */
+  metrics_url?: string;
+  /** The Chrome-trace timeline file; empty when off. */
+  timeline?: string;
 }
 
 export class CoordinatorTelemetry {
@@ -31,6 +35,7 @@ export class CoordinatorTelemetry {
   /** A rank's heartbeat figures wait one step for NATS to bring the same step first. */
   private readonly heldBack = new Map<number, StepTelemetry>();
   private readonly subscription: Promise<void>;
+  private readonly eventListeners: Array<(e: RunEventBody) => void> = [];
 
   private constructor(
     readonly mode: TelemetryMode, readonly natsUrl: string, readonly runId: string,
@@ -73,6 +78,13 @@ export class CoordinatorTelemetry {
   /** Appends a run event (JetStream when NATS is there; always logged by the caller's own lines). */
   event(body: RunEventBody): void {
     this.events?.append(body);
+    for (const l of this.eventListeners) l(body);
+  }
+
+  /** Calls `fn` for every run event from now on; returns the function that stops it. */
+  onEvent(fn: (e: RunEventBody) => void): () => void {
+    this.eventListeners.push(fn);
+    return () => { const i = this.eventListeners.indexOf(fn); if (i >= 0) this.eventListeners.splice(i, 1); };
   }
 
   /** A heartbeat's step figures: taken at once without NATS, else one step later if NATS did not bring them. */

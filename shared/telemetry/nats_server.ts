@@ -56,7 +56,10 @@ export class NatsServer {
     const port = o.port ?? await freePort();
     const storeDir = o.storeDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsi-nats-'));
     const child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // a process that exits without close() (an error path, process.exit) must not leave the server running
+    const killOnExit = (): void => { child.kill('SIGKILL'); };
+    process.once('exit', killOnExit);
+    const exited = new Promise<void>((resolve) => child.once('exit', () => { process.removeListener('exit', killOnExit); resolve(); }));
     let log = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server on port ${port} not ready within ${o.readyTimeoutMs ?? NATS_READY_TIMEOUT_MS} ms: ${log.slice(-500)}`)), o.readyTimeoutMs ?? NATS_READY_TIMEOUT_MS);

@@ -1,0 +1,58 @@
+/**
+ * The coordinator's HTTP monitoring endpoint: GET /metrics (Prometheus text format) and GET
+ * /api/workers (the per-worker snapshot `coordinator top` and the dashboard read, JSON). Port 0
+ * takes a free port; the address is logged.
+ */
+import http from 'node:http';
+import type { Logger } from '../../shared/log.js';
+import type { CoordinatorTelemetry } from './coordinator_telemetry.js';
+import { RunMetrics } from './prometheus.js';
+import { workersSnapshot } from './snapshot.js';
+
+export interface MonitorServerOptions {
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  worldSize: number;
+  telemetry: CoordinatorTelemetry;
+  log: Logger;
+}
+
+export class MonitorServer {
+  private constructor(readonly url: string, private readonly server: http.Server, private readonly stop: () => void) {}
+
+  static async start(o: MonitorServerOptions): Promise<MonitorServer> {
+    const metrics = new RunMetrics(o.telemetry.runId, o.worldSize, o.telemetry.mode);
+    const offStep = o.telemetry.aggregator.onStep((t, source) => metrics.step(t, source));
+    const offEvent = o.telemetry.onEvent((e) => metrics.event(e));
+    const server = http.createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (req.method !== 'GET') { res.writeHead(405, { allow: 'GET' }).end(); return; }
+      if (url.pathname === '/metrics') {
+        metrics.text().then(
+          (body) => res.writeHead(200, { 'content-type': metrics.contentType }).end(body),
+          (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${e.message}\n`),
+        );
+      } else if (url.pathname === '/api/workers') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(workersSnapshot(o.telemetry, o.worldSize)));
+      } else {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`no ${url.pathname} here: GET /metrics or /api/workers\n`);
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(o.port, o.host, () => resolve());
+    });
+    const addr = server.address();
+    const port = addr && typeof addr === 'object' ? addr.port : o.port;
+    const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+    o.log.info({ url, metrics: `${url}/metrics`, workers: `${url}/api/workers` }, 'serving /metrics (Prometheus) and /api/workers');
+    return new MonitorServer(url, server, () => { offStep(); offEvent(); });
+  }
+
+  async close(): Promise<void> {
+    this.stop();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
