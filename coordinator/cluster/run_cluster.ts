@@ -27,6 +27,7 @@ import { coordinatorHandlers } from './service.js';
 import { UploadRegistry, type UploadedState } from './uploads.js';
 import { CoordinatorTelemetry, type TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
 import { MonitorServer } from '../telemetry/monitor_server.js';
+import { TimelineWriter } from '../telemetry/timeline.js';
 import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/train/pruning.js';
 
 export interface WorkerSummary {
@@ -119,6 +120,9 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   const monitor = cfg.telemetry.metricsPort >= 0
     ? await MonitorServer.start({ host: cfg.telemetry.metricsHost, port: cfg.telemetry.metricsPort, worldSize: cfg.cluster.workers, telemetry, log })
     : undefined;
+  // a resumed run keeps the earlier timeline and starts one of its own
+  const timelineFile = path.join(runDir, startStep > 0 ? `timeline-from-${startStep}.json` : 'timeline.json');
+  const timeline = cfg.telemetry.timeline ? new TimelineWriter({ file: timelineFile, aggregator: telemetry.aggregator }) : undefined;
   const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, lossScale: resumedCluster?.lossScale, natsUrl: telemetry.natsUrl };
   const members = new Membership({
     runId, worldSize: cfg.cluster.workers, modelConfigHash: modelConfigHash(cfg), planJson: JSON.stringify(plan), startStep,
@@ -184,6 +188,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     server.forceShutdown();
     await monitor?.close();
     await telemetry.close();
+    timeline?.close();   // after telemetry: the last held-back steps are in
   }
   const trainSeconds = (performance.now() - t0) / 1000;
   const evalResult = interrupted ? undefined : await evaluateRun(cfg, setup, data, tok, runDir, log);
@@ -199,7 +204,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
     ...(schedule.final > 0 ? { pruning: { schedule, masks: pruning, final: sparsityReport(setup.trainLayout, setup.state.params) } } : {}),
     train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}), checkpoint: lastCheckpoint, workers,
-    telemetry: { ...telemetry.summary(), metrics_url: monitor?.url ?? '' },
+    telemetry: { ...telemetry.summary(), metrics_url: monitor?.url ?? '', timeline: timeline ? timelineFile : '' },
   };
   writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   return summary;
