@@ -12,6 +12,7 @@ const COMMANDS: Record<string, Command> = {
   search: { summary: 'search a trained run: "query" -> ranked docids with scores and passages', load: () => import('./commands/search.js') },
   prepare: { summary: 'MS MARCO (v1.1 jsonl/parquet, passage ranking, sample) -> prepared dataset: docids, augmentations, BM25', load: () => import('./commands/prepare.js') },
   eval: { summary: 'eval --bm25 --data DIR: BM25 Hits@1, Hits@10, MRR@10 on the held-out queries', load: () => import('./commands/eval.js') },
+  top: { summary: 'top --coordinator HOST:PORT | --nats-url URL [--once]: live per-worker table of a running training', load: () => import('./commands/top.js') },
   bench: { summary: 'benchmarks: bench model, bench prepare', load: () => import('./commands/bench.js') },
 };
 

@@ -34,7 +34,7 @@ export class MonitorServer {
           (e: Error) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${e.message}\n`),
         );
       } else if (url.pathname === '/api/workers') {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(workersSnapshot(o.telemetry, o.worldSize)));
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(workersSnapshot(o.telemetry.aggregator, { telemetry: o.telemetry.mode, worldSize: o.worldSize })));
       } else {
         res.writeHead(404, { 'content-type': 'text/plain' }).end(`no ${url.pathname} here: GET /metrics or /api/workers\n`);
       }

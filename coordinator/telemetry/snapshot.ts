@@ -3,7 +3,7 @@
  * run averages per rank, as plain JSON (versioned like the NATS payloads).
  */
 import { TELEMETRY_VERSION, type StepTelemetry } from '../../shared/telemetry/payloads.js';
-import type { CoordinatorTelemetry } from './coordinator_telemetry.js';
+import type { TelemetryAggregator } from './aggregator.js';
 
 export interface WorkerRow {
   rank: number;
@@ -36,8 +36,8 @@ export interface WorkersSnapshot {
 /** Recent steps per worker in a snapshot. */
 export const SNAPSHOT_RECENT_STEPS = 200;
 
-export function workersSnapshot(t: CoordinatorTelemetry, worldSize: number): WorkersSnapshot {
-  const a = t.aggregator;
+/** The snapshot of what `a` has recorded; `meta` says which run and where the figures came from. */
+export function workersSnapshot(a: TelemetryAggregator, meta: { telemetry: string; worldSize: number }): WorkersSnapshot {
   const workers = a.ranks().map((rank): WorkerRow => {
     const last = a.latest(rank) as StepTelemetry;   // ranks() lists only ranks with a recorded step
     const tot = a.totals(rank);
@@ -52,5 +52,20 @@ export function workersSnapshot(t: CoordinatorTelemetry, worldSize: number): Wor
       recent: a.history(rank).slice(-SNAPSHOT_RECENT_STEPS).map((s) => ({ step: s.step, stepMs: s.stepMs, phasesMs: s.phasesMs, loss: s.loss, samplesPerSec: s.samplesPerSec })),
     };
   });
-  return { v: TELEMETRY_VERSION, runId: t.runId, telemetry: t.mode, worldSize, atMs: Date.now(), workers };
+  return { v: TELEMETRY_VERSION, runId: a.runId, telemetry: meta.telemetry, worldSize: meta.worldSize, atMs: Date.now(), workers };
+}
+
+/** Narrows /api/workers JSON (from another process) to a WorkersSnapshot; throws naming the field. */
+export function parseWorkersSnapshot(x: unknown): WorkersSnapshot {
+  const r = x as Partial<WorkersSnapshot> | null;
+  if (!r || typeof r !== 'object') throw new Error('workers snapshot: not a JSON object');
+  if (r.v !== TELEMETRY_VERSION) throw new Error(`workers snapshot: version ${JSON.stringify(r.v)}, this reader speaks ${TELEMETRY_VERSION}`);
+  if (typeof r.runId !== 'string' || typeof r.worldSize !== 'number' || !Array.isArray(r.workers)) throw new Error('workers snapshot: runId, worldSize or workers missing');
+  r.workers.forEach((w: unknown, i) => {
+    const row = w as Record<string, unknown>;
+    for (const k of ['rank', 'step', 'samplesPerSec', 'tokensPerSec', 'stepMs', 'lossScale', 'bytesSent', 'rssBytes'])
+      if (typeof row[k] !== 'number') throw new Error(`workers snapshot: workers[${i}].${k} is ${JSON.stringify(row[k])}, expected a number`);
+    if (!row['shares'] || typeof row['shares'] !== 'object') throw new Error(`workers snapshot: workers[${i}].shares missing`);
+  });
+  return r as WorkersSnapshot;
 }

@@ -1,0 +1,102 @@
+/**
+ * `coordinator top --coordinator HOST:PORT | --nats-url URL [--run-id ID] [--once] [--interval-ms N]`:
+ * a live table, one row per worker. HOST:PORT is the coordinator's monitoring address (logged as
+ * `serving /metrics`; its /api/workers is read); from NATS the table is built from the workers' own
+ * step messages, for the run given or the newest run in the events stream. `--once` prints one
+ * snapshot (once every rank has reported, for NATS) and exits.
+ */
+import { connect, JSONCodec, type NatsConnection } from 'nats';
+import { flagValue, hasFlag } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import { replayEvents } from '../../shared/telemetry/events.js';
+import { parseStepTelemetry, stepSubject, type RunEvent } from '../../shared/telemetry/payloads.js';
+import { TelemetryAggregator } from '../telemetry/aggregator.js';
+import { parseWorkersSnapshot, workersSnapshot, type WorkersSnapshot } from '../telemetry/snapshot.js';
+import { formatTopTable } from '../telemetry/top_table.js';
+
+/** Refresh interval of the live table. */
+const DEFAULT_INTERVAL_MS = 1000;
+/** How long connecting to NATS may take before top gives up. */
+const NATS_CONNECT_TIMEOUT_MS = 3000;
+const FLAGS = new Set(['coordinator', 'nats-url', 'run-id', 'once', 'interval-ms', 'help']);
+/** Clear the screen and move home (ANSI), for the live table. */
+const CLEAR = '\x1b[H\x1b[2J';
+
+export async function run(args: string[]): Promise<number> {
+  if (hasFlag(args, 'help')) {
+    process.stdout.write('usage: coordinator top --coordinator HOST:PORT (the monitoring address it logs) | --nats-url URL [--run-id ID] [--once] [--interval-ms N]\n');
+    return 0;
+  }
+  for (const a of args) {
+    const name = a.startsWith('--') ? (a.slice(2).split('=')[0] ?? '') : '';
+    if (name && !FLAGS.has(name)) throw new ConfigError(name, `unknown flag --${name}; top takes ${[...FLAGS].map((f) => `--${f}`).join(' ')}`);
+  }
+  const coordinator = flagValue(args, 'coordinator'), natsUrl = flagValue(args, 'nats-url');
+  const once = hasFlag(args, 'once');
+  const intervalMs = Number(flagValue(args, 'interval-ms') ?? DEFAULT_INTERVAL_MS);
+  if (!Number.isInteger(intervalMs) || intervalMs <= 0) throw new ConfigError('interval-ms', `'${flagValue(args, 'interval-ms')}' is not an integer > 0`);
+  if (!coordinator === !natsUrl) throw new ConfigError('coordinator', 'give exactly one of --coordinator HOST:PORT and --nats-url URL');
+  const show = (s: WorkersSnapshot): void => { process.stdout.write((once ? '' : CLEAR) + formatTopTable(s)); };
+  if (coordinator) return fromCoordinator(coordinator, once, intervalMs, show);
+  return fromNats(natsUrl as string, flagValue(args, 'run-id'), once, intervalMs, show);   // one of the two is set (checked above)
+}
+
+async function fetchSnapshot(base: string): Promise<WorkersSnapshot> {
+  const url = `${base}/api/workers`;
+  let res: Response;
+  try { res = await fetch(url); } catch (e) { throw new ConfigError('coordinator', `cannot reach ${url}: ${(e as Error).message}`, { cause: e }); }
+  if (!res.ok) throw new ConfigError('coordinator', `${url} answered ${res.status}`);
+  return parseWorkersSnapshot(await res.json());
+}
+
+async function fromCoordinator(hostPort: string, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void): Promise<number> {
+  const base = /^https?:\/\//.test(hostPort) ? hostPort : `http://${hostPort}`;
+  show(await fetchSnapshot(base));
+  if (once) return 0;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, intervalMs));
+    show(await fetchSnapshot(base));
+  }
+}
+
+/** The run's events so far (run_started gives the world size). */
+async function runEvents(nc: NatsConnection, runId: string | undefined): Promise<RunEvent[]> {
+  const all: RunEvent[] = [];
+  for await (const e of replayEvents(nc, runId ?? '*')) all.push(e);
+  const id = runId ?? [...all].reverse().find((e) => e.type === 'run_started')?.runId;
+  if (!id) throw new ConfigError('run-id', 'the events stream holds no run: start one, or give --run-id');
+  return all.filter((e) => e.runId === id);
+}
+
+async function fromNats(url: string, runIdFlag: string | undefined, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void): Promise<number> {
+  let nc: NatsConnection;
+  try { nc = await connect({ servers: url.split(','), timeout: NATS_CONNECT_TIMEOUT_MS }); } catch (e) {
+    throw new ConfigError('nats-url', `cannot connect to ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    const events = await runEvents(nc, runIdFlag);
+    const started = events.find((e) => e.type === 'run_started');
+    const runId = events[0]?.runId ?? runIdFlag ?? '';
+    if (!started || started.type !== 'run_started') throw new ConfigError('run-id', `run ${runId} has no run_started event in the events stream`);
+    if (events.some((e) => e.type === 'run_finished' || e.type === 'run_failed')) throw new ConfigError('run-id', `run ${runId} has ended: no live telemetry (its events replay from the DSI_EVENTS stream)`);
+    const agg = new TelemetryAggregator(runId);
+    const snapshot = (): WorkersSnapshot => workersSnapshot(agg, { telemetry: 'nats', worldSize: started.worldSize });
+    const json = JSONCodec<unknown>();
+    const sub = nc.subscribe(stepSubject(runId, '*'));
+    let timer: NodeJS.Timeout | undefined;
+    if (!once) timer = setInterval(() => show(snapshot()), intervalMs);
+    try {
+      for await (const m of sub) {
+        agg.record(parseStepTelemetry(json.decode(m.data)), 'nats');
+        if (once && agg.ranks().length >= started.worldSize) break;   // every rank has reported
+      }
+    } finally {
+      clearInterval(timer);
+      sub.unsubscribe();
+    }
+    show(snapshot());
+    return 0;
+  } finally {
+    await nc.close();
+  }
+}

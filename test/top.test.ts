@@ -1,0 +1,72 @@
+/**
+ * `coordinator top --once` against a real 2-worker run: from the coordinator's monitoring address
+ * and from NATS (newest run found in the events stream); both print one row per rank.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../shared/paths.js';
+import { NatsServer } from '../shared/telemetry/nats_server.js';
+
+const exec = promisify(execFile);
+const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
+// long enough to outlast the two top processes; SIGINT ends it after them (checkpoint, exit 0)
+const STEPS = 200;
+
+interface LogLine { msg: string; url?: string; step?: number; runId?: string }
+
+/** Rows of the table: the lines after the title and the header, split into cells. */
+function rows(out: string): string[][] {
+  const lines = out.trimEnd().split('\n');
+  assert.match(lines[1] ?? '', /^\s*rank\s+worker\s+step\s+samples\/s\s+tokens\/s\s+step ms\s+data\s+fwd\+bwd\s+wait\s+reduce\s+optim\s+loss/);
+  return lines.slice(2).map((l) => l.trim().split(/\s+/));
+}
+
+test('coordinator top --once: one row per worker, from --coordinator HOST:PORT and from --nats-url', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-top-'));
+  const server = await NatsServer.start();
+  t.after(async () => { await server.close(); rmSync(dir, { recursive: true, force: true }); });
+  const child = spawn(process.execPath, [CLI, 'start', '--batch-size', '8', '--steps', String(STEPS), '--workers', '2', '--max-queries', '2', '--json',
+    '--log-level', 'info', '--log-every', '1', '--checkpoint-every', '0', '--nats-url', server.url, '--metrics-port', '0', '--run-dir', path.join(dir, 'run')],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let url = '', runId = '';
+  await new Promise<void>((resolve, reject) => {
+    let partial = '';
+    child.once('exit', (code) => reject(new Error(`coordinator exited (${code}) before step 2`)));
+    child.stderr.on('data', (b: Buffer) => {
+      partial += b.toString();
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      for (const p of parts) {
+        let l: LogLine;
+        try { l = JSON.parse(p) as LogLine; } catch { continue; }
+        if (l.msg.startsWith('serving /metrics') && l.url) url = l.url;
+        if (l.msg === 'coordinator listening' && l.runId) runId = l.runId;
+        if (l.msg === 'step' && (l.step ?? 0) >= 2 && url) resolve();
+      }
+    });
+  });
+  const [http, nats] = await Promise.all([
+    exec(process.execPath, [CLI, 'top', '--coordinator', url.replace(/^http:\/\//, ''), '--once'], { cwd: REPO_ROOT }),
+    exec(process.execPath, [CLI, 'top', '--nats-url', server.url, '--once'], { cwd: REPO_ROOT }),
+  ]);
+  child.kill('SIGINT');
+  for (const [source, out] of [['coordinator', http.stdout], ['nats', nats.stdout]] as const) {
+    assert.match(out, new RegExp(`^run ${runId}  workers 2/2  telemetry nats`), `${source}: ${out}`);
+    const r = rows(out);
+    assert.deepEqual(r.map((c) => c[0]), ['0', '1'], `${source}: ${out}`);
+    assert.deepEqual(r.map((c) => c[1]), ['local-000', 'local-001']);
+    for (const c of r) {
+      assert.ok(Number(c[2]) >= 1, `${source}: step ${c[2]}`);
+      assert.ok(Number(c[3]) > 0 && Number(c[4]) > 0, `${source}: samples/s ${c[3]}, tokens/s ${c[4]}`);
+      assert.match(c[7] ?? '', /^\d+%$/);                       // forward+backward share
+    }
+  }
+  assert.equal(await exited, 0);
+});
