@@ -1,9 +1,13 @@
 /**
- * The coordinator's HTTP monitoring endpoint: GET /metrics (Prometheus text format) and GET
- * /api/workers (the per-worker snapshot `coordinator top` and the dashboard read, JSON). Port 0
- * takes a free port; the address is logged.
+ * The coordinator's HTTP monitoring endpoint: GET /metrics (Prometheus text format), GET
+ * /api/workers (the per-worker snapshot `coordinator top` and the dashboard read, JSON), and the
+ * dashboard itself at / (plain files from coordinator/telemetry/dashboard/). Port 0 takes a free
+ * port; the address is logged.
  */
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from '../../shared/paths.js';
 import type { Logger } from '../../shared/log.js';
 import type { CoordinatorTelemetry } from './coordinator_telemetry.js';
 import { RunMetrics } from './prometheus.js';
@@ -18,6 +22,13 @@ export interface MonitorServerOptions {
   log: Logger;
 }
 
+/** The dashboard's files (sources, not build output: there is no build step for them). */
+const DASHBOARD_DIR = path.join(REPO_ROOT, 'coordinator', 'telemetry', 'dashboard');
+const DASHBOARD_FILES: Record<string, { file: string; type: string }> = {
+  '/': { file: 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard.js': { file: 'dashboard.js', type: 'text/javascript; charset=utf-8' },
+};
+
 export class MonitorServer {
   private constructor(readonly url: string, private readonly server: http.Server, private readonly stop: () => void) {}
 
@@ -25,6 +36,7 @@ export class MonitorServer {
     const metrics = new RunMetrics(o.telemetry.runId, o.worldSize, o.telemetry.mode);
     const offStep = o.telemetry.aggregator.onStep((t, source) => metrics.step(t, source));
     const offEvent = o.telemetry.onEvent((e) => metrics.event(e));
+    const dashboard = new Map(Object.entries(DASHBOARD_FILES).map(([route, f]) => [route, { body: readFileSync(path.join(DASHBOARD_DIR, f.file)), type: f.type }]));
     const server = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       if (req.method !== 'GET') { res.writeHead(405, { allow: 'GET' }).end(); return; }
@@ -35,8 +47,11 @@ export class MonitorServer {
         );
       } else if (url.pathname === '/api/workers') {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(workersSnapshot(o.telemetry.aggregator, { telemetry: o.telemetry.mode, worldSize: o.worldSize })));
+      } else if (dashboard.has(url.pathname)) {
+        const f = dashboard.get(url.pathname) as { body: Buffer; type: string };   // has() just said so
+        res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-store' }).end(f.body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end(`no ${url.pathname} here: GET /metrics or /api/workers\n`);
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`no ${url.pathname} here: GET /, /metrics or /api/workers\n`);
       }
     });
     await new Promise<void>((resolve, reject) => {
@@ -46,7 +61,7 @@ export class MonitorServer {
     const addr = server.address();
     const port = addr && typeof addr === 'object' ? addr.port : o.port;
     const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
-    o.log.info({ url, metrics: `${url}/metrics`, workers: `${url}/api/workers` }, 'serving /metrics (Prometheus) and /api/workers');
+    o.log.info({ url, metrics: `${url}/metrics`, workers: `${url}/api/workers` }, 'serving /metrics (Prometheus), /api/workers and the dashboard at /');
     return new MonitorServer(url, server, () => { offStep(); offEvent(); });
   }
 
