@@ -45,6 +45,14 @@ export interface NatsServerOptions {
   readyTimeoutMs?: number;
 }
 
+/**
+ * Runs the server ("$0" "$@") under a shell that kills it with the signal named on its stdin, or
+ * with KILL when stdin closes: so the server dies with the process that started it, even when that
+ * process is killed with SIGKILL (no exit handler runs then). Background jobs read /dev/null unless
+ * told otherwise, hence fd 3.
+ */
+const WATCHDOG = 'exec 3<&0; "$0" "$@" </dev/null & s=$!; (read sig <&3; kill -"${sig:-KILL}" "$s" 2>/dev/null) & wait "$s"';
+
 export class NatsServer {
   private constructor(readonly url: string, readonly port: number, readonly storeDir: string, private readonly child: ChildProcess,
     private readonly ownsStore: boolean, private readonly exited: Promise<void>) {}
@@ -55,11 +63,8 @@ export class NatsServer {
     if (!binary) throw new Error('nats-server is not installed (apt-get install nats-server, or see https://github.com/nats-io/nats-server/releases)');
     const port = o.port ?? await freePort();
     const storeDir = o.storeDir ?? mkdtempSync(path.join(os.tmpdir(), 'dsi-nats-'));
-    const child = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    // a process that exits without close() (an error path, process.exit) must not leave the server running
-    const killOnExit = (): void => { child.kill('SIGKILL'); };
-    process.once('exit', killOnExit);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => { process.removeListener('exit', killOnExit); resolve(); }));
+    const child = spawn('sh', ['-c', WATCHDOG, binary, '-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], { stdio: ['pipe', 'ignore', 'pipe'] });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let log = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server on port ${port} not ready within ${o.readyTimeoutMs ?? NATS_READY_TIMEOUT_MS} ms: ${log.slice(-500)}`)), o.readyTimeoutMs ?? NATS_READY_TIMEOUT_MS);
@@ -69,7 +74,7 @@ export class NatsServer {
       });
       child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`nats-server exited with ${signal ?? `code ${code}`} before it was ready: ${log.slice(-500)}`)); });
       child.once('error', (e) => { clearTimeout(timer); reject(e); });
-    }).catch((e: unknown) => { child.kill('SIGKILL'); throw e; });
+    }).catch((e: unknown) => { child.stdin?.end('KILL\n'); throw e; });
     child.stderr?.removeAllListeners('data');
     child.stderr?.resume();   // keep draining its log so it never blocks on a full pipe
     return new NatsServer(`nats://127.0.0.1:${port}`, port, storeDir, child, o.storeDir === undefined, exited);
@@ -81,7 +86,7 @@ export class NatsServer {
 
   /** Stops the server (SIGKILL: `graceful` false, like a crash) and waits for it to exit. */
   async close(graceful = true): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(graceful ? 'SIGTERM' : 'SIGKILL');
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.stdin?.end(graceful ? 'TERM\n' : 'KILL\n');
     await this.exited;
     if (this.ownsStore) rmSync(this.storeDir, { recursive: true, force: true });
   }
