@@ -71,7 +71,7 @@ export class RunMetrics {
     for (const [key, phase] of PHASES) this.phaseSeconds.inc({ ...rank, phase }, t.phasesMs[key] / 1000);
     this.stepSeconds.observe(rank, t.stepMs / 1000);
     this.sentBytes.inc(rank, t.bytesSent);
-    if (t.skipped) this.skipped.inc(rank);
+    this.skipped.inc(rank, t.skipped ? 1 : 0);   // 0 too: the series exists (at 0) before the first overflow
     this.lastStep.set(rank, t.step);
     if (Number.isFinite(t.loss)) this.loss.set(rank, t.loss);
     if (Number.isFinite(t.gradNorm)) this.gradNorm.set(rank, t.gradNorm);
