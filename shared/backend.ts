@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
 import type { BackendName, WebGpuApi } from './config.js';
 import { startWebGpu, type GpuAdapterReport } from './webgpu.js';
 
@@ -48,6 +49,14 @@ async function tryWasm(): Promise<void> {
   if (!(await tf.setBackend('wasm'))) throw new Error('tf.setBackend("wasm") returned false');
 }
 
+/** Where Linux exposes GPUs: DRM render nodes (AMD, Intel, NVIDIA open) and NVIDIA's own nodes. */
+const GPU_DEVICE_NODES = ['/dev/dri/renderD*', '/dev/nvidia*'];
+
+function hasGpuDeviceNode(): boolean {
+  const dri = existsSync('/dev/dri') && readdirSync('/dev/dri').some((n) => n.startsWith('renderD'));
+  return dri || (existsSync('/dev') && readdirSync('/dev').some((n) => /^nvidia\d+$/.test(n)));
+}
+
 /** Selects and initialises the backend; throws naming the backend when an explicit choice fails. */
 export async function initBackend(requested: BackendName, options: BackendOptions = {}): Promise<BackendInfo> {
   const tried: BackendInfo['tried'] = [];
@@ -70,6 +79,8 @@ export async function initBackend(requested: BackendName, options: BackendOption
   const cpu = async (): Promise<void> => { if (!(await tf.setBackend('cpu'))) throw new Error('setBackend("cpu") failed'); };
   // a software adapter only when webgpu is named: automatic choice wants a GPU
   const webgpu = (allowSoftware: boolean) => async (): Promise<void> => {
+    // a hardware adapter needs a GPU device node; without one, skip loading Dawn (and its warnings on stderr)
+    if (!allowSoftware && !hasGpuDeviceNode()) throw new Error(`no GPU device node (${GPU_DEVICE_NODES.join(', ')}): no hardware adapter to look for`);
     device = await startWebGpu({ api: options.webgpuApi ?? 'auto', allowSoftware });
   };
 

@@ -34,6 +34,7 @@ export interface StepStats {
   skipped: boolean;          // the update was skipped (overflow somewhere)
   samples: number;           // examples in the global batch
   localSamples: number;      // examples this worker trained on
+  peakTensorBytes: number;   // tensor memory while weights and gradients were alive
   tokens: number;            // target tokens this worker trained on
   startedAtMs: number;       // wall clock at the step's start, Unix ms (timeline)
   dataMs: number;            // reading and padding examples (part of computeMs)
@@ -124,7 +125,7 @@ export class Trainer {
     this.grad.fill(0);
     const source = this.o.weights ?? fullWeights(layout);
     const weights = source.build(s.params);
-    let lossSum = 0, tokens = 0;
+    let lossSum = 0, tokens = 0, peakTensorBytes = 0;
     const rate = dropoutRate(cfg, model);
     // LoRA dropout draws from the same context, so it needs one even when the model's own rate is 0
     const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
@@ -143,6 +144,7 @@ export class Trainer {
         const weight = (worldSize * targetTokens) / globalTargetTokens;
         const r = await accumulateGradients(model, layout, weights, batch, weight, this.grad, drop);
         lossSum += r.loss * weight;
+        peakTensorBytes = Math.max(peakTensorBytes, r.tensorBytes);
         tokens += r.tokens + ex.reduce((n, e) => n + e.input.length, 0);   // target + input tokens (no padding)
       }
     } finally {
@@ -163,6 +165,6 @@ export class Trainer {
     if (!skipped) adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
     s.step += 1;
     const optimizerMs = performance.now() - t2;
-    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, startedAtMs, dataMs, computeMs, reduceMs, optimizerMs };
+    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs, reduceMs, optimizerMs };
   }
 }

@@ -4,7 +4,6 @@
  * uploads its state for checkpoints. It decides nothing (Horovod's split): the coordinator does.
  */
 import * as grpc from '@grpc/grpc-js';
-import * as tf from '@tensorflow/tfjs';
 import type { Logger } from '../shared/log.js';
 import { loadConfig, type Config } from '../shared/config.js';
 import { initBackend } from '../shared/backend.js';
@@ -125,7 +124,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
           runId: reply.runId, rank, workerId: o.workerId, step, startedAtMs: stats.startedAtMs, dataMs: stats.dataMs, computeMs: stats.computeMs,
           reduceMs: stats.reduceMs, waitMs: last.waitMs, optimizerMs: stats.optimizerMs, samples: stats.localSamples, tokens: stats.tokens,
           loss: stats.loss, gradNorm: stats.gradNorm, skipped: stats.skipped, bytesSent: last.bytesSent, lossScale: scaler.scale, sparsity,
-          rssBytes: process.memoryUsage().rss, tensorBytes: tf.memory().numBytes,
+          rssBytes: process.memoryUsage().rss, tensorBytes: stats.peakTensorBytes,
         });
         telemetry?.publish(stepSubject(reply.runId, rank), t);
         metrics = workerMetrics(t);

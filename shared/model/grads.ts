@@ -32,6 +32,8 @@ export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: Dro
 
 export interface LossAndGrads {
   loss: number;
+  /** Bytes in tensors while the weights and all gradients were alive. */
+  tensorBytes: number;
   /** Tokens that carried loss (non-pad labels). */
   tokens: number;
 }
@@ -66,8 +68,10 @@ export async function accumulateGradients(
     for (let j = 0; j < data.length; j++) out[j] = (out[j] as number) + (data[j] as number) * scale;
   });
   const loss = read[grads.length]?.[0] ?? NaN;
+  // weights and every gradient are alive here: the step's high-water mark of tensor memory
+  const tensorBytes = tf.memory().numBytes;
   tf.dispose([value, ...grads]);
   let tokens = 0;
   for (const l of batch.labels) if (l !== c.padTokenId) tokens++;
-  return { loss, tokens };
+  return { loss, tokens, tensorBytes };
 }
