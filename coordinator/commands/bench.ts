@@ -7,6 +7,7 @@ import { benchModel } from '../bench_model.js';
 import { benchPrepare } from '../bench_prepare.js';
 import { benchAllReduceCommand } from '../bench_allreduce_cli.js';
 import { benchTechniques, formatTechniques } from '../bench_techniques.js';
+import { benchTelemetry, formatTelemetryBench } from '../bench_telemetry.js';
 import { adaptedModelOptions } from '../../shared/train/setup.js';
 import { formatAdapter } from '../../shared/webgpu.js';
 
@@ -24,7 +25,7 @@ const SAMPLE_TARGET_TOKENS = 4;
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--iterations K] [--json] | coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--iterations K] [--json] | coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   if (what === 'allreduce') {
@@ -32,6 +33,17 @@ export async function run(args: string[]): Promise<number> {
     const workers = Number(flagValue(args, 'workers') ?? DEFAULT_BENCH_WORKERS);
     if (!Number.isInteger(workers) || workers < 2) throw new ConfigError('workers', `bench allreduce needs --workers >= 2, got ${flagValue(args, 'workers')}`);
     return benchAllReduceCommand(args, workers, hasFlag(args, 'json'));
+  }
+  if (what === 'telemetry') {
+    // telemetry off vs on, alternating pairs of whole runs; its own flags: --pairs, --steps, --workers, --batch-size
+    const num = (flag: string, d: number): number => {
+      const v = Number(flagValue(args, flag) ?? d);
+      if (!Number.isInteger(v) || v <= 0) throw new ConfigError(flag, `bench telemetry needs --${flag} as an integer > 0, got ${flagValue(args, flag)}`);
+      return v;
+    };
+    const b = await benchTelemetry({ pairs: num('pairs', 3), steps: num('steps', 100), workers: num('workers', 2), batchSize: num('batch-size', 8) });
+    process.stdout.write(hasFlag(args, 'json') ? JSON.stringify(b) + '\n' : formatTelemetryBench(b));
+    return 0;
   }
   if (what === 'techniques') {
     // the shared settings of every technique: default budget 100 steps on 2 workers, unless given
@@ -45,7 +57,7 @@ export async function run(args: string[]): Promise<number> {
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
   if (what === 'prepare') return benchPrepare(cfg, log);
-  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques`);
+  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry`);
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
   const r = await benchModel({
