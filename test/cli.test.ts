@@ -1,25 +1,11 @@
 /** The executable as a user runs it: real processes, real files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
+import { cli } from './run_cli.js';
 
-const run = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, maxBuffer: 64 << 20, env: { ...process.env, DSI_LOG_LEVEL: 'warn' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 test('start --json trains, checkpoints, evaluates and prints the summary; search answers from the run', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-cli-'));

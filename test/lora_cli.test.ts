@@ -1,25 +1,11 @@
 /** `coordinator start --mode qlora` and `search` on its run, as a user runs them: real processes, real files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
+import { cli } from './run_cli.js';
 
-const run = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, maxBuffer: 64 << 20, env: { ...process.env, DSI_LOG_LEVEL: 'warn' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 test('start --mode qlora trains only the adapters, checkpoints them in PEFT\'s layout, and search uses base + adapters', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-qlora-cli-'));

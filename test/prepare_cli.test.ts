@@ -4,12 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { REPO_ROOT, SAMPLE_JSONL } from '../shared/paths.js';
+import { SAMPLE_JSONL } from '../shared/paths.js';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { loadT5Tokenizer } from '../shared/tokenizer.js';
@@ -21,19 +19,8 @@ import { BM25_RUN_FILE, DOCUMENTS_FILE, QUERIES_FILE, type DatasetManifest } fro
 import { buildBm25Index } from '../shared/pipeline/bm25.js';
 import { evaluateRankings } from '../shared/pipeline/metrics.js';
 import { readJsonl } from './prepare_helpers.js';
+import { cli } from './run_cli.js';
 
-const run = promisify(execFile);
-const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
-
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, maxBuffer: 64 << 20, env: { ...process.env, DSI_LOG_LEVEL: 'warn' } });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 function tmp(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-prepare-cli-'));

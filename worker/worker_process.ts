@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../shared/log.js';
 import { loadConfig, type Config } from '../shared/config.js';
 import { initBackend } from '../shared/backend.js';
-import { loadProtos, type LoadedProtos } from '../shared/rpc/load.js';
+import { loadProtos } from '../shared/rpc/load.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { setUpTraining, type TrainingSetup } from '../shared/train/setup.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';

@@ -3,10 +3,9 @@
  * (temporary folder, fsync'd files, rename) with the sha256 of every file in trainer_state.json;
  * the newest K are kept. A resume takes the newest one whose files match their checksums.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { TRAINER_STATE_FILE } from '../../shared/model/checkpoint.js';
+import { readVerifiedState } from '../../shared/model/checkpoint.js';
 import { ConfigError } from '../../shared/errors.js';
 
 const CHECKPOINTS = 'checkpoints';
@@ -28,18 +27,12 @@ export function listCheckpoints(runDir: string): Array<{ step: number; dir: stri
 
 /** Why a checkpoint folder is not usable, or undefined when every file matches its checksum. */
 export function checkpointProblem(dir: string): string | undefined {
-  const stateFile = path.join(dir, TRAINER_STATE_FILE);
-  if (!existsSync(stateFile)) return `${stateFile} is missing`;
-  let files: Record<string, string>;
-  try { files = (JSON.parse(readFileSync(stateFile, 'utf8')) as { files: Record<string, string> }).files; } catch (e) {
-    return `${stateFile}: ${(e as Error).message}`;
+  try {
+    readVerifiedState(dir);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
   }
-  for (const [f, want] of Object.entries(files ?? {})) {
-    const p = path.join(dir, f);
-    if (!existsSync(p)) return `${p} is missing`;
-    if (createHash('sha256').update(readFileSync(p)).digest('hex') !== want) return `${p}: sha256 differs from ${TRAINER_STATE_FILE}`;
-  }
-  return undefined;
 }
 
 /** The newest valid checkpoint; the problems of newer invalid ones are returned for the log. */

@@ -115,8 +115,27 @@ interface TrainerStateFile {
   files: Record<string, string>;   // name -> sha256
 }
 
-function sha256(file: string): string {
+export function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/**
+ * A checkpoint folder's trainer_state.json, after checking every file it lists against its sha256;
+ * throws ModelFormatError naming the missing or changed file.
+ */
+export function readVerifiedState<T extends { files?: Record<string, string> }>(dir: string): T {
+  const stateFile = path.join(dir, TRAINER_STATE_FILE);
+  if (!existsSync(stateFile)) throw new ModelFormatError(stateFile, 'not a training checkpoint (trainer_state.json is missing)');
+  let st: T;
+  try { st = JSON.parse(readFileSync(stateFile, 'utf8')) as T; } catch (e) {
+    throw new ModelFormatError(stateFile, `not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  for (const [f, want] of Object.entries(st.files ?? {})) {
+    const p = path.join(dir, f);
+    if (!existsSync(p)) throw new ModelFormatError(p, 'missing from the checkpoint');
+    if (sha256File(p) !== want) throw new ModelFormatError(p, `sha256 differs from ${TRAINER_STATE_FILE}: the file is corrupt or was changed`);
+  }
+  return st;
 }
 
 /**
@@ -133,7 +152,7 @@ export async function saveTrainingCheckpoint(dir: string, ck: Omit<TrainingCheck
     ['adamw.exp_avg_sq', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.v }],
   ]), { format: 'dsi-flat', layout: 'parameters of model.safetensors in layout order, Linear weights as (in, out)' });
   const files: Record<string, string> = {};
-  for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) files[f] = sha256(path.join(tmp, f));
+  for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) files[f] = sha256File(path.join(tmp, f));
   const state: TrainerStateFile = { step: ck.state.step, adam_t: ck.state.opt.t, data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files };
   writeFileSync(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
   rmSync(dir, { recursive: true, force: true });
@@ -142,17 +161,7 @@ export async function saveTrainingCheckpoint(dir: string, ck: Omit<TrainingCheck
 }
 
 export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheckpoint> {
-  const stateFile = path.join(dir, TRAINER_STATE_FILE);
-  if (!existsSync(stateFile)) throw new ModelFormatError(stateFile, 'not a training checkpoint (trainer_state.json is missing)');
-  let st: TrainerStateFile;
-  try { st = JSON.parse(readFileSync(stateFile, 'utf8')) as TrainerStateFile; } catch (e) {
-    throw new ModelFormatError(stateFile, `not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  for (const [f, want] of Object.entries(st.files ?? {})) {
-    const p = path.join(dir, f);
-    if (!existsSync(p)) throw new ModelFormatError(p, 'missing from the checkpoint');
-    if (sha256(p) !== want) throw new ModelFormatError(p, `sha256 differs from ${TRAINER_STATE_FILE}: the file is corrupt or was changed`);
-  }
+  const st = readVerifiedState<TrainerStateFile>(dir);
   const model = await loadHfModel(dir);
   const opt = (await readSafetensors(path.join(dir, OPTIMIZER_FILE))).tensors;
   const m = opt.get('adamw.exp_avg'), v = opt.get('adamw.exp_avg_sq');

@@ -7,14 +7,13 @@
  *   trainer_state.json                mode, step, run config, sha256 of every file
  * written in a temporary sibling folder and renamed into place, like full checkpoints.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
 import type { T5Config } from './config.js';
 import type { ParamLayout } from './params.js';
 import type { LoraOptions } from './lora.js';
-import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, loadHfModel, saveHfModel } from './checkpoint.js';
+import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, loadHfModel, readVerifiedState, saveHfModel, sha256File } from './checkpoint.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, loadAdapters, saveAdapters } from './lora_io.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
 import type { AdamWState } from '../train/adamw.js';
@@ -49,9 +48,6 @@ interface LoraStateFile {
   files: Record<string, string>;   // relative path -> sha256
 }
 
-function sha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
 
 /** A checkpoint folder written by saveLoraCheckpoint (it has adapter/adapter_config.json). */
 export function isLoraCheckpoint(dir: string): boolean {
@@ -72,7 +68,7 @@ export async function saveLoraCheckpoint(dir: string, ck: LoraCheckpoint, merged
   ]), { format: 'dsi-flat', layout: 'adapter tensors of adapter/adapter_model.safetensors in layout order, as (in, r) and (r, out)' });
   const files: Record<string, string> = {};
   for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, path.join(ADAPTER_DIR, ADAPTER_MODEL_FILE), path.join(ADAPTER_DIR, ADAPTER_CONFIG_FILE)])
-    files[f] = sha256(path.join(tmp, f));
+    files[f] = sha256File(path.join(tmp, f));
   const state: LoraStateFile = {
     mode: ck.mode, double_quant: ck.doubleQuant, step: ck.state.step, adam_t: ck.state.opt.t,
     data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files,
@@ -84,18 +80,9 @@ export async function saveLoraCheckpoint(dir: string, ck: LoraCheckpoint, merged
 }
 
 export async function loadLoraCheckpoint(dir: string): Promise<LoraCheckpoint> {
-  const stateFile = path.join(dir, TRAINER_STATE_FILE);
-  if (!existsSync(stateFile)) throw new ModelFormatError(stateFile, 'not a training checkpoint (trainer_state.json is missing)');
-  let st: LoraStateFile;
-  try { st = JSON.parse(readFileSync(stateFile, 'utf8')) as LoraStateFile; } catch (e) {
-    throw new ModelFormatError(stateFile, `not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (st.mode !== 'lora' && st.mode !== 'qlora') throw new ModelFormatError(stateFile, `field 'mode' is ${JSON.stringify(st.mode)}, expected "lora" or "qlora"`);
-  for (const [f, want] of Object.entries(st.files ?? {})) {
-    const p = path.join(dir, f);
-    if (!existsSync(p)) throw new ModelFormatError(p, 'missing from the checkpoint');
-    if (sha256(p) !== want) throw new ModelFormatError(p, `sha256 differs from ${TRAINER_STATE_FILE}: the file is corrupt or was changed`);
-  }
+  const st = readVerifiedState<LoraStateFile>(dir);
+  if (st.mode !== 'lora' && st.mode !== 'qlora')
+    throw new ModelFormatError(path.join(dir, TRAINER_STATE_FILE), `field 'mode' is ${JSON.stringify(st.mode)}, expected "lora" or "qlora"`);
   const base = await loadHfModel(dir);
   const { options, lora, adapters } = await loadAdapters(path.join(dir, ADAPTER_DIR), base.layout);
   const opt = (await readSafetensors(path.join(dir, OPTIMIZER_FILE))).tensors;
