@@ -4,7 +4,7 @@
  * here; and training checkpoints, which add the optimizer state and where training stands.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
 import { configToHf, readHfConfig, type T5Config } from './config.js';
@@ -36,7 +36,7 @@ export function hfTensors(layout: ParamLayout, params: Float32Array): Map<string
 export async function saveHfModel(dir: string, config: T5Config, layout: ParamLayout, params: Float32Array): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await writeSafetensors(path.join(dir, MODEL_FILE), hfTensors(layout, params), { format: 'pt' });
-  writeFileSync(path.join(dir, CONFIG_FILE), JSON.stringify(configToHf(config), null, 2) + '\n');
+  writeFileDurable(path.join(dir, CONFIG_FILE), JSON.stringify(configToHf(config), null, 2) + '\n');
 }
 
 export interface LoadedModel {
@@ -115,6 +115,25 @@ interface TrainerStateFile {
   files: Record<string, string>;   // name -> sha256
 }
 
+/** Writes a text file and fsyncs it: a checkpoint's files are on disk before its folder is renamed into place. */
+export function writeFileDurable(file: string, text: string): void {
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replaces `dir` by the finished temporary folder `tmp`, then fsyncs the parent so the rename survives a crash. */
+export function publishFolder(tmp: string, dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  const fd = openSync(path.dirname(dir), 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
+}
+
 export function sha256File(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
@@ -154,9 +173,8 @@ export async function saveTrainingCheckpoint(dir: string, ck: Omit<TrainingCheck
   const files: Record<string, string> = {};
   for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) files[f] = sha256File(path.join(tmp, f));
   const state: TrainerStateFile = { step: ck.state.step, adam_t: ck.state.opt.t, data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files };
-  writeFileSync(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  writeFileDurable(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  publishFolder(tmp, dir);
   return dir;
 }
 

@@ -7,13 +7,13 @@
  *   trainer_state.json                mode, step, run config, sha256 of every file
  * written in a temporary sibling folder and renamed into place, like full checkpoints.
  */
-import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
 import type { T5Config } from './config.js';
 import type { ParamLayout } from './params.js';
 import type { LoraOptions } from './lora.js';
-import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, loadHfModel, readVerifiedState, saveHfModel, sha256File } from './checkpoint.js';
+import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, loadHfModel, publishFolder, readVerifiedState, saveHfModel, sha256File, writeFileDurable } from './checkpoint.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, loadAdapters, saveAdapters } from './lora_io.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
 import type { AdamWState } from '../train/adamw.js';
@@ -73,9 +73,8 @@ export async function saveLoraCheckpoint(dir: string, ck: LoraCheckpoint, merged
     mode: ck.mode, double_quant: ck.doubleQuant, step: ck.state.step, adam_t: ck.state.opt.t,
     data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files,
   };
-  writeFileSync(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
+  writeFileDurable(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  publishFolder(tmp, dir);
   return dir;
 }
 

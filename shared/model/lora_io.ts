@@ -4,11 +4,11 @@
  * SEQ_2_SEQ_LM, r, lora_alpha, lora_dropout, target_modules) and dir/adapter_model.safetensors
  * with tensors `base_model.model.<module>.lora_A.weight` (r, Din) and `….lora_B.weight` (Dout, r).
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoraTarget } from '../config.js';
 import { ModelFormatError } from '../errors.js';
-import { hfTensors } from './checkpoint.js';
+import { hfTensors, writeFileDurable } from './checkpoint.js';
 import { loraLayout, peftTargetModules, type LoraOptions } from './lora.js';
 import { transpose2d, type ParamLayout } from './params.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
@@ -42,7 +42,7 @@ export function peftAdapterConfig(base: ParamLayout, o: LoraOptions, baseModel: 
 export async function saveAdapters(dir: string, base: ParamLayout, lora: ParamLayout, adapters: Float32Array, o: LoraOptions, baseModel: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await writeSafetensors(path.join(dir, ADAPTER_MODEL_FILE), peftAdapterTensors(lora, adapters), { format: 'pt' });
-  writeFileSync(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(base, o, baseModel), null, 2) + '\n');
+  writeFileDurable(path.join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(peftAdapterConfig(base, o, baseModel), null, 2) + '\n');
 }
 
 export interface LoadedAdapters {
