@@ -180,7 +180,8 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   } catch (e) {
     telemetry.event({ type: 'run_failed', step, error: (e as Error).message });
     uploads.failAll(e as Error);
-    for (const c of children) c.kill('SIGTERM');
+    // managed workers ignore SIGTERM/SIGINT (the coordinator decides when they stop): the run is over, end them now
+    for (const c of children) c.kill('SIGKILL');
     throw e;
   } finally {
     clearInterval(liveness);
