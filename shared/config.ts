@@ -134,7 +134,7 @@ const schema: convict.Schema<Config> = {
     mode: { doc: 'full: train every weight; lora: train low-rank adapters on the frozen base; qlora: adapters on a 4-bit NF4 base.', format: [...TRAIN_MODES], default: 'full', env: 'DSI_MODE', arg: 'mode' },
   },
   prune: {
-    final: { doc: 'Dynamic magnitude pruning: sparsity reached at prune.endStep (share of Linear weights set to zero); 0 turns pruning off.', format: 'unit-interval', default: 0, env: 'DSI_PRUNE', arg: 'prune' },
+    final: { doc: 'Dynamic magnitude pruning: sparsity reached at prune.endStep (share of Linear weights set to zero: the trained ones in full mode, the frozen base in lora/qlora); 0 turns pruning off.', format: 'unit-interval', default: 0, env: 'DSI_PRUNE', arg: 'prune' },
     initial: { doc: 'Sparsity at prune.beginStep; the schedule ramps (cubic, Zhu & Gupta 2017) from it to prune.final.', format: 'unit-interval', default: 0, arg: 'prune-initial' },
     beginStep: { doc: 'First step that applies a mask.', format: 'nonneg-int', default: 0, arg: 'prune-begin' },
     endStep: { doc: 'Step at which the final sparsity is reached; 0: at 3/4 of train.steps.', format: 'nonneg-int', default: 0, arg: 'prune-end' },
@@ -215,8 +215,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     throw new ConfigError('validation', (e as Error).message.replace(/\n/g, '; '), { cause: e });
   }
   const c = conf.getProperties();
-  if (c.prune.final > 0 && c.train.mode !== 'full')
-    throw new ConfigError('prune.final', `pruning applies to full training; --mode ${c.train.mode} trains adapters only (drop --prune or use --mode full)`);
   if (c.prune.final > 0 && c.prune.initial > c.prune.final)
     throw new ConfigError('prune.initial', `${c.prune.initial} is above prune.final ${c.prune.final}: sparsity only ramps up`);
   const perStep = c.cluster.workers * c.train.accumulate;

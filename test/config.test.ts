@@ -26,7 +26,6 @@ test('precedence: a config file beats defaults, env beats the file, flags beat e
 
 test('errors say which key and what to do', () => {
   assert.throws(() => loadConfig({ args: ['--batch-size', '30', '--workers', '4'], env: {} }), /train\.batchSize.*30 is not divisible by workers x accumulate = 4/);
-  assert.throws(() => loadConfig({ args: ['--prune', '0.5', '--mode', 'lora'], env: {} }), /prune\.final.*--mode lora trains adapters only/);
   assert.throws(() => loadConfig({ args: ['--wire', 'fp8'], env: {} }), /cluster\.wire/);
   assert.throws(() => loadConfig({ args: ['--config', '/nonexistent/run.json'], env: {} }), /config.*\/nonexistent\/run\.json does not exist/);
 });

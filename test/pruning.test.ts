@@ -80,3 +80,26 @@ test('2 workers: masks broadcast by the coordinator, applied at the same step by
   assert.ok(Math.abs(zeros / total - 0.5) < 1e-5, `final sparsity ${zeros / total}`);
   assert.equal(s.pruning.final.overall, zeros / total);
 });
+
+test('lora + pruning: the frozen base is pruned at the mask steps on every rank, the adapters stay dense', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-prune-lora-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const r = await promisify(execFile)(process.execPath, [path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js'), 'start', '--workers', '2', '--steps', '6',
+    '--batch-size', '8', '--mode', 'lora', '--prune', '0.4', '--prune-begin', '1', '--prune-end', '4', '--prune-every', '3', '--checksum-every', '1',
+    '--max-queries', '2', '--run-dir', dir, '--json', '--no-nats'], { cwd: REPO_ROOT, maxBuffer: 64 << 20 });
+  const s = JSON.parse(r.stdout) as { checkpoint: string; pruning: { masks: Array<{ step: number; target: number; reached: number }>; final: { overall: number } } };
+  assert.deepEqual(s.pruning.masks.map((m) => m.step), [1, 4]);
+  assert.ok(Math.abs((s.pruning.masks[1]?.reached ?? 0) - 0.4) < 1e-5);
+  const applied = r.stderr.split('\n').filter((l) => l.includes('"msg":"pruning masks applied"')).map((l) => JSON.parse(l) as { workerId: string; step: number });
+  for (const workerId of ['local-000', 'local-001']) assert.deepEqual(applied.filter((a) => a.workerId === workerId).map((a) => a.step), [1, 4]);
+  // the checkpoint's base model holds the sparsity; the adapters are dense
+  const base = await readSafetensors(path.join(s.checkpoint, 'model.safetensors'));
+  let zeros = 0, total = 0;
+  for (const [name, tns] of base.tensors) {
+    if (!/\.(q|k|v|o|wi|wo|wi_0|wi_1)\.weight$/.test(name)) continue;
+    for (const x of tns.data as Float32Array) { total++; if (x === 0) zeros++; }
+  }
+  assert.ok(Math.abs(zeros / total - 0.4) < 1e-5, `base sparsity ${zeros / total}`);
+  const adapters = await readSafetensors(path.join(s.checkpoint, 'adapter', 'adapter_model.safetensors'));
+  for (const [name, tns] of adapters.tensors) if (name.includes('lora_A')) assert.ok((tns.data as Float32Array).every((x) => x !== 0), name);
+});

@@ -100,7 +100,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
         last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs, bytesSent: r.bytesSent };
         if (scaler.update(r.overflow)) return { grad, loss: NaN, skip: true };
         for (let i = 0; i < grad.length; i++) grad[i] = (fused[i] as number) / S;
-        if (masks.active) applyMasks(setup.trainLayout, grad, masks.active);    // pruned weights get no update
+        if (masks.active && !setup.adapted) applyMasks(setup.trainLayout, grad, masks.active);    // pruned weights get no update
         return { grad, loss: fused[grad.length] as number };
       },
     }, setup.state);
@@ -144,13 +144,16 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
             if (setup.state.step !== msg.start.firstStep + i) throw new Error(`worker ${o.workerId}: asked for step ${msg.start.firstStep + i}, at step ${setup.state.step}`);
             const step = setup.state.step;
             if (masks.activate(step)) {
-              applyMasks(setup.trainLayout, setup.state.params, masks.active as MaskSet);
-              sparsity = sparsityReport(setup.trainLayout, setup.state.params).overall;   // masked weights stay zero until the next set
+              // full: the trained weights; lora/qlora: the frozen base (the adapters stay dense)
+              if (setup.adapted) setup.adapted.pruneBase(setup.baseParams, masks.active as MaskSet);
+              else applyMasks(setup.trainLayout, setup.state.params, masks.active as MaskSet);
+              sparsity = setup.adapted ? sparsityReport(setup.baseLayout, setup.baseParams).overall
+                : sparsityReport(setup.trainLayout, setup.state.params).overall;   // masked weights stay zero until the next set
               log.info({ step, version: masks.version, sparsity }, 'pruning masks applied');
             }
             const stats = await trainer.step();
             // AdamW's decay and momentum would move pruned weights off zero: hold them there
-            if (masks.active) applyMasks(setup.trainLayout, setup.state.params, masks.active);
+            if (masks.active && !setup.adapted) applyMasks(setup.trainLayout, setup.state.params, masks.active);
             await heartbeat(stats);   // the coordinator's signal that this rank finished the step
           }
         } else if (msg.command === 'pruningMask' && msg.pruningMask) masks.add(msg.pruningMask);

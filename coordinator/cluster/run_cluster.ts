@@ -19,6 +19,7 @@ import { loadT5Tokenizer } from '../../shared/tokenizer.js';
 import { REPO_ROOT } from '../../shared/paths.js';
 import { modelConfigHash, type RunPlan } from '../../shared/cluster_plan.js';
 import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/train/setup.js';
+import type { ParamLayout } from '../../shared/model/params.js';
 import { resolveDataset, resolveRunDir } from '../run_inputs.js';
 import { evaluateRun, type EvalSummary } from './evaluate_run.js';
 import { checkpointDir, newestValidCheckpoint, pruneCheckpoints } from './checkpoints.js';
@@ -203,7 +204,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     start_step: startStep, steps: step, loss_first: losses[0] ?? NaN, loss_last: losses.at(-1) ?? NaN, losses,
     skipped_steps: losses.filter((l) => Number.isNaN(l)).length,
     samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
-    ...(schedule.final > 0 ? { pruning: { schedule, masks: pruning, final: sparsityReport(setup.trainLayout, setup.state.params) } } : {}),
+    ...(schedule.final > 0 ? { pruning: { schedule, masks: pruning, final: sparsityReport(prunedLayout(setup), setup.adapted ? setup.baseParams : setup.state.params) } } : {}),
     train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}), checkpoint: lastCheckpoint, workers,
     telemetry: { ...telemetry.summary(), metrics_url: monitor?.url ?? '', timeline: timeline ? timelineFile : '' },
   };
@@ -278,6 +279,11 @@ async function takeCheckpoint(
   return dir;
 }
 
+/** What pruning applies to: the trained weights (full), or the frozen base (lora/qlora). */
+function prunedLayout(setup: TrainingSetup): ParamLayout {
+  return setup.adapted ? setup.baseLayout : setup.trainLayout;
+}
+
 /** Mask bits per message: well under gRPC's 4 MiB. */
 const MASK_CHUNK_BYTES = 1 << 20;
 
@@ -286,14 +292,16 @@ async function broadcastMasks(
   runId: string, step: number, version: number, schedule: PruningSchedule, members: Membership, uploads: UploadRegistry,
   setup: TrainingSetup, log: Logger,
 ): Promise<{ step: number; target: number; reached: number }> {
-  const state = await fetchRank0State(runId, step, members, uploads, setup.trainLayout.total, false, 'prune');
-  const params = state.tensors.get('params') as Float32Array;
+  // full: the trained weights, as rank 0 has them now; lora/qlora: the frozen base, which every process holds
+  const layout = prunedLayout(setup);
+  const params = setup.adapted ? setup.baseParams
+    : (await fetchRank0State(runId, step, members, uploads, setup.trainLayout.total, false, 'prune')).tensors.get('params') as Float32Array;
   const target = targetSparsity(schedule, step);
-  const masks = magnitudeMasks(setup.trainLayout, params, target, schedule.scope);
+  const masks = magnitudeMasks(layout, params, target, schedule.scope);
   const names = [...masks.keys()];
   names.forEach((name, ti) => {
     const bits = masks.get(name) as Uint8Array;
-    const elements = setup.trainLayout.byName.get(name)?.size ?? 0;
+    const elements = layout.byName.get(name)?.size ?? 0;
     for (let off = 0; off < bits.length; off += MASK_CHUNK_BYTES) {
       const end = Math.min(bits.length, off + MASK_CHUNK_BYTES);
       members.broadcast({ pruningMask: {
@@ -302,8 +310,9 @@ async function broadcastMasks(
       } });
     }
   });
-  applyMasks(setup.trainLayout, params, masks);
-  const reached = sparsityReport(setup.trainLayout, params).overall;
+  if (setup.adapted) setup.adapted.pruneBase(setup.baseParams, masks);   // the checkpoints' base is the pruned one
+  else applyMasks(layout, params, masks);
+  const reached = sparsityReport(layout, params).overall;
   log.info({ step, version, target: round(target), reached: round(reached) }, 'pruning masks broadcast');
   return { step, target, reached };
 }

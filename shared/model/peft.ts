@@ -5,7 +5,8 @@
  * what AdamW keeps moments for and what a cluster would all-reduce.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { ParamLayout } from './params.js';
+import type { ParamLayout, ParamSpec } from './params.js';
+import { applyMasks, type MaskSet } from '../train/pruning.js';
 import type { Weights } from './t5.js';
 import { loraLayout, loraScale, mergeLora, type LoraOptions } from './lora.js';
 import { dequantizeNf4, nf4Bytes, quantizeNf4, type Nf4Tensor } from './nf4.js';
@@ -58,6 +59,24 @@ export class AdaptedModel {
     const quantized = new Map<string, () => tf.Tensor2D>();
     for (const [name, q] of this.nf4) quantized.set(name, () => tf.tensor2d(dequantizeNf4(q), q.shape as [number, number]));
     return Object.assign(w, { adapted: { frozen: true, loraScale: loraScale(this.o.lora), loraDropout: this.o.lora.dropout, quantized } });
+  }
+
+  /**
+   * Prunes the frozen base (dynamic pruning in lora/qlora modes): zeroes the masked weights of
+   * `baseParams` in place and re-makes their tensors (QLoRA: their NF4 codes; 0 is an NF4 code, so
+   * pruned weights stay exactly zero). The adapters stay dense.
+   */
+  pruneBase(baseParams: Float32Array, masks: MaskSet): void {
+    applyMasks(this.base, baseParams, masks);
+    for (const name of masks.keys()) {
+      const s = this.base.byName.get(name) as ParamSpec;   // applyMasks threw for unknown names
+      const view = baseParams.subarray(s.offset, s.offset + s.size);
+      if (this.nf4.has(name)) this.nf4.set(name, quantizeNf4(view, s.shape, this.o.doubleQuant));
+      else {
+        this.frozen.get(name)?.dispose();
+        this.frozen.set(name, tf.tensor(Float32Array.from(view), s.shape, 'float32'));
+      }
+    }
   }
 
   /** Disposes the adapter tensors of build(); the frozen base stays for the next step. */
