@@ -17,3 +17,48 @@ export async function cli(args: string[]): Promise<{ code: number; stdout: strin
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
   }
 }
+
+/** A pino line of a child process's stderr: `msg` plus whatever fields it logged. */
+export type LogLine = { msg: string } & Record<string, unknown>;
+
+/**
+ * Collects a child process's structured (pino) stderr lines and waits for the first line that
+ * matches; rejects when the process exits before one does.
+ */
+export class LogWatcher {
+  readonly lines: LogLine[] = [];
+  private readonly waiters: Array<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }> = [];
+  private exitError: Error | undefined;
+  private readonly rejecters = new Set<(e: Error) => void>();
+
+  constructor(child: { stderr: NodeJS.ReadableStream | null; once(event: 'exit', fn: (code: number | null) => void): unknown }) {
+    let partial = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      partial += b.toString();
+      const parts = partial.split('\n');
+      partial = parts.pop() ?? '';
+      for (const p of parts) {
+        let l: LogLine;
+        try { l = JSON.parse(p) as LogLine; } catch { continue; }   // not a log line (a warning from a native library)
+        if (typeof l.msg !== 'string') continue;
+        this.lines.push(l);
+        for (const w of this.waiters.filter((x) => x.match(l))) { this.waiters.splice(this.waiters.indexOf(w), 1); w.resolve(l); }
+      }
+    });
+    child.once('exit', (code) => {
+      this.exitError = new Error(`process exited (${code}) before the awaited log line`);
+      for (const r of this.rejecters) r(this.exitError);
+    });
+  }
+
+  /** The first line (already seen or still to come) that matches. */
+  until(match: (l: LogLine) => boolean): Promise<LogLine> {
+    const seen = this.lines.find(match);
+    if (seen) return Promise.resolve(seen);
+    if (this.exitError) return Promise.reject(this.exitError);
+    return new Promise<LogLine>((resolve, reject) => {
+      this.rejecters.add(reject);
+      this.waiters.push({ match, resolve: (l) => { this.rejecters.delete(reject); resolve(l); } });
+    });
+  }
+}

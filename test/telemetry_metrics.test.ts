@@ -10,12 +10,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from '../shared/paths.js';
+import { LogWatcher } from './run_cli.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 const STEPS = 12;
 const ARGS = ['--batch-size', '8', '--lr', '1e-3', '--warmup-steps', '2', '--log-every', '1', '--max-queries', '4', '--json', '--log-level', 'info', '--checkpoint-every', '0'];
-
-interface LogLine { msg: string; url?: string; step?: number }
 
 /** Value of one sample line `name{labels} value`, or undefined. */
 function sample(text: string, series: string): number | undefined {
@@ -35,22 +34,9 @@ test('/metrics during a 2-worker run: per-rank counters in base units, and promt
   child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   // the metrics URL, then the progress line of step 3 (logged once every rank reported step 3)
-  let url = '';
-  await new Promise<void>((resolve, reject) => {
-    let partial = '';
-    child.once('exit', (code) => reject(new Error(`coordinator exited (${code}) before step 3`)));
-    child.stderr.on('data', (b: Buffer) => {
-      partial += b.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      for (const p of parts) {
-        let l: LogLine;
-        try { l = JSON.parse(p) as LogLine; } catch { continue; }
-        if (l.msg.startsWith('serving /metrics') && l.url) url = l.url;
-        if (l.msg === 'step' && (l.step ?? 0) >= 3 && url) resolve();
-      }
-    });
-  });
+  const logs = new LogWatcher(child);
+  const url = String((await logs.until((l) => l.msg.startsWith('serving /metrics') && typeof l['url'] === 'string'))['url']);
+  await logs.until((l) => l.msg === 'step' && Number(l['step'] ?? 0) >= 3);
   const res = await fetch(`${url}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);

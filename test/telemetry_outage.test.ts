@@ -14,12 +14,11 @@ import { REPO_ROOT } from '../shared/paths.js';
 import { NatsServer } from '../shared/telemetry/nats_server.js';
 import { replayEvents } from '../shared/telemetry/events.js';
 import { parseStepTelemetry, type RunEvent } from '../shared/telemetry/payloads.js';
+import { LogWatcher } from './run_cli.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 const STEPS = 30;
 const ARGS = ['--batch-size', '8', '--lr', '1e-3', '--warmup-steps', '2', '--log-every', '5', '--max-queries', '4', '--json', '--log-level', 'warn', '--checkpoint-every', '10'];
-
-interface LogLine { pid: number; msg: string; gapMs?: number; component?: string }
 
 test('NATS killed mid-run and restarted: training finishes, the gap is logged, steps and events are all there', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-outage-'));
@@ -36,22 +35,8 @@ test('NATS killed mid-run and restarted: training finishes, the gap is logged, s
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let stdout = '';
   child.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
-  const lines: LogLine[] = [];
-  const lineWaiters: Array<{ match: (l: LogLine) => boolean; resolve: () => void }> = [];
-  let partial = '';
-  child.stderr.on('data', (b: Buffer) => {
-    partial += b.toString();
-    const parts = partial.split('\n');
-    partial = parts.pop() ?? '';
-    for (const p of parts) {
-      let l: LogLine;
-      try { l = JSON.parse(p) as LogLine; } catch { continue; }
-      lines.push(l);
-      for (const w of lineWaiters.filter((x) => x.match(l))) { lineWaiters.splice(lineWaiters.indexOf(w), 1); w.resolve(); }
-    }
-  });
-  const logged = (match: (l: LogLine) => boolean): Promise<void> =>
-    lines.some(match) ? Promise.resolve() : new Promise((resolve) => lineWaiters.push({ match, resolve }));
+  const logs = new LogWatcher(child);
+  const lines = logs.lines;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   // 1) wait until both ranks have published step 3 on NATS
@@ -65,7 +50,7 @@ test('NATS killed mid-run and restarted: training finishes, the gap is logged, s
   }
   // 2) crash the server; the coordinator and both workers notice
   await server.close(false);
-  await logged((l) => l.component === 'telemetry' && l.msg.startsWith('telemetry lost its NATS connection'));
+  await logs.until((l) => l['component'] === 'telemetry' && l.msg.startsWith('telemetry lost its NATS connection'));
   // 3) bring it back on the same port and store (JetStream keeps the stream)
   server = await NatsServer.start({ port, storeDir });
   const code = await exited;

@@ -11,13 +11,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../shared/paths.js';
 import { NatsServer } from '../shared/telemetry/nats_server.js';
+import { LogWatcher } from './run_cli.js';
 
 const exec = promisify(execFile);
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 // long enough to outlast the two top processes; SIGINT ends it after them (checkpoint, exit 0)
 const STEPS = 200;
-
-interface LogLine { msg: string; url?: string; step?: number; runId?: string }
 
 /** Rows of the table: the lines after the title and the header, split into cells. */
 function rows(out: string): string[][] {
@@ -35,23 +34,10 @@ test('coordinator top --once: one row per worker, from --coordinator HOST:PORT a
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let url = '', runId = '';
-  await new Promise<void>((resolve, reject) => {
-    let partial = '';
-    child.once('exit', (code) => reject(new Error(`coordinator exited (${code}) before step 2`)));
-    child.stderr.on('data', (b: Buffer) => {
-      partial += b.toString();
-      const parts = partial.split('\n');
-      partial = parts.pop() ?? '';
-      for (const p of parts) {
-        let l: LogLine;
-        try { l = JSON.parse(p) as LogLine; } catch { continue; }
-        if (l.msg.startsWith('serving /metrics') && l.url) url = l.url;
-        if (l.msg === 'coordinator listening' && l.runId) runId = l.runId;
-        if (l.msg === 'step' && (l.step ?? 0) >= 2 && url) resolve();
-      }
-    });
-  });
+  const logs = new LogWatcher(child);
+  const url = String((await logs.until((l) => l.msg.startsWith('serving /metrics') && typeof l['url'] === 'string'))['url']);
+  const runId = String((await logs.until((l) => l.msg === 'coordinator listening' && typeof l['runId'] === 'string'))['runId']);
+  await logs.until((l) => l.msg === 'step' && Number(l['step'] ?? 0) >= 2);
   const [http, nats] = await Promise.all([
     exec(process.execPath, [CLI, 'top', '--coordinator', url.replace(/^http:\/\//, ''), '--once'], { cwd: REPO_ROOT }),
     exec(process.execPath, [CLI, 'top', '--nats-url', server.url, '--once'], { cwd: REPO_ROOT }),
