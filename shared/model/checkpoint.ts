@@ -79,14 +79,8 @@ export async function loadHfModel(dir: string, o: LoadHfOptions = {}): Promise<L
     else dst.set(t.data);
     if (isVocab && vocab > fileConfig.vocabSize) {
       const rng = new Rng(o.seed ?? 0);
-      for (let i = t.data.length; i < dst.length; i += 2) {
-        // Box-Muller; new rows start like Hugging Face's resize_token_embeddings (N(0, 1) for T5)
-        let u = 0;
-        while (u === 0) u = rng.nextFloat();
-        const r = Math.sqrt(-2 * Math.log(u)), a = 2 * Math.PI * rng.nextFloat();
-        dst[i] = r * Math.cos(a);
-        if (i + 1 < dst.length) dst[i + 1] = r * Math.sin(a);
-      }
+      // new rows start like Hugging Face's resize_token_embeddings (N(0, 1) for T5)
+      for (let i = t.data.length; i < dst.length; i++) dst[i] = rng.nextNormal();
     }
   }
   // tied checkpoints may also carry lm_head.weight and the embed_tokens copies; anything else is a different model

@@ -84,20 +84,9 @@ export function initParams(layout: ParamLayout, seed: number): Float32Array {
   for (const s of layout.specs) {
     const view = flat.subarray(s.offset, s.offset + s.size);
     if (s.initStd === 0) view.fill(1);
-    else fillNormal(rng, view, s.initStd);
+    else for (let i = 0; i < view.length; i++) view[i] = rng.nextNormal() * s.initStd;
   }
   return flat;
-}
-
-/** Standard normal draws (Box-Muller, both values used) scaled by std. */
-function fillNormal(rng: Rng, out: Float32Array, std: number): void {
-  for (let i = 0; i < out.length; i += 2) {
-    let u = 0;
-    while (u === 0) u = rng.nextFloat();
-    const r = Math.sqrt(-2 * Math.log(u)), theta = 2 * Math.PI * rng.nextFloat();
-    out[i] = r * Math.cos(theta) * std;
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(theta) * std;
-  }
 }
 
 /** (out, in) row-major -> (in, out) row-major, or back: the same operation. */
