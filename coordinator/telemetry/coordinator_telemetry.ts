@@ -40,7 +40,7 @@ export class CoordinatorTelemetry {
   private constructor(
     readonly mode: TelemetryMode, readonly natsUrl: string, readonly runId: string,
     private readonly conn: TelemetryConnection | undefined, private readonly events: EventLog | undefined,
-    private readonly server: NatsServer | undefined, private readonly log: Logger,
+    private readonly server: NatsServer | undefined,
   ) {
     this.aggregator = new TelemetryAggregator(runId);
     this.subscription = this.subscribe();
@@ -51,14 +51,14 @@ export class CoordinatorTelemetry {
     const tlog = log.child({ component: 'telemetry' });
     if (!cfg.nats) {
       tlog.info('NATS telemetry off (--no-nats): per-step metrics arrive with the gRPC heartbeats');
-      return new CoordinatorTelemetry('grpc', '', runId, undefined, undefined, undefined, tlog);
+      return new CoordinatorTelemetry('grpc', '', runId, undefined, undefined, undefined);
     }
     let url = cfg.natsUrl, server: NatsServer | undefined, mode: TelemetryMode = 'nats';
     if (!url) {
       const binary = findNatsServer();
       if (!binary) {
         tlog.warn('no --nats-url and no nats-server on PATH (apt-get install nats-server): per-step metrics arrive with the gRPC heartbeats, run events are only logged');
-        return new CoordinatorTelemetry('grpc', '', runId, undefined, undefined, undefined, tlog);
+        return new CoordinatorTelemetry('grpc', '', runId, undefined, undefined, undefined);
       }
       server = await NatsServer.start({ binary });
       url = server.url;
@@ -67,7 +67,7 @@ export class CoordinatorTelemetry {
     }
     const conn = new TelemetryConnection({ url, name: `dsi-coordinator-${runId}`, log: tlog });
     const events = new EventLog({ runId, telemetry: conn, log: tlog });
-    return new CoordinatorTelemetry(mode, url, runId, conn, events, server, tlog);
+    return new CoordinatorTelemetry(mode, url, runId, conn, events, server);
   }
 
   private async subscribe(): Promise<void> {
