@@ -40,7 +40,7 @@ export interface Config {
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   prune: { final: number; initial: number; beginStep: number; endStep: number; every: number; scope: 'global' | 'layer' };
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
-  run: { dir: string };
+  run: { dir: string; interruptedExitCode: number };
   cluster: {
     workers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
     wire: 'fp32' | 'fp16' | 'bf16'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
@@ -61,6 +61,10 @@ function addFormats(): void {
   convict.addFormat({
     name: 'nonneg-number', coerce: Number,
     validate(v: unknown) { if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error('must be a number >= 0'); },
+  });
+  convict.addFormat({
+    name: 'exit-code', coerce: Number,
+    validate(v: unknown) { if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 255) throw new Error('must be an integer in [0, 255]'); },
   });
   convict.addFormat({
     name: 'unit-interval', coerce: Number,
@@ -156,6 +160,7 @@ const schema: convict.Schema<Config> = {
   },
   run: {
     dir: { doc: 'Run folder (checkpoints, summary, TREC run); empty: runs/<timestamp>.', format: String, default: '', env: 'DSI_RUN_DIR', arg: 'run-dir' },
+    interruptedExitCode: { doc: 'Exit code of `coordinator start` when SIGINT/SIGTERM stopped the run before its last step (after the checkpoint); 0 by default. A Kubernetes Job sets non-zero (e.g. 143) so that it counts as failed and is rerun, continuing with --resume=auto.', format: 'exit-code', default: 0, env: 'DSI_INTERRUPTED_EXIT_CODE', arg: 'interrupted-exit-code' },
   },
   cluster: {
     workers: { doc: 'Worker processes.', format: 'positive-int', default: 1, env: 'DSI_WORKERS', arg: 'workers' },

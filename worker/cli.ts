@@ -23,11 +23,13 @@ async function main(args: string[]): Promise<number> {
     process.on('SIGTERM', () => undefined);
   }
   const log = createLogger({ level: cfg.runtime.logLevel });
-  await runWorkerProcess({
+  const stopReason = await runWorkerProcess({
     coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
     bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg, joinTimeoutMs: cfg.cluster.joinTimeoutMs, log,
   });
-  return 0;
+  // stopped before the run's end (the coordinator was interrupted): not done, so a Job with
+  // --interrupted-exit-code starts this worker again and it joins the resumed run
+  return stopReason === 'finished' ? 0 : cfg.run.interruptedExitCode;
 }
 
 main(process.argv.slice(2)).then(

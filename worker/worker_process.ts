@@ -60,7 +60,8 @@ export function paramChecksum(params: Float32Array): string {
   return `${h.toString(16).padStart(8, '0')}:${params.length}`;
 }
 
-export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
+/** Resolves with the coordinator's reason for stopping this worker ("finished", "operator"...). */
+export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string> {
   const log = o.log.child({ component: 'worker', workerId: o.workerId });
   const protos = loadProtos();
   const server = await CollectiveServer.start({ host: o.bindHost, port: 0, protos, log });
@@ -70,6 +71,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
   let data: PreparedDataset | undefined;
   let ring: Ring | undefined;
   let telemetry: TelemetryConnection | undefined;
+  let stopReason = '';
   try {
     // the backend first, so Join reports what this worker really runs (auto resolves here)
     const backend = await initBackend(o.local.runtime.backend, { webgpuApi: o.local.runtime.webgpuApi });
@@ -160,7 +162,8 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
         else if (msg.command === 'checkpoint' && msg.checkpoint) {
           await uploadState(client, reply.runId, o.workerId, rank, msg.checkpoint.checkpointId, setup, scaler, msg.checkpoint.includeOptimizer);
         } else if (msg.command === 'stop') {
-          log.info({ reason: msg.stop?.reason }, 'stop');
+          stopReason = msg.stop?.reason ?? '';
+          log.info({ reason: stopReason }, 'stop');
           break;
         }
       }
@@ -169,6 +172,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
       clearInterval(timer);
     }
     await unary(client.leave.bind(client), { runId: reply.runId, workerId: o.workerId, reason: 'finished' }, 5_000).catch(() => undefined);
+    return stopReason;
   } finally {
     await telemetry?.close();
     await ring?.close();

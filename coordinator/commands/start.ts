@@ -1,16 +1,19 @@
 /**
  * `coordinator start [--workers N] [--resume]`: the coordinator and N local worker processes
  * train on the configured data (default: the bundled sample), evaluate and summarise.
- * SIGINT/SIGTERM: finish the current step, checkpoint, stop the workers, exit 0.
+ * SIGINT/SIGTERM: finish the current step, checkpoint, stop the workers, exit 0 (or --interrupted-exit-code).
  */
-import { describeConfig, hasFlag, loadConfig } from '../../shared/config.js';
-import { createLogger } from '../../shared/log.js';
+import { describeConfig, flagValue, hasFlag, loadConfig, type Config } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import { createLogger, type Logger } from '../../shared/log.js';
 import { formatAdapter } from '../../shared/webgpu.js';
 import { runCluster, type ClusterSummary } from '../cluster/run_cluster.js';
+import { newestValidCheckpoint } from '../cluster/checkpoints.js';
+import { resolveRunDir } from '../run_inputs.js';
 
 export async function run(args: string[]): Promise<number> {
   if (hasFlag(args, 'help')) {
-    process.stdout.write(`usage: coordinator start [--workers N] [--steps N] [--data DIR] [--run-dir DIR [--resume]] [--json] ...\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator start [--workers N] [--steps N] [--data DIR] [--run-dir DIR [--resume | --resume=auto]] [--json] ...\n\n${describeConfig()}\n`);
     return 0;
   }
   const cfg = loadConfig({ args });
@@ -24,9 +27,26 @@ export async function run(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const summary = await runCluster(cfg, log, { resume: hasFlag(args, 'resume'), stopRequested: () => stop });
+  const summary = await runCluster(cfg, log, { resume: resumeRequested(args, cfg, log), stopRequested: () => stop });
   process.stdout.write(cfg.runtime.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
-  return 0;
+  // a run stopped before its last step is not done: a Job (--interrupted-exit-code) reruns it
+  return summary.interrupted ? cfg.run.interruptedExitCode : 0;
+}
+
+/**
+ * --resume: continue the run (its checkpoint must exist). --resume=auto: continue it when it has a
+ * valid checkpoint, else start it; so one command line serves a Kubernetes Job's first start and
+ * every restart after a failure.
+ */
+function resumeRequested(args: string[], cfg: Config, log: Logger): boolean {
+  const value = flagValue(args, 'resume');
+  if (value === undefined) return false;
+  if (value === 'true') return true;
+  if (value !== 'auto') throw new ConfigError('resume', `'${value}' is not a --resume mode: give --resume or --resume=auto`);
+  if (!cfg.run.dir) throw new ConfigError('run.dir', '--resume=auto needs --run-dir DIR: the run that a restart continues');
+  const found = newestValidCheckpoint(resolveRunDir(cfg));
+  log.info({ runDir: resolveRunDir(cfg), checkpoint: found?.dir ?? null }, found ? 'resume=auto: continuing from the newest checkpoint' : 'resume=auto: no checkpoint yet, starting the run');
+  return found !== undefined;
 }
 
 function pct(x: number): string {
