@@ -1,0 +1,380 @@
+/**
+ * deploy/: the container image and the Kubernetes manifests. No Docker engine or cluster exists
+ * here, so what can be checked is checked: the Dockerfile copies files that exist and survive its
+ * .dockerignore, and runs our executables; every manifest parses, Services select pods and ports,
+ * container flags and DSI_* variables load through the config schema; and a rehearsal runs the
+ * manifests' own coordinator and worker command lines as local processes through a whole run,
+ * a SIGTERM and the Job's restart, with only the cluster's addresses and paths substituted.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { describeConfig, loadConfig, type Config } from '../shared/config.js';
+import { REPO_ROOT } from '../shared/paths.js';
+import { freePort, NatsServer } from '../shared/telemetry/nats_server.js';
+import { LogWatcher } from './run_cli.js';
+import {
+  copyParts, dockerIgnored, parseDockerfile, podTemplate, readDockerignore, readYamlDocs, renderKustomization,
+  type Container, type EnvVar, type K8sObject,
+} from './deploy_render.js';
+
+const run = promisify(execFile);
+const DEPLOY = path.join(REPO_ROOT, 'deploy');
+const K8S = path.join(DEPLOY, 'k8s');
+const DOCKERFILE = path.join(DEPLOY, 'Dockerfile');
+const VARIANTS = { base: K8S, gpu: path.join(K8S, 'overlays', 'gpu') } as const;
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject {
+  const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+  assert.ok(o, `no ${kind} ${name} in the manifests`);
+  return o;
+}
+
+function container(o: K8sObject, name: string): Container {
+  const c = podTemplate(o)?.spec.containers.find((x) => x.name === name);
+  assert.ok(c, `${o.kind} ${o.metadata.name} has no container ${name}`);
+  return c;
+}
+
+function port(c: Container, name: string): number {
+  const p = c.ports?.find((x) => x.name === name);
+  assert.ok(p, `container ${c.name} has no port named ${name}`);
+  return p.containerPort;
+}
+
+/** Where the pod runs in the rehearsal: the downward API's values, and folders for the volumes. */
+interface PodWorld { podIp: string; completionIndex: number; mounts: Map<string, string> }
+
+/** The container's environment as the kubelet sets it (fieldRefs resolved from `world`). */
+function containerEnv(c: Container, world: PodWorld): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const e of c.env ?? [] as EnvVar[]) {
+    const ref = e.valueFrom?.fieldRef?.fieldPath;
+    if (ref === 'status.podIP') env[e.name] = world.podIp;
+    else if (ref === "metadata.annotations['batch.kubernetes.io/job-completion-index']") env[e.name] = String(world.completionIndex);
+    else if (ref !== undefined) assert.fail(`${c.name}: env ${e.name} reads ${ref}, which this test cannot stand in for`);
+    else env[e.name] = e.value ?? '';
+  }
+  return env;
+}
+
+/** The container's args with $(VAR) expanded from its env and volume paths mapped, as in the pod. */
+function containerArgs(c: Container, env: Record<string, string>, world: PodWorld): string[] {
+  assert.equal(c.command, undefined, `${c.name}: command would replace the image's ENTRYPOINT (tini); set args`);
+  return (c.args ?? []).map((a) => mapPaths(a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, v: string) => env[v] ?? m), world));
+}
+
+function mapPaths(s: string, world: PodWorld): string {
+  for (const [from, to] of world.mounts) s = s.split(from).join(to);
+  return s;
+}
+
+/** Writes each volume the container mounts (ConfigMap files, an empty folder for a claim) under `root`. */
+function mountVolumes(o: K8sObject, c: Container, objects: K8sObject[], root: string): Map<string, string> {
+  const mounts = new Map<string, string>();
+  const volumes = podTemplate(o)?.spec.volumes ?? [];
+  for (const m of c.volumeMounts ?? []) {
+    const v = volumes.find((x) => x.name === m.name);
+    assert.ok(v, `${c.name}: mount ${m.name} names no volume`);
+    const dir = path.join(root, m.name);
+    mkdirSync(dir, { recursive: true });
+    if (v.configMap) {
+      const cm = find(objects, 'ConfigMap', v.configMap.name);
+      for (const [file, text] of Object.entries(cm['data'] as Record<string, string>)) writeFileSync(path.join(dir, file), text);
+    } else if (v.persistentVolumeClaim) find(objects, 'PersistentVolumeClaim', v.persistentVolumeClaim.claimName);
+    else assert.fail(`${c.name}: volume ${v.name} is neither a ConfigMap nor a claim`);
+    mounts.set(m.mountPath, dir);
+  }
+  // files mounted from a ConfigMap may name the other volumes' paths (run.dir): map those too
+  for (const dir of mounts.values())
+    for (const f of readdirSync(dir)) writeFileSync(path.join(dir, f), mapPaths(readFileSync(path.join(dir, f), 'utf8'), { podIp: '', completionIndex: 0, mounts }));
+  return mounts;
+}
+
+/** The config a container's command line resolves to; `skip` words (the executable, the command) first. */
+function containerConfig(c: Container, skip: number, world: PodWorld): Readonly<Config> {
+  const env = containerEnv(c, world);
+  return loadConfig({ args: containerArgs(c, env, world).slice(skip), env });
+}
+
+/** DSI_* variables the schema reads, as `--help` lists them; DSI_CONFIG names the config file. */
+function schemaEnvNames(): Set<string> {
+  return new Set(['DSI_CONFIG', ...[...describeConfig().matchAll(/\(env (DSI_[A-Z0-9_]+)\)/g)].map((m) => m[1] as string)]);
+}
+
+/** The runtime stage's `ln -s TARGET /usr/local/bin/NAME` lines: executable name -> file under the repository root. */
+function imageExecutables(): Map<string, string> {
+  const stages = parseDockerfile(DOCKERFILE);
+  const final = stages.at(-1);
+  assert.ok(final);
+  const workdir = final.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args ?? '/';
+  const out = new Map<string, string>();
+  for (const i of final.instructions.filter((x) => x.op === 'RUN'))
+    for (const m of i.args.matchAll(/ln -s (\S+) \/usr\/local\/bin\/(\S+)/g))
+      out.set(m[2] as string, path.join(REPO_ROOT, path.relative(workdir, m[1] as string)));
+  return out;
+}
+
+for (const [variant, dir] of Object.entries(VARIANTS)) {
+  test(`k8s ${variant}: Services select pods and name their ports; containers' flags, env and ports agree with the config schema`, () => {
+    const objects = renderKustomization(dir);
+    for (const o of objects) assert.match(o.apiVersion, /^(v1|apps\/v1|batch\/v1)$/, `${o.kind} ${o.metadata.name}: apiVersion ${o.apiVersion}`);
+    const workloads = objects.filter((o) => podTemplate(o));
+    for (const svc of objects.filter((o) => o.kind === 'Service')) {
+      const spec = svc['spec'] as { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string | number }> };
+      const pods = workloads.filter((w) => Object.entries(spec.selector).every(([k, v]) => podTemplate(w)?.metadata?.labels?.[k] === v));
+      assert.equal(pods.length, 1, `Service ${svc.metadata.name} selects ${pods.length} workloads`);
+      const named = (podTemplate(pods[0] as K8sObject)?.spec.containers ?? []).flatMap((c) => c.ports ?? []);
+      for (const p of spec.ports) assert.ok(named.some((n) => n.name === p.targetPort || n.containerPort === p.targetPort), `Service ${svc.metadata.name}: targetPort ${p.targetPort} is no container port`);
+    }
+    const envNames = schemaEnvNames();
+    for (const c of workloads.flatMap((w) => podTemplate(w)?.spec.containers ?? [])) {
+      assert.ok(c.resources?.requests?.['cpu'] && c.resources.requests['memory'], `${c.name}: no cpu/memory requests`);
+      for (const e of c.env ?? []) if (e.name.startsWith('DSI_')) assert.ok(envNames.has(e.name), `${c.name}: env ${e.name} is not in the config schema`);
+    }
+    const world = (i = 0): PodWorld => ({ podIp: '10.1.2.3', completionIndex: i, mounts: new Map() });
+
+    // the coordinator: ports and /metrics as the Service, the container and Prometheus' annotations say
+    const coordJob = find(objects, 'Job', 'dsi-coordinator');
+    const coord = container(coordJob, 'coordinator');
+    assert.deepEqual(coord.args?.slice(0, 2), ['coordinator', 'start']);
+    const root = mkdtempSync(path.join(os.tmpdir(), 'dsi-deploy-'));
+    try {
+      const cw = { ...world(), mounts: mountVolumes(coordJob, coord, objects, path.join(root, 'coordinator')) };
+      const cc = containerConfig(coord, 2, cw);
+      assert.equal(cc.cluster.spawn, false, 'the coordinator must wait for the worker pods, not start its own');
+      assert.equal(cc.cluster.host, '0.0.0.0');
+      assert.equal(cc.cluster.port, port(coord, 'grpc'));
+      assert.equal(cc.telemetry.metricsHost, '0.0.0.0', '/metrics on 127.0.0.1 cannot be scraped');
+      assert.equal(cc.telemetry.metricsPort, port(coord, 'metrics'));
+      const ann = podTemplate(coordJob)?.metadata?.annotations ?? {};
+      assert.equal(ann['prometheus.io/scrape'], 'true');
+      assert.equal(Number(ann['prometheus.io/port']), cc.telemetry.metricsPort);
+      assert.equal(ann['prometheus.io/path'], '/metrics');
+      assert.ok(coord.args?.includes('--resume=auto'), 'a restarted coordinator pod must continue the run');
+      assert.notEqual(cc.run.interruptedExitCode, 0, 'SIGTERM must not end the Job as succeeded');
+      const runsMount = coord.volumeMounts?.find((m) => podTemplate(coordJob)?.spec.volumes?.find((v) => v.name === m.name)?.persistentVolumeClaim);
+      assert.ok(runsMount && cc.run.dir.startsWith(cw.mounts.get(runsMount.mountPath) ?? '?'), `run.dir ${cc.run.dir} is not on the shared volume`);
+      // the sample is prepared into <image WORKDIR>/runs/prepared and workers read it from there
+      const workdir = parseDockerfile(DOCKERFILE).at(-1)?.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args;
+      assert.equal(runsMount.mountPath, `${workdir}/runs`);
+      const failRules = (coordJob['spec'] as { podFailurePolicy: { rules: Array<{ action: string; onExitCodes?: { values: number[] } }> } }).podFailurePolicy.rules;
+      assert.ok(!failRules.some((r) => r.action === 'FailJob' && r.onExitCodes?.values.includes(cc.run.interruptedExitCode)), 'the interrupted exit code must be retried');
+      assert.equal(podTemplate(coordJob)?.spec.restartPolicy, 'Never');
+
+      // the workers: as many as the run expects, joining through the Service, reachable at their pod IP
+      const workJob = find(objects, 'Job', 'dsi-workers');
+      const spec = workJob['spec'] as { completionMode: string; completions: number; parallelism: number };
+      const worker = container(workJob, 'worker');
+      assert.equal(worker.args?.[0], 'worker');
+      const ww = { ...world(1), mounts: mountVolumes(workJob, worker, objects, path.join(root, 'worker')) };
+      const wc = containerConfig(worker, 1, ww);
+      assert.equal(spec.completionMode, 'Indexed');
+      assert.equal(spec.completions, cc.cluster.workers, 'worker pods != cluster.workers: the coordinator would wait for ever');
+      assert.equal(spec.parallelism, cc.cluster.workers);
+      assert.equal(wc.cluster.advertiseHost, '10.1.2.3', 'workers must advertise their pod IP');
+      assert.equal(wc.cluster.workerHost, '0.0.0.0');
+      assert.deepEqual([wc.model, wc.train.mode, wc.lora], [cc.model, cc.train.mode, cc.lora], 'workers must build the coordinator\'s model');
+      assert.equal(wc.run.interruptedExitCode, cc.run.interruptedExitCode, 'workers stopped early must exit as the coordinator does, for their Job to rerun them');
+      assert.equal(podTemplate(workJob)?.spec.restartPolicy, 'OnFailure');
+      assert.ok(containerArgs(worker, containerEnv(worker, ww), ww).includes('worker-1'), 'worker id from the completion index');
+      const [host, svcPort] = wc.cluster.coordinator.split(':');
+      const svc = find(objects, 'Service', host as string)['spec'] as { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string }> };
+      assert.deepEqual(svc.selector, podTemplate(coordJob)?.metadata?.labels);
+      assert.equal(port(coord, svc.ports.find((p) => p.port === Number(svcPort))?.targetPort ?? '?'), cc.cluster.port);
+
+      // NATS: the URL the coordinator hands the workers reaches nats-server -js through its Service
+      const nats = new URL(cc.telemetry.natsUrl);
+      const natsSvc = find(objects, 'Service', nats.hostname)['spec'] as { ports: Array<{ port: number; targetPort: string }> };
+      const natsC = container(find(objects, 'Deployment', nats.hostname), 'nats');
+      const target = port(natsC, natsSvc.ports.find((p) => p.port === Number(nats.port))?.targetPort ?? '?');
+      assert.ok(natsC.args?.includes('-js'), 'run events need JetStream');
+      assert.equal(Number(natsC.args?.[(natsC.args.indexOf('-p')) + 1]), target);
+
+      if (variant === 'gpu') {
+        assert.equal(wc.runtime.backend, 'webgpu');
+        assert.equal(wc.runtime.webgpuApi, 'vulkan');
+        assert.equal(worker.resources?.limits?.['nvidia.com/gpu'], '1');
+        assert.match(containerEnv(worker, ww)['NVIDIA_DRIVER_CAPABILITIES'] ?? '', /\bgraphics\b/, 'without graphics the Vulkan ICD is not mounted');
+        assert.equal(coord.resources?.limits?.['nvidia.com/gpu'], undefined, 'the coordinator needs no GPU');
+      } else assert.equal(worker.resources?.limits?.['nvidia.com/gpu'], undefined);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
+
+test('k8s: every YAML file under deploy/k8s parses; where kubectl exists, its kustomize output equals the rendering the tests check', async (t) => {
+  const walk = (d: string): string[] => readdirSync(d).flatMap((n) => statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : [path.join(d, n)]);
+  const files = walk(K8S).filter((f) => f.endsWith('.yaml'));
+  assert.ok(files.length >= 8, `only ${files.length} YAML files`);
+  for (const f of files) assert.ok(readYamlDocs(f).length > 0, `${f} is empty`);
+  let kubectl = true;
+  try { execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' }); } catch { kubectl = false; }
+  if (!kubectl) { t.skip('kubectl is not installed: the offline rendering is checked above, not compared'); return; }
+  // generated ConfigMaps carry a content hash in kubectl's output; the rendering leaves it off
+  const unhash = (v: unknown): unknown => typeof v === 'string' ? v.replace(/^(dsi-config)-[a-z0-9]{10}$/, '$1')
+    : Array.isArray(v) ? v.map(unhash) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unhash(x)])) : v;
+  const key = (o: K8sObject): string => `${o.kind}/${o.metadata.name}`;
+  for (const dir of Object.values(VARIANTS)) {
+    const out = (await run('kubectl', ['kustomize', dir], { maxBuffer: 16 << 20 })).stdout;
+    const theirs = parseAllDocuments(out).map((d) => unhash(d.toJSON()) as K8sObject).sort((a, b) => key(a).localeCompare(key(b)));
+    const ours = renderKustomization(dir).sort((a, b) => key(a).localeCompare(key(b)));
+    assert.deepEqual(ours, theirs, `${path.relative(REPO_ROOT, dir)}: our rendering differs from kubectl kustomize`);
+  }
+});
+
+test('Dockerfile: copies files that exist and survive its .dockerignore, builds every source folder, ships what runs read, runs our executables', async () => {
+  const stages = parseDockerfile(DOCKERFILE);
+  const ignore = readDockerignore(`${DOCKERFILE}.dockerignore`);
+  assert.ok(stages.every((s) => /^(\$\{NODE_IMAGE\}|node:20-bookworm-slim)$/.test(s.from)), 'every stage from node:20-bookworm-slim');
+  assert.match(readFileSync(DOCKERFILE, 'utf8'), /^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
+  const [build, final] = [stages[0], stages.at(-1)];
+  assert.ok(build && final && stages.length >= 2, 'multi-stage');
+  const local = (s: typeof final) => s.instructions.filter((i) => i.op === 'COPY').map((i) => copyParts(i.args)).filter((c) => !c.flags['from']);
+  for (const s of stages)
+    for (const c of local(s))
+      for (const src of c.sources) {
+        const abs = path.join(REPO_ROOT, src);
+        assert.ok(existsSync(abs), `COPY ${src}: not in the repository`);
+        const walk = (p: string): string[] => statSync(p).isDirectory() ? readdirSync(p).flatMap((n) => walk(path.join(p, n))) : [p];
+        for (const f of walk(abs)) {
+          const rel = path.relative(REPO_ROOT, f);
+          if (!rel.endsWith('.log')) assert.ok(!dockerIgnored(rel, ignore), `COPY ${src}: ${rel} is excluded by the .dockerignore`);
+        }
+      }
+  // everything tsc compiles (but the tests) reaches the build stage
+  const include = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] }).include.map((g) => g.split('/')[0] as string);
+  const built = new Set(local(build).flatMap((c) => c.sources));
+  for (const d of include.filter((d) => d !== 'test')) assert.ok(built.has(d), `the build stage does not copy ${d}/`);
+  assert.ok(build.instructions.some((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args)) && build.instructions.some((i) => i.op === 'RUN' && /npm run build/.test(i.args)));
+  // files the code reads from the repository root at run time are in the runtime stage
+  const shipped = [...local(final).map((c) => c.dest.replace(/^\.\//, '').replace(/\/$/, '')),
+    ...final.instructions.filter((i) => i.op === 'COPY' && i.args.includes('--from=')).map((i) => copyParts(i.args).dest.replace(/^\.\//, '').replace(/\/$/, ''))];
+  const sources = ['coordinator', 'shared', 'worker'].flatMap((d) => {
+    const walk = (p: string): string[] => statSync(p).isDirectory() ? readdirSync(p).flatMap((n) => walk(path.join(p, n))) : p.endsWith('.ts') ? [p] : [];
+    return walk(path.join(REPO_ROOT, d));
+  });
+  let reads = 0;
+  for (const f of sources)
+    for (const m of readFileSync(f, 'utf8').matchAll(/join\(REPO_ROOT((?:,\s*'[^']+')+)/g)) {
+      const rel = [...(m[1] as string).matchAll(/'([^']+)'/g)].map((x) => x[1]).join('/');
+      reads++;
+      if (rel.startsWith('runs')) continue;   // the run volume
+      assert.ok(shipped.some((s) => rel === s || rel.startsWith(`${s}/`)), `${path.relative(REPO_ROOT, f)} reads ${rel}, which the image does not ship`);
+    }
+  assert.ok(reads >= 5, `found only ${reads} reads below REPO_ROOT: the scan is broken`);
+  // a GPU through Vulkan, a non-root user, tini as PID 1, our executables
+  const runs = final.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
+  assert.match(runs, /apt-get install[^\n]*\blibvulkan1\b/);
+  assert.match(final.instructions.filter((i) => i.op === 'ENV').map((i) => i.args).join(' '), /NVIDIA_DRIVER_CAPABILITIES=\S*\bgraphics\b/);
+  const user = final.instructions.filter((i) => i.op === 'USER').at(-1)?.args ?? '0';
+  assert.match(user, /^[1-9]\d*(:\d+)?$/, 'a numeric non-root USER (runAsNonRoot checks it)');
+  const bins = imageExecutables();
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  assert.deepEqual(Object.fromEntries(bins), Object.fromEntries(Object.entries(pkg.bin).map(([k, v]) => [k, path.join(REPO_ROOT, v)])));
+  const exec = (op: string): string[] => JSON.parse(final.instructions.filter((i) => i.op === op).at(-1)?.args ?? '[]') as string[];
+  assert.deepEqual(exec('ENTRYPOINT'), ['/usr/bin/tini', '--']);
+  const [cmd, ...cmdArgs] = exec('CMD');
+  const file = bins.get(cmd ?? '');
+  assert.ok(file, `CMD ${cmd} is not one of the image's executables`);
+  const r = await run(process.execPath, [file, ...cmdArgs], { cwd: REPO_ROOT });
+  assert.match(r.stdout, /usage: coordinator <command>/);
+  for (const o of renderKustomization(K8S))
+    for (const c of podTemplate(o)?.spec.containers ?? [])
+      if (c.image.startsWith('dsi-cluster')) assert.ok(bins.has(c.args?.[0] ?? ''), `${c.name}: args[0] ${c.args?.[0]} is not an executable of the image`);
+});
+
+/** A pod's process: its exit code (once it ends), stdout, and the tail of stderr for failure messages. */
+interface PodProcess { child: ChildProcess; exited: Promise<number>; stdout: () => string; stderr: () => string }
+
+test('rehearsal: the manifests\' coordinator and worker command lines train with 2 workers; SIGTERM exits for the Job to retry; the retried pods resume and finish', { timeout: 600_000 }, async (t) => {
+  const objects = renderKustomization(K8S);
+  const coordJob = find(objects, 'Job', 'dsi-coordinator'), workJob = find(objects, 'Job', 'dsi-workers');
+  const coord = container(coordJob, 'coordinator'), worker = container(workJob, 'worker');
+  const workers = (workJob['spec'] as { completions: number }).completions;
+  const root = mkdtempSync(path.join(os.tmpdir(), 'dsi-rehearsal-'));
+  const nats = await NatsServer.start();
+  const pods: PodProcess[] = [];
+  t.after(async () => {
+    for (const p of pods) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await nats.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+  // what differs from the cluster: Service name:port -> 127.0.0.1 and a free port, pod IP -> 127.0.0.1,
+  // volumes -> folders under `root` (one run volume shared by all pods, as the claim is)
+  const local = { grpc: await freePort(), metrics: await freePort(), client: nats.port } as Record<string, number>;
+  const addresses = new Map<string, string>();
+  for (const svc of objects.filter((o) => o.kind === 'Service'))
+    for (const p of (svc['spec'] as { ports: Array<{ port: number; targetPort: string }> }).ports)
+      addresses.set(`${svc.metadata.name}:${p.port}`, `127.0.0.1:${local[p.targetPort] ?? assert.fail(`no local port for ${p.targetPort}`)}`);
+  const toLocal = (s: string): string => { for (const [from, to] of addresses) s = s.split(from).join(to); return s; };
+  const mounts = new Map([...mountVolumes(coordJob, coord, objects, root), ...mountVolumes(workJob, worker, objects, root)]);
+  for (const f of readdirSync(mounts.get('/etc/dsi') ?? assert.fail('no /etc/dsi mount'))) {
+    const file = path.join(mounts.get('/etc/dsi') as string, f);
+    writeFileSync(file, toLocal(readFileSync(file, 'utf8')));
+  }
+  const ownPorts = new Map([[String(port(coord, 'grpc')), String(local['grpc'])], [String(port(coord, 'metrics')), String(local['metrics'])]]);
+  const bins = imageExecutables();
+  const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DSI_')));
+  const startPod = (c: Container, index: number, extra: string[], listens = false): PodProcess => {
+    const world: PodWorld = { podIp: '127.0.0.1', completionIndex: index, mounts };
+    const env = containerEnv(c, world);
+    const [exe, ...args] = containerArgs(c, env, world).map((a) => toLocal(listens ? ownPorts.get(a) ?? a : a));
+    const child = spawn(process.execPath, [bins.get(exe ?? '') ?? assert.fail(`no executable ${exe}`), ...args, ...extra],
+      { cwd: REPO_ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    child.stdout?.on('data', (b: Buffer) => { out += b.toString(); });
+    child.stderr?.on('data', (b: Buffer) => { err = (err + b.toString()).slice(-4000); });
+    const exited = new Promise<number>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : -2))));
+    const pod = { child, exited, stdout: () => out, stderr: () => err };
+    pods.push(pod);
+    return pod;
+  };
+  // the only changes to the run itself: a short one, progress every step, a quick evaluation
+  const short = ['--steps', '5', '--log-every', '1', '--max-queries', '4'];
+  const startRun = (): { coordinator: PodProcess; log: LogWatcher; workers: PodProcess[] } => {
+    const coordinator = startPod(coord, 0, short, true);
+    const log = new LogWatcher(coordinator.child);
+    // the Job starts all pods at once: workers retry Join until the coordinator listens
+    return { coordinator, log, workers: Array.from({ length: workers }, (_, i) => startPod(worker, i, [])) };
+  };
+  const codes = (r: ReturnType<typeof startRun>) => Promise.all([r.coordinator, ...r.workers].map((p) => p.exited));
+  const why = (r: ReturnType<typeof startRun>) => [r.coordinator, ...r.workers].map((p) => p.stderr()).join('\n---\n');
+
+  // 1) first start (--resume=auto finds no checkpoint), then SIGTERM as when the pod is deleted
+  const first = startRun();
+  await first.log.until((l) => l.msg === 'resume=auto: no checkpoint yet, starting the run');
+  const joined = await first.log.until((l) => l.msg === 'all workers joined');
+  assert.equal((joined['ring'] as string[]).length, workers);
+  for (const a of joined['ring'] as string[]) assert.match(a, /^127\.0\.0\.1:\d+$/, 'a worker did not advertise its pod IP');
+  const metrics = await (await fetch(`http://127.0.0.1:${local['metrics']}/metrics`)).text();
+  assert.match(metrics, new RegExp(`^dsi_run_world_size(\\{[^}]*\\})? ${workers}$`, 'm'));
+  await first.log.until((l) => l.msg === 'step' && Number(l['step']) >= 2);
+  first.coordinator.child.kill('SIGTERM');
+  const interrupted = (await codes(first));
+  const code = loadConfig({ args: ['--config', path.join(mounts.get('/etc/dsi') as string, 'config.json'), ...(coord.args ?? []).slice(2).map((a) => ownPorts.get(a) ?? a)], env: {} }).run.interruptedExitCode;
+  assert.deepEqual(interrupted, Array(workers + 1).fill(code), `exit codes ${interrupted}: ${why(first)}`);
+  const saved = await first.log.until((l) => l.msg === 'checkpoint written');
+
+  // 2) the Job's retry: the very same command lines continue from that checkpoint to the end
+  const second = startRun();
+  await second.log.until((l) => l.msg === 'resume=auto: continuing from the newest checkpoint');
+  const done = await codes(second);
+  assert.deepEqual(done, Array(workers + 1).fill(0), `exit codes ${done}: ${why(second)}`);
+  const summary = JSON.parse(second.coordinator.stdout().trim().split('\n').at(-1) ?? '') as {
+    start_step: number; steps: number; world_size: number; losses: number[]; workers: Array<{ worker_id: string }>; telemetry: { mode: string }; eval?: { queries: number };
+  };
+  assert.equal(summary.start_step, saved['step']);
+  assert.equal(summary.steps, 5);
+  assert.equal(summary.world_size, workers);
+  assert.equal(summary.losses.length, 5, 'the resumed run keeps the interrupted one\'s losses');
+  assert.deepEqual(summary.workers.map((w) => w.worker_id), Array.from({ length: workers }, (_, i) => `worker-${i}`));
+  assert.equal(summary.telemetry.mode, 'nats');
+  assert.equal(summary.eval?.queries, 4);
+});
