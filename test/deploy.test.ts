@@ -1,15 +1,14 @@
 /**
- * deploy/: the container image and the Kubernetes manifests. No Docker engine or cluster exists
- * here, so what can be checked is checked: the Dockerfile copies files that exist and survive its
- * .dockerignore, and runs our executables; every manifest parses, Services select pods and ports,
- * container flags and DSI_* variables load through the config schema; and a rehearsal runs the
- * manifests' own coordinator and worker command lines as local processes through a whole run,
- * a SIGTERM and the Job's restart, with only the cluster's addresses and paths substituted.
+ * deploy/k8s: the Kubernetes manifests. No cluster exists here, so what can be checked is checked:
+ * every manifest parses, Services select pods and ports, container flags and DSI_* variables load
+ * through the config schema; and a rehearsal runs the manifests' own coordinator and worker command
+ * lines as local processes through a whole run, a SIGTERM and the Jobs' retry, with only the
+ * cluster's addresses and paths substituted. The image: test/deploy_image.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -17,10 +16,9 @@ import { parseAllDocuments } from 'yaml';
 import { describeConfig, loadConfig, type Config } from '../shared/config.js';
 import { REPO_ROOT } from '../shared/paths.js';
 import { freePort, NatsServer } from '../shared/telemetry/nats_server.js';
-import { LogWatcher } from './run_cli.js';
+import { cli, LogWatcher } from './run_cli.js';
 import {
-  copyParts, dockerIgnored, parseDockerfile, podTemplate, readDockerignore, readYamlDocs, renderKustomization,
-  type Container, type EnvVar, type K8sObject,
+  imageExecutables, imageWorkdir, podTemplate, readYamlDocs, renderKustomization, type Container, type EnvVar, type K8sObject,
 } from './deploy_render.js';
 
 const run = promisify(execFile);
@@ -107,19 +105,6 @@ function schemaEnvNames(): Set<string> {
   return new Set(['DSI_CONFIG', ...[...describeConfig().matchAll(/\(env (DSI_[A-Z0-9_]+)\)/g)].map((m) => m[1] as string)]);
 }
 
-/** The runtime stage's `ln -s TARGET /usr/local/bin/NAME` lines: executable name -> file under the repository root. */
-function imageExecutables(): Map<string, string> {
-  const stages = parseDockerfile(DOCKERFILE);
-  const final = stages.at(-1);
-  assert.ok(final);
-  const workdir = final.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args ?? '/';
-  const out = new Map<string, string>();
-  for (const i of final.instructions.filter((x) => x.op === 'RUN'))
-    for (const m of i.args.matchAll(/ln -s (\S+) \/usr\/local\/bin\/(\S+)/g))
-      out.set(m[2] as string, path.join(REPO_ROOT, path.relative(workdir, m[1] as string)));
-  return out;
-}
-
 for (const [variant, dir] of Object.entries(VARIANTS)) {
   test(`k8s ${variant}: Services select pods and name their ports; containers' flags, env and ports agree with the config schema`, () => {
     const objects = renderKustomization(dir);
@@ -161,8 +146,7 @@ for (const [variant, dir] of Object.entries(VARIANTS)) {
       const runsMount = coord.volumeMounts?.find((m) => podTemplate(coordJob)?.spec.volumes?.find((v) => v.name === m.name)?.persistentVolumeClaim);
       assert.ok(runsMount && cc.run.dir.startsWith(cw.mounts.get(runsMount.mountPath) ?? '?'), `run.dir ${cc.run.dir} is not on the shared volume`);
       // the sample is prepared into <image WORKDIR>/runs/prepared and workers read it from there
-      const workdir = parseDockerfile(DOCKERFILE).at(-1)?.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args;
-      assert.equal(runsMount.mountPath, `${workdir}/runs`);
+      assert.equal(runsMount.mountPath, `${imageWorkdir(DOCKERFILE)}/runs`);
       const failRules = (coordJob['spec'] as { podFailurePolicy: { rules: Array<{ action: string; onExitCodes?: { values: number[] } }> } }).podFailurePolicy.rules;
       assert.ok(!failRules.some((r) => r.action === 'FailJob' && r.onExitCodes?.values.includes(cc.run.interruptedExitCode)), 'the interrupted exit code must be retried');
       assert.equal(podTemplate(coordJob)?.spec.restartPolicy, 'Never');
@@ -229,66 +213,6 @@ test('k8s: every YAML file under deploy/k8s parses; where kubectl exists, its ku
   }
 });
 
-test('Dockerfile: copies files that exist and survive its .dockerignore, builds every source folder, ships what runs read, runs our executables', async () => {
-  const stages = parseDockerfile(DOCKERFILE);
-  const ignore = readDockerignore(`${DOCKERFILE}.dockerignore`);
-  assert.ok(stages.every((s) => /^(\$\{NODE_IMAGE\}|node:20-bookworm-slim)$/.test(s.from)), 'every stage from node:20-bookworm-slim');
-  assert.match(readFileSync(DOCKERFILE, 'utf8'), /^ARG NODE_IMAGE=node:20-bookworm-slim$/m);
-  const [build, final] = [stages[0], stages.at(-1)];
-  assert.ok(build && final && stages.length >= 2, 'multi-stage');
-  const local = (s: typeof final) => s.instructions.filter((i) => i.op === 'COPY').map((i) => copyParts(i.args)).filter((c) => !c.flags['from']);
-  for (const s of stages)
-    for (const c of local(s))
-      for (const src of c.sources) {
-        const abs = path.join(REPO_ROOT, src);
-        assert.ok(existsSync(abs), `COPY ${src}: not in the repository`);
-        const walk = (p: string): string[] => statSync(p).isDirectory() ? readdirSync(p).flatMap((n) => walk(path.join(p, n))) : [p];
-        for (const f of walk(abs)) {
-          const rel = path.relative(REPO_ROOT, f);
-          if (!rel.endsWith('.log')) assert.ok(!dockerIgnored(rel, ignore), `COPY ${src}: ${rel} is excluded by the .dockerignore`);
-        }
-      }
-  // everything tsc compiles (but the tests) reaches the build stage
-  const include = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] }).include.map((g) => g.split('/')[0] as string);
-  const built = new Set(local(build).flatMap((c) => c.sources));
-  for (const d of include.filter((d) => d !== 'test')) assert.ok(built.has(d), `the build stage does not copy ${d}/`);
-  assert.ok(build.instructions.some((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args)) && build.instructions.some((i) => i.op === 'RUN' && /npm run build/.test(i.args)));
-  // files the code reads from the repository root at run time are in the runtime stage
-  const shipped = [...local(final).map((c) => c.dest.replace(/^\.\//, '').replace(/\/$/, '')),
-    ...final.instructions.filter((i) => i.op === 'COPY' && i.args.includes('--from=')).map((i) => copyParts(i.args).dest.replace(/^\.\//, '').replace(/\/$/, ''))];
-  const sources = ['coordinator', 'shared', 'worker'].flatMap((d) => {
-    const walk = (p: string): string[] => statSync(p).isDirectory() ? readdirSync(p).flatMap((n) => walk(path.join(p, n))) : p.endsWith('.ts') ? [p] : [];
-    return walk(path.join(REPO_ROOT, d));
-  });
-  let reads = 0;
-  for (const f of sources)
-    for (const m of readFileSync(f, 'utf8').matchAll(/join\(REPO_ROOT((?:,\s*'[^']+')+)/g)) {
-      const rel = [...(m[1] as string).matchAll(/'([^']+)'/g)].map((x) => x[1]).join('/');
-      reads++;
-      if (rel.startsWith('runs')) continue;   // the run volume
-      assert.ok(shipped.some((s) => rel === s || rel.startsWith(`${s}/`)), `${path.relative(REPO_ROOT, f)} reads ${rel}, which the image does not ship`);
-    }
-  assert.ok(reads >= 5, `found only ${reads} reads below REPO_ROOT: the scan is broken`);
-  // a GPU through Vulkan, a non-root user, tini as PID 1, our executables
-  const runs = final.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
-  assert.match(runs, /apt-get install[^\n]*\blibvulkan1\b/);
-  assert.match(final.instructions.filter((i) => i.op === 'ENV').map((i) => i.args).join(' '), /NVIDIA_DRIVER_CAPABILITIES=\S*\bgraphics\b/);
-  const user = final.instructions.filter((i) => i.op === 'USER').at(-1)?.args ?? '0';
-  assert.match(user, /^[1-9]\d*(:\d+)?$/, 'a numeric non-root USER (runAsNonRoot checks it)');
-  const bins = imageExecutables();
-  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-  assert.deepEqual(Object.fromEntries(bins), Object.fromEntries(Object.entries(pkg.bin).map(([k, v]) => [k, path.join(REPO_ROOT, v)])));
-  const exec = (op: string): string[] => JSON.parse(final.instructions.filter((i) => i.op === op).at(-1)?.args ?? '[]') as string[];
-  assert.deepEqual(exec('ENTRYPOINT'), ['/usr/bin/tini', '--']);
-  const [cmd, ...cmdArgs] = exec('CMD');
-  const file = bins.get(cmd ?? '');
-  assert.ok(file, `CMD ${cmd} is not one of the image's executables`);
-  const r = await run(process.execPath, [file, ...cmdArgs], { cwd: REPO_ROOT });
-  assert.match(r.stdout, /usage: coordinator <command>/);
-  for (const o of renderKustomization(K8S))
-    for (const c of podTemplate(o)?.spec.containers ?? [])
-      if (c.image.startsWith('dsi-cluster')) assert.ok(bins.has(c.args?.[0] ?? ''), `${c.name}: args[0] ${c.args?.[0]} is not an executable of the image`);
-});
 
 /** A pod's process: its exit code (once it ends), stdout, and the tail of stderr for failure messages. */
 interface PodProcess { child: ChildProcess; exited: Promise<number>; stdout: () => string; stderr: () => string }
@@ -320,7 +244,7 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
     writeFileSync(file, toLocal(readFileSync(file, 'utf8')));
   }
   const ownPorts = new Map([[String(port(coord, 'grpc')), String(local['grpc'])], [String(port(coord, 'metrics')), String(local['metrics'])]]);
-  const bins = imageExecutables();
+  const bins = imageExecutables(DOCKERFILE, REPO_ROOT);
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DSI_')));
   const startPod = (c: Container, index: number, extra: string[], listens = false): PodProcess => {
     const world: PodWorld = { podIp: '127.0.0.1', completionIndex: index, mounts };
@@ -359,6 +283,7 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
   first.coordinator.child.kill('SIGTERM');
   const interrupted = (await codes(first));
   const code = loadConfig({ args: ['--config', path.join(mounts.get('/etc/dsi') as string, 'config.json'), ...(coord.args ?? []).slice(2).map((a) => ownPorts.get(a) ?? a)], env: {} }).run.interruptedExitCode;
+  assert.notEqual(code, 0, 'exit 0 would end the Jobs as succeeded after a SIGTERM');
   assert.deepEqual(interrupted, Array(workers + 1).fill(code), `exit codes ${interrupted}: ${why(first)}`);
   const saved = await first.log.until((l) => l.msg === 'checkpoint written');
 
@@ -377,4 +302,13 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
   assert.deepEqual(summary.workers.map((w) => w.worker_id), Array.from({ length: workers }, (_, i) => `worker-${i}`));
   assert.equal(summary.telemetry.mode, 'nats');
   assert.equal(summary.eval?.queries, 4);
+});
+
+test('--resume=auto needs the run folder it would continue; another --resume value is refused by name', async () => {
+  const none = await cli(['start', '--resume=auto']);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /run\.dir.*--resume=auto needs --run-dir DIR/);
+  const odd = await cli(['start', '--run-dir', os.tmpdir(), '--resume=latest']);
+  assert.equal(odd.code, 2);
+  assert.match(odd.stderr, /'latest' is not a --resume mode/);
 });

@@ -201,3 +201,21 @@ export function readDockerignore(file: string): string[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
 }
+
+/** The final stage's WORKDIR (where the repository root lands in the image). */
+export function imageWorkdir(dockerfile: string): string {
+  return parseDockerfile(dockerfile).at(-1)?.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args ?? '/';
+}
+
+/**
+ * The final stage's `ln -s TARGET /usr/local/bin/NAME` lines: executable name -> the same file under
+ * `root` (the repository root stands for the image's WORKDIR).
+ */
+export function imageExecutables(dockerfile: string, root: string): Map<string, string> {
+  const workdir = imageWorkdir(dockerfile);
+  const out = new Map<string, string>();
+  for (const i of (parseDockerfile(dockerfile).at(-1)?.instructions ?? []).filter((x) => x.op === 'RUN'))
+    for (const m of i.args.matchAll(/ln -s (\S+) \/usr\/local\/bin\/(\S+)/g))
+      out.set(m[2] as string, path.join(root, path.relative(workdir, m[1] as string)));
+  return out;
+}
