@@ -42,7 +42,7 @@ export interface Config {
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
   run: { dir: string };
   cluster: {
-    workers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
+    workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
     wire: 'fp32' | 'fp16' | 'bf16'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
     checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
   };
@@ -159,6 +159,7 @@ const schema: convict.Schema<Config> = {
   },
   cluster: {
     workers: { doc: 'Worker processes.', format: 'positive-int', default: 1, env: 'DSI_WORKERS', arg: 'workers' },
+    minWorkers: { doc: 'A lost worker (process gone, Control stream ended, heartbeats or ring neighbour silent) does not end the run while this many survive: the survivors form a new ring and redo the interrupted step (the global batch does not depend on the worker count, so the trajectory stays the same). Below it the run checkpoints and stops naming the lost workers. 1: go on while anyone is left, since every replica holds the whole model; give --workers for the old stop-on-first-loss behaviour.', format: 'positive-int', default: 1, env: 'DSI_MIN_WORKERS', arg: 'min-workers' },
     host: { doc: 'Address the coordinator binds.', format: String, default: '127.0.0.1', env: 'DSI_HOST', arg: 'host' },
     port: { doc: 'Coordinator gRPC port; 0: any free port.', format: 'nonneg-int', default: 0, env: 'DSI_PORT', arg: 'port' },
     spawn: { doc: 'Start the workers as local processes; false: wait for `worker --coordinator HOST:PORT` to join from elsewhere.', format: Boolean, default: true, env: 'DSI_SPAWN_WORKERS', arg: 'spawn-workers' },
@@ -217,6 +218,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const c = conf.getProperties();
   if (c.prune.final > 0 && c.prune.initial > c.prune.final)
     throw new ConfigError('prune.initial', `${c.prune.initial} is above prune.final ${c.prune.final}: sparsity only ramps up`);
+  if (c.cluster.minWorkers > c.cluster.workers)
+    throw new ConfigError('cluster.minWorkers', `${c.cluster.minWorkers} is above cluster.workers ${c.cluster.workers}: the run could never start`);
   const perStep = c.cluster.workers * c.train.accumulate;
   if (c.train.batchSize % perStep !== 0)
     throw new ConfigError('train.batchSize', `${c.train.batchSize} is not divisible by workers x accumulate = ${perStep}; choose --batch-size as a multiple of ${perStep}`);
