@@ -35,8 +35,13 @@ function tmp(t: { after(fn: () => void): void }): string {
   return dir;
 }
 
-/** Runs `coordinator start`, SIGKILLs worker local-001 once the coordinator logged step KILL_AFTER. */
-async function runAndKill(args: string[]): Promise<{ code: number | null; stdout: string; log: LogWatcher; stderr: () => string }> {
+/**
+ * Runs `coordinator start` and sends `signal` to worker `workerId` once the coordinator logged step
+ * KILL_AFTER; `then` runs after the signal with the worker's pid.
+ */
+async function runAndSignal(
+  args: string[], workerId = 'local-001', signal: NodeJS.Signals = 'SIGKILL', then?: (log: LogWatcher, pid: number) => Promise<void>,
+): Promise<{ code: number | null; stdout: string; log: LogWatcher; stderr: () => string }> {
   const child = spawn(process.execPath, [CLI, ...COMMON, ...args], { cwd: REPO_ROOT, env: { ...process.env, DSI_LOG_LEVEL: 'info' } });
   const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
   let stdout = '', stderr = '';
@@ -44,9 +49,10 @@ async function runAndKill(args: string[]): Promise<{ code: number | null; stdout
   child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   const log = new LogWatcher(child);
-  const started = await log.until((l) => l.msg === 'worker process started' && l['workerId'] === 'local-001');
+  const started = await log.until((l) => l.msg === 'worker process started' && l['workerId'] === workerId);
   await log.until((l) => l.msg === 'step' && (l['step'] as number) >= KILL_AFTER);
-  process.kill(started['pid'] as number, 'SIGKILL');
+  process.kill(started['pid'] as number, signal);
+  await then?.(log, started['pid'] as number);
   const code = await exited;
   clearTimeout(timer);
   return { code, stdout, log, stderr: () => stderr };
@@ -60,7 +66,7 @@ test('3 workers, one SIGKILLed mid-run: the run finishes every step with 2, on t
   assert.equal(straight.code, 0, straight.stderr);
   const want = JSON.parse(straight.stdout) as Summary;
 
-  const r = await runAndKill(['--workers', '3', '--steps', String(STEPS), '--nats-url', nats.url, '--run-dir', path.join(dir, 'killed')]);
+  const r = await runAndSignal(['--workers', '3', '--steps', String(STEPS), '--nats-url', nats.url, '--run-dir', path.join(dir, 'killed')]);
   assert.equal(r.code, 0, r.stderr().slice(-4000));
   const got = JSON.parse(r.stdout) as Summary;
   assert.equal(got.steps, STEPS);
@@ -95,7 +101,7 @@ test('3 workers, one SIGKILLed mid-run: the run finishes every step with 2, on t
 test('below cluster.minWorkers: the run checkpoints the last consistent step and stops naming the lost worker; the checkpoint resumes', { timeout: 2 * RUN_TIMEOUT_MS }, async (t) => {
   const dir = tmp(t);
   const runDir = path.join(dir, 'run');
-  const r = await runAndKill(['--workers', '2', '--min-workers', '2', '--steps', String(STEPS), '--checkpoint-every', '100', '--no-nats', '--run-dir', runDir]);
+  const r = await runAndSignal(['--workers', '2', '--min-workers', '2', '--steps', String(STEPS), '--checkpoint-every', '100', '--no-nats', '--run-dir', runDir]);
   assert.equal(r.code, 1);
   assert.match(r.stderr(), /1 of 2 workers left, fewer than cluster\.minWorkers 2; lost local-001 \(rank 1\) at step \d+/);
   assert.equal(r.stdout, '');
@@ -110,4 +116,24 @@ test('below cluster.minWorkers: the run checkpoints the last consistent step and
   const s = JSON.parse(resumed.stdout) as Summary;
   assert.equal(s.steps, lostAt + 1);
   assert.equal(s.losses.length, lostAt + 1);
+});
+
+test('a hung worker (SIGSTOP): its ring neighbours time out, the coordinator drops it and goes on with 2; woken up, it is told it was dropped', { timeout: 2 * RUN_TIMEOUT_MS }, async (t) => {
+  const dir = tmp(t);
+  // liveness = 10 heartbeats + the ring timeout: the neighbours' ring timeout names it first
+  const r = await runAndSignal(['--workers', '3', '--steps', String(STEPS), '--ring-timeout-ms', '3000', '--heartbeat-ms', '200', '--no-nats', '--run-dir', path.join(dir, 'run')],
+    'local-002', 'SIGSTOP', async (log, pid) => {
+      await log.until((l) => l.msg === 'worker lost' && l['workerId'] === 'local-002');
+      process.kill(pid, 'SIGCONT');
+    });
+  assert.equal(r.code, 0, r.stderr().slice(-4000));
+  const got = JSON.parse(r.stdout) as Summary;
+  assert.equal(got.steps, STEPS);
+  assert.equal(got.final_world_size, 2);
+  assert.deepEqual(got.lost_workers.map((l) => l.worker_id), ['local-002']);
+  assert.match(got.lost_workers[0]?.reason ?? '', /heard nothing from it for 3000 ms|no heartbeat for/);
+  assert.deepEqual(got.workers.map((w) => w.worker_id), ['local-000', 'local-001']);
+  // woken up, the dropped worker reads why on its Control stream and stops instead of training on alone
+  const stop = r.log.lines.find((l) => l.msg === 'stop' && l['workerId'] === 'local-002');
+  assert.match(String(stop?.['reason']), /^dropped: /);
 });

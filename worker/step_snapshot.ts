@@ -12,24 +12,19 @@ import type { LossScalerState } from './loss_scaler.js';
 
 export class StepSnapshot {
   private step = -1;
-  private readonly params: Float32Array;
-  private readonly m: Float32Array;
-  private readonly v: Float32Array;
+  /** params, then AdamW's m and v; allocated by the first take() (a ring of one never needs it). */
+  private copy: { params: Float32Array; m: Float32Array; v: Float32Array } | undefined;
   private t = 0;
   private scaler: LossScalerState = { scale: 1, goodSteps: 0 };
 
-  constructor(size: number) {
-    this.params = new Float32Array(size);
-    this.m = new Float32Array(size);
-    this.v = new Float32Array(size);
-  }
-
   /** Copies `state` (and the loss scaler, which the all-reduce's outcome moves) before a step. */
   take(state: TrainState, scaler: LossScalerState): void {
+    const n = state.params.length;
+    this.copy ??= { params: new Float32Array(n), m: new Float32Array(n), v: new Float32Array(n) };
     this.step = state.step;
-    this.params.set(state.params);
-    this.m.set(state.opt.m);
-    this.v.set(state.opt.v);
+    this.copy.params.set(state.params);
+    this.copy.m.set(state.opt.m);
+    this.copy.v.set(state.opt.v);
     this.t = state.opt.t;
     this.scaler = { ...scaler };
   }
@@ -40,11 +35,11 @@ export class StepSnapshot {
    */
   rewind(state: TrainState, scaler: LossScalerState, step: number): boolean {
     if (state.step === step) return false;
-    if (state.step !== step + 1 || this.step !== step)
+    if (!this.copy || state.step !== step + 1 || this.step !== step)
       throw new Error(`asked to continue from step ${step}, but this worker is at step ${state.step} and holds the state of step ${this.step}`);
-    state.params.set(this.params);
-    state.opt.m.set(this.m);
-    state.opt.v.set(this.v);
+    state.params.set(this.copy.params);
+    state.opt.m.set(this.copy.m);
+    state.opt.v.set(this.copy.v);
     state.opt.t = this.t;
     state.step = step;
     Object.assign(scaler, this.scaler);

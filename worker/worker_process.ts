@@ -90,7 +90,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<void> {
     let rank = reply.rank, worldSize = reply.worldSize, epoch = 0;
     // set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms
     let ringFailure: RingFailure | undefined;
-    const snapshot = new StepSnapshot(setup.trainLayout.total);
+    const snapshot = new StepSnapshot();
     let last: RingStats = { elapsedMs: 0, waitMs: 0, bytesSent: 0 };
     let sparsity: number | null = null;
     const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss

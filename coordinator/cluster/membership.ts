@@ -311,12 +311,10 @@ export class Membership {
     // else: dropped or released already
   }
 
-  /** A rank's all-reduce failed: the ring is dead for everyone; a neighbour silent for the ring timeout is dropped. */
+  /** A rank's all-reduce failed: the ring is dead for everyone (regroup() judges a neighbour it names silent). */
   private ringFailed(m: Member, f: RingFailure__Output): void {
     m.failure = f;
     this.o.log.warn({ workerId: m.workerId, rank: m.rank, neighbour: f.neighbourRank, timedOut: f.timedOut, reason: f.reason }, 'ring failure reported');
-    const silent = f.timedOut ? this.ordered().find((x) => x.rank === f.neighbourRank) : undefined;
-    if (silent && silent !== m && !silent.failure) this.lose(silent, `rank ${m.rank} (${m.workerId}) heard nothing from it for ${this.o.ringTimeoutMs} ms`);
     this.breakRing(`rank ${m.rank} (${m.workerId}): ${f.reason}`);
   }
 
@@ -342,10 +340,15 @@ export class Membership {
     if (this.failure) throw this.failure;
     const done = this.inFlight === undefined ? step : this.inFlight + 1;
     const settled = (m: Member): boolean => m.failure !== undefined || m.step >= done;
-    const deadline = Date.now() + this.o.ringTimeoutMs + 2 * this.o.heartbeatMs;
-    while (!this.ordered().every(settled) && Date.now() < deadline) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
-    for (const m of this.ordered().filter((x) => !settled(x)))
-      this.lose(m, `neither finished step ${done} nor reported a ring failure within ${this.o.ringTimeoutMs + 2 * this.o.heartbeatMs} ms`);
+    // named silent by a neighbour's ring timeout and not heard of since: dead or hung. A live rank that
+    // a neighbour named (it was itself waiting on the dead one) reports its own failure and is settled.
+    const accuser = (m: Member): Member | undefined => this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m);
+    const settleMs = this.o.ringTimeoutMs + 2 * this.o.heartbeatMs;
+    const deadline = Date.now() + settleMs;
+    while (!this.ordered().every((m) => settled(m) || accuser(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    const unsettled = this.ordered().filter((x) => !settled(x)).map((m) => ({ m, by: accuser(m) }));
+    for (const { m, by } of unsettled)
+      this.lose(m, by ? `rank ${by.rank} (${by.workerId}) heard nothing from it for ${this.o.ringTimeoutMs} ms` : `neither finished step ${done} nor reported a ring failure within ${settleMs} ms`);
     if (this.failure) throw this.failure;
     if (this.lostInEpoch === 0) {
       // everyone is alive: a glitch (a stream reset) may pass; a failure that repeats is a fault
