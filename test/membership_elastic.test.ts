@@ -27,10 +27,11 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Prom
   }
 }
 
-test('lost worker: dropped by a silent-neighbour report, survivors get a new ring at the interrupted step, stale heartbeats ignored, the dropped worker refused, a silent survivor cannot hang the regroup', { timeout: 30_000 }, async (t) => {
+/** A Membership behind its real gRPC service, and clients that joined as `ids` and hold Control streams. */
+async function cluster(t: { after(fn: () => void): void }, ids: string[], minWorkers: number, microBatches: number) {
   const log = createLogger({ level: 'silent' });
   const members = new Membership({
-    runId: RUN, worldSize: 3, minWorkers: 2, microBatches: 12, modelConfigHash: HASH, planJson: '{}', startStep: 0,
+    runId: RUN, worldSize: ids.length, minWorkers, microBatches, modelConfigHash: HASH, planJson: '{}', startStep: 0,
     heartbeatMs: HEARTBEAT_MS, livenessTimeoutMs: 60_000, wire: 'fp32', chunkBytes: 1 << 20, ringTimeoutMs: RING_TIMEOUT_MS, log,
   });
   const protos = loadProtos();
@@ -42,23 +43,29 @@ test('lost worker: dropped by a silent-neighbour report, survivors get a new rin
   t.after(() => client.close());
 
   const join = (workerId: string): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
-    client.join({ workerId, address: `127.0.0.1:${40000 + workerId.length}`, modelConfigHash: HASH, backend: 'cpu', protocolVersion: PROTOCOL_VERSION },
+    client.join({ workerId, address: `127.0.0.1:${40000 + Number(workerId.slice(1))}`, modelConfigHash: HASH, backend: 'cpu', protocolVersion: PROTOCOL_VERSION },
       { deadline: Date.now() + 5_000 }, (e) => resolve(e));
   });
   const heartbeat = (req: Omit<HeartbeatRequest, 'runId' | 'lossScale'>): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
     client.heartbeat({ runId: RUN, lossScale: 1, ...req }, { deadline: Date.now() + 5_000 }, (e) => resolve(e));
   });
-  const ids = ['w0', 'w1', 'w2'];
-  assert.deepEqual(await Promise.all(ids.map(join)), [null, null, null]);
+  assert.deepEqual(await Promise.all(ids.map(join)), ids.map(() => null));
   const inbox = new Map<string, ControlMessage__Output[]>();
   const controls = ids.map((workerId) => {
     const call = client.control({ runId: RUN, workerId });
     inbox.set(workerId, []);
     call.on('data', (m: ControlMessage__Output) => inbox.get(workerId)?.push(m));
-    call.on('error', () => undefined);   // cancelled below
+    call.on('error', () => undefined);   // cancelled by the tests
     return call;
   });
+  t.after(() => { for (const c of controls) c.cancel(); });
   await members.ready(5_000);
+  return { members, join, heartbeat, inbox, controls };
+}
+
+test('lost worker: dropped by a silent-neighbour report, survivors get a new ring at the interrupted step, stale heartbeats ignored, the dropped worker refused, a silent survivor cannot hang the regroup', { timeout: 30_000 }, async (t) => {
+  const ids = ['w0', 'w1', 'w2'];
+  const { members, join, heartbeat, inbox, controls } = await cluster(t, ids, 2, 12);
   const rankOf = (id: string): number | undefined => members.members.get(id)?.rank;
   assert.deepEqual(ids.map(rankOf), [0, 1, 2]);
 
@@ -107,5 +114,18 @@ test('lost worker: dropped by a silent-neighbour report, survivors get a new rin
   assert.ok(took >= RING_TIMEOUT_MS && took < RING_TIMEOUT_MS + 2 * HEARTBEAT_MS + 1_000, `regroup took ${took} ms`);
   assert.deepEqual(members.lost.map((l) => l.workerId), ['w2', 'w0', 'w1']);
   assert.match(members.lost[2]?.reason ?? '', /neither finished step 1 nor reported a ring failure within 400 ms/);
-  for (const c of controls) c.cancel();
+});
+
+test('a ring must divide the global batch: of 3 survivors of 4 with 8 micro-batches, 2 go on and the third is released', { timeout: 30_000 }, async (t) => {
+  const ids = ['w0', 'w1', 'w2', 'w3'];
+  const { members, inbox, controls } = await cluster(t, ids, 2, 8);
+  controls[1]?.cancel();   // between steps: nothing in flight
+  await until('w1 lost', () => members.lost.length === 1);
+  assert.equal(await members.regroup(0), true);
+  assert.deepEqual(members.ordered().map((m) => [m.rank, m.workerId]), [[0, 'w0'], [1, 'w2']]);
+  await until('w3 released', () => inbox.get('w3')?.some((m) => m.stop?.reason.startsWith('released: 2 workers split the global batch, 3 survived')) === true);
+  for (const id of ['w0', 'w2']) {
+    await until(`the new ring on ${id}'s Control stream`, () => inbox.get(id)?.at(-1)?.ring?.ringEpoch === 1);
+    assert.equal(inbox.get(id)?.at(-1)?.ring?.addresses.length, 2);
+  }
 });
