@@ -93,13 +93,11 @@ export class Membership {
   private failure: ClusterError | undefined;
   private readonly failureWaiters: Array<(e: Error) => void> = [];
   ringEpoch = 0;
-  /** Step the current ring started from. */
-  private ringStep: number;
   /** The ring is broken and not yet re-formed. */
   private broken: RingBroken | undefined;
   /** Step sent in the last StartSteps and not yet finished by every rank. */
   private inFlight: number | undefined;
-  /** Steps every rank has finished. */
+  /** Steps every rank has finished (where a new ring starts). */
   private doneStep: number;
   /** The first ring formed: from now on nobody joins. */
   private started = false;
@@ -108,7 +106,6 @@ export class Membership {
   private retries = { step: -1, count: 0 };
 
   constructor(readonly o: MembershipOptions) {
-    this.ringStep = o.startStep;
     this.doneStep = o.startStep;
   }
 
@@ -168,7 +165,7 @@ export class Membership {
   ringFor(rank: number): RingFormation {
     return {
       runId: this.o.runId, ringEpoch: this.ringEpoch, addresses: this.ordered().map((m) => m.address), rank,
-      wire: WIRE_DTYPES[this.o.wire], chunkBytes: this.o.chunkBytes, timeoutMs: this.o.ringTimeoutMs, step: this.ringStep,
+      wire: WIRE_DTYPES[this.o.wire], chunkBytes: this.o.chunkBytes, timeoutMs: this.o.ringTimeoutMs, step: this.doneStep,
     };
   }
 
@@ -371,7 +368,6 @@ export class Membership {
     }
     if (this.members.size === 0) return false;
     this.ringEpoch += 1;
-    this.ringStep = step;
     this.doneStep = step;
     this.assignRanks();
     for (const m of this.members.values()) { m.step = step; m.failure = undefined; }
