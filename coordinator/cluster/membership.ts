@@ -358,11 +358,12 @@ export class Membership {
     // a ring's size must divide the global batch: spare survivors are released
     const usable = largestDivisorUpTo(this.o.microBatches ?? this.o.worldSize, this.members.size);
     const enough = usable >= this.minWorkers;
+    const survived = this.members.size;
     if (enough) {
       for (const m of this.ordered().sort((a, b) => (a.workerId < b.workerId ? -1 : 1)).slice(usable)) {
         this.o.log.warn({ workerId: m.workerId, worldSize: usable }, 'worker released: the global batch does not split over every survivor');
         this.members.delete(m.workerId);
-        this.send(m, { stop: { reason: `released: ${usable} workers split the global batch, ${this.members.size + 1} survived`, graceful: true } });
+        this.send(m, { stop: { reason: `released: ${usable} workers split the global batch, ${survived} survived`, graceful: true } });
         this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: 'released', step, worldSize: usable });
       }
     }
