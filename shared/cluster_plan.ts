@@ -7,7 +7,7 @@ import type { Config } from './config.js';
 import { PRESET_CONFIGS, configFingerprint } from './model/config.js';
 
 /** Version of the coordinator/worker contract; a worker speaking another is refused at Join. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 export const RUN_CONFIG_KEY = 'config';
 
 export interface RunPlan {

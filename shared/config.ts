@@ -42,7 +42,7 @@ export interface Config {
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
   run: { dir: string; interruptedExitCode: number };
   cluster: {
-    workers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
+    workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
     wire: 'fp32' | 'fp16' | 'bf16'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
     checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
   };
@@ -164,6 +164,7 @@ const schema: convict.Schema<Config> = {
   },
   cluster: {
     workers: { doc: 'Worker processes.', format: 'positive-int', default: 1, env: 'DSI_WORKERS', arg: 'workers' },
+    minWorkers: { doc: 'Fewest workers a run goes on with. A worker lost mid-run (process or Control stream gone, heartbeats stopped, or named silent by a ring neighbour) is dropped and the survivors redo the interrupted step in a new ring: the global batch does not depend on the worker count, so the trajectory stays the same (each survivor takes a larger slice of it). Below this many the run checkpoints the last consistent step and stops naming the lost workers. 1: every replica holds the whole model and optimizer state, so any survivor can finish, and stopping would throw away the steps since the last checkpoint; --min-workers equal to --workers stops at the first loss.', format: 'positive-int', default: 1, env: 'DSI_MIN_WORKERS', arg: 'min-workers' },
     host: { doc: 'Address the coordinator binds.', format: String, default: '127.0.0.1', env: 'DSI_HOST', arg: 'host' },
     port: { doc: 'Coordinator gRPC port; 0: any free port.', format: 'nonneg-int', default: 0, env: 'DSI_PORT', arg: 'port' },
     spawn: { doc: 'Start the workers as local processes; false: wait for `worker --coordinator HOST:PORT` to join from elsewhere.', format: Boolean, default: true, env: 'DSI_SPAWN_WORKERS', arg: 'spawn-workers' },
@@ -222,6 +223,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
   const c = conf.getProperties();
   if (c.prune.final > 0 && c.prune.initial > c.prune.final)
     throw new ConfigError('prune.initial', `${c.prune.initial} is above prune.final ${c.prune.final}: sparsity only ramps up`);
+  if (c.cluster.minWorkers > c.cluster.workers)
+    throw new ConfigError('cluster.minWorkers', `${c.cluster.minWorkers} is above cluster.workers ${c.cluster.workers}: the run could never start`);
   const perStep = c.cluster.workers * c.train.accumulate;
   if (c.train.batchSize % perStep !== 0)
     throw new ConfigError('train.batchSize', `${c.train.batchSize} is not divisible by workers x accumulate = ${perStep}; choose --batch-size as a multiple of ${perStep}`);

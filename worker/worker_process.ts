@@ -16,8 +16,11 @@ import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.
 import type { RingFormation__Output } from '../proto/gen/dsi/v1/RingFormation.js';
 import type { StateChunk } from '../proto/gen/dsi/v1/StateChunk.js';
 import type { WorkerMetrics } from '../proto/gen/dsi/v1/WorkerMetrics.js';
+import type { RingFailure } from '../proto/gen/dsi/v1/RingFailure.js';
 import { CollectiveServer, GrpcPeer } from './collective/grpc_peer.js';
 import { Ring } from './collective/ring.js';
+import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './collective/errors.js';
+import { StepSnapshot } from './step_snapshot.js';
 import { wireFromDtype } from './collective/wire.js';
 import { Trainer, type StepStats } from './trainer.js';
 import { LossScaler } from './loss_scaler.js';
@@ -86,7 +89,10 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
     if (setup.state.step !== reply.step) throw new Error(`worker ${o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
     const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow);
-    let rank = reply.rank, worldSize = reply.worldSize;
+    let rank = reply.rank, worldSize = reply.worldSize, epoch = 0;
+    // set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms
+    let ringFailure: RingFailure | undefined;
+    const snapshot = new StepSnapshot();
     let last: RingStats = { elapsedMs: 0, waitMs: 0, bytesSent: 0 };
     let sparsity: number | null = null;
     const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss
@@ -94,7 +100,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
     const trainer = new Trainer({
       cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}), data, rank, worldSize, log,
       reduce: async (grad, loss) => {
-        if (!ring) throw new Error('no ring formed yet');
+        if (!ring) throw new RingClosedError(rank);
         const S = scaler.scale;
         for (let i = 0; i < grad.length; i++) fused[i] = (grad[i] as number) * S;
         fused[grad.length] = loss;
@@ -109,6 +115,10 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
 
     const formRing = async (f: RingFormation__Output): Promise<void> => {
       await ring?.close();
+      // after a loss the ring restarts at the interrupted step: a rank that applied it goes back
+      if (snapshot.rewind(setup.state, scaler.state, f.step)) log.warn({ step: f.step + 1, epoch: f.ringEpoch }, 'rolled back the interrupted step to redo it');
+      ringFailure = undefined;
+      epoch = f.ringEpoch;
       rank = f.rank;
       worldSize = f.addresses.length;
       const peer = new GrpcPeer({ server, runId: f.runId, epoch: f.ringEpoch, rank, addresses: f.addresses, log });
@@ -132,7 +142,9 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
         metrics = workerMetrics(t);
       }
       const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
-      return unary(client.heartbeat.bind(client), { runId: reply.runId, workerId: o.workerId, rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale }, 10_000);
+      return unary(client.heartbeat.bind(client), {
+        runId: reply.runId, workerId: o.workerId, rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale, ringEpoch: epoch, ringFailure,
+      }, 10_000);
     };
     const timer = setInterval(() => { heartbeat().catch((e: Error) => log.warn({ err: e.message }, 'heartbeat failed')); }, reply.heartbeatIntervalMs || 1000);
     timer.unref();
@@ -142,6 +154,10 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
         const msg = raw as ControlMessage__Output;
         if (msg.command === 'ring' && msg.ring) await formRing(msg.ring);
         else if (msg.command === 'start' && msg.start) {
+          if (msg.start.ringEpoch !== epoch) {
+            log.warn({ startEpoch: msg.start.ringEpoch, epoch, step: msg.start.firstStep + 1 }, 'StartSteps of another ring epoch ignored');
+            continue;
+          }
           for (let i = 0; i < msg.start.count; i++) {
             if (setup.state.step !== msg.start.firstStep + i) throw new Error(`worker ${o.workerId}: asked for step ${msg.start.firstStep + i}, at step ${setup.state.step}`);
             const step = setup.state.step;
@@ -153,7 +169,18 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
                 : sparsityReport(setup.trainLayout, setup.state.params).overall;   // masked weights stay zero until the next set
               log.info({ step, version: masks.version, sparsity }, 'pruning masks applied');
             }
-            const stats = await trainer.step();
+            if (worldSize > 1) snapshot.take(setup.state, scaler.state);
+            let stats: StepStats;
+            try {
+              stats = await trainer.step();
+            } catch (e) {
+              // the all-reduce failed before the optimizer ran: nothing applied; say so, wait for a new ring
+              if (!isRingError(e)) throw e;
+              ringFailure = ringFailureOf(e);
+              log.warn({ step: step + 1, epoch, err: e.message }, 'all-reduce failed: step aborted, waiting for a new ring');
+              await heartbeat().catch((he: Error) => log.warn({ err: he.message }, 'heartbeat failed'));
+              break;
+            }
             // AdamW's decay and momentum would move pruned weights off zero: hold them there
             if (masks.active && !setup.adapted) applyMasks(setup.trainLayout, setup.state.params, masks.active);
             await heartbeat(stats);   // the coordinator's signal that this rank finished the step
@@ -183,6 +210,18 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
 }
 
 interface RingStats { elapsedMs: number; waitMs: number; bytesSent: number }
+
+type RingError = RingTimeoutError | RingPeerError | RingProtocolError | RingClosedError;
+
+function isRingError(e: unknown): e is RingError {
+  return e instanceof RingTimeoutError || e instanceof RingPeerError || e instanceof RingProtocolError || e instanceof RingClosedError;
+}
+
+/** What the coordinator needs to know: a neighbour silent for the ring timeout is dead. */
+function ringFailureOf(e: RingError): RingFailure {
+  const neighbourRank = e instanceof RingClosedError ? -1 : e.rank;
+  return { neighbourRank, timedOut: e instanceof RingTimeoutError, reason: e.message };
+}
 
 async function join(client: CoordinatorClient, o: WorkerProcessOptions, address: string, backend: string, log: Logger): Promise<JoinReply__Output> {
   const deadline = Date.now() + o.joinTimeoutMs;

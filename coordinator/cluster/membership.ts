@@ -10,6 +10,7 @@ import type { JoinRequest__Output } from '../../proto/gen/dsi/v1/JoinRequest.js'
 import type { HeartbeatRequest__Output } from '../../proto/gen/dsi/v1/HeartbeatRequest.js';
 import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics.js';
 import type { RingFormation } from '../../proto/gen/dsi/v1/RingFormation.js';
+import type { RingFailure__Output } from '../../proto/gen/dsi/v1/RingFailure.js';
 import type { Logger } from '../../shared/log.js';
 import { PROTOCOL_VERSION } from '../../shared/cluster_plan.js';
 import { WIRE_DTYPES, type WireName } from '../../worker/collective/wire.js';
@@ -18,6 +19,10 @@ import type { RunEventBody } from '../../shared/telemetry/payloads.js';
 export interface MembershipOptions {
   runId: string;
   worldSize: number;
+  /** Fewest workers the run goes on with after losses (cluster.minWorkers). @default worldSize */
+  minWorkers?: number;
+  /** Global batch / accumulate: a ring's size must divide it. @default worldSize */
+  microBatches?: number;
   modelConfigHash: string;
   /** JoinReply.config_json for every worker. */
   planJson: string;
@@ -44,6 +49,8 @@ export interface Member {
   step: number;
   lastSeen: number;
   metrics?: WorkerMetrics__Output;
+  /** Its all-reduce failed in the current ring epoch: it applied nothing and waits for a new ring. */
+  failure?: RingFailure__Output;
   lossScale: number;
   /** Sums over the run, for the summary. */
   totals: { steps: number; samplesPerSec: number; tokensPerSec: number; stepMs: number; computeMs: number; allReduceMs: number; waitingMs: number; peakRssBytes: number; peakTensorBytes: number };
@@ -56,16 +63,51 @@ export class ClusterError extends Error {
   override name = 'ClusterError';
 }
 
+/** The ring lost a member or an all-reduce failed: what was awaited will not come; regroup() and retry. */
+export class RingBroken extends Error {
+  override name = 'RingBroken';
+}
+
+/** A worker dropped from the run, for the summary and for refusing it if it comes back. */
+export interface LostWorker {
+  workerId: string;
+  /** Its rank in the ring it was lost from. */
+  rank: number;
+  /** The step it was lost in (1-based, like the step log lines). */
+  step: number;
+  reason: string;
+  /** Workers left after it. */
+  worldSize: number;
+}
+
+/** Polling interval of regroup()'s wait for the survivors to settle. */
+const SETTLE_POLL_MS = 50;
+/** A ring may break this often at one step with every member alive (a glitch) before the run stops. */
+const MAX_RETRIES_WITHOUT_LOSS = 1;
+
 export class Membership {
   readonly members = new Map<string, Member>();
   private readonly joinWaiters: Array<() => void> = [];
   private stepWaiters: Array<{ step: number; resolve: () => void; reject: (e: Error) => void }> = [];
   private readonly checksums = new Map<number, Map<number, string>>(); // step -> rank -> checksum
   private failure: ClusterError | undefined;
-  private readonly failureWaiters: Array<(e: ClusterError) => void> = [];
+  private readonly failureWaiters: Array<(e: Error) => void> = [];
   ringEpoch = 0;
+  /** The ring is broken and not yet re-formed. */
+  private broken: RingBroken | undefined;
+  /** Step sent in the last StartSteps and not yet finished by every rank. */
+  private inFlight: number | undefined;
+  /** Steps every rank has finished (where a new ring starts). */
+  private doneStep: number;
+  /** The first ring formed: from now on nobody joins. */
+  private started = false;
+  readonly lost: LostWorker[] = [];
+  private lostInEpoch = 0;
+  private retries = { step: -1, count: 0 };
 
-  constructor(readonly o: MembershipOptions) {}
+  constructor(readonly o: MembershipOptions) {
+    this.doneStep = o.startStep;
+  }
 
   get full(): boolean {
     return this.members.size === this.o.worldSize;
@@ -77,6 +119,10 @@ export class Membership {
     if (!req.workerId) return { ok: false, field: 'worker_id', reason: 'is empty' };
     if (!/^[^:\s]+:\d+$/.test(req.address)) return { ok: false, field: 'address', reason: `'${req.address}' is not host:port` };
     if (this.members.has(req.workerId)) return { ok: false, field: 'worker_id', reason: `'${req.workerId}' has already joined this run` };
+    const gone = this.lost.find((l) => l.workerId === req.workerId);
+    // its weights stopped at the step it was lost in; catching up would need a state transfer
+    if (gone) return { ok: false, field: 'worker_id', reason: `'${req.workerId}' was dropped from this run at step ${gone.step} (${gone.reason}); a dropped worker cannot re-join, start a new run or --resume` };
+    if (this.started) return { ok: false, field: 'worker_id', reason: `run ${this.o.runId} is under way: workers join only before its first step` };
     if (req.modelConfigHash !== this.o.modelConfigHash)
       return { ok: false, field: 'model_config_hash', reason: `worker '${req.workerId}' builds a different model (hash ${req.modelConfigHash.slice(0, 12)}, run ${this.o.modelConfigHash.slice(0, 12)}): start it with the run's --preset/--model-from/--mode` };
     if (this.full) return { ok: false, field: 'worker_id', reason: `the run already has its ${this.o.worldSize} workers` };
@@ -101,10 +147,15 @@ export class Membership {
 
   /** Ranks by worker id, so the same workers always get the same ranks; then answer every Join. */
   private formRing(): void {
-    [...this.members.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : 1)).forEach((m, rank) => { m.rank = rank; });
+    this.started = true;
+    this.assignRanks();
     this.o.log.info({ ring: this.ordered().map((m) => `${m.rank}:${m.workerId}@${m.address}`), epoch: this.ringEpoch }, 'ring formed');
     this.o.onEvent?.({ type: 'ring_formed', epoch: this.ringEpoch, ring: this.ordered().map((m) => ({ rank: m.rank, workerId: m.workerId, address: m.address })) });
     for (const w of this.joinWaiters.splice(0)) w();
+  }
+
+  private assignRanks(): void {
+    [...this.members.values()].sort((a, b) => (a.workerId < b.workerId ? -1 : 1)).forEach((m, rank) => { m.rank = rank; });
   }
 
   ordered(): Member[] {
@@ -114,7 +165,7 @@ export class Membership {
   ringFor(rank: number): RingFormation {
     return {
       runId: this.o.runId, ringEpoch: this.ringEpoch, addresses: this.ordered().map((m) => m.address), rank,
-      wire: WIRE_DTYPES[this.o.wire], chunkBytes: this.o.chunkBytes, timeoutMs: this.o.ringTimeoutMs,
+      wire: WIRE_DTYPES[this.o.wire], chunkBytes: this.o.chunkBytes, timeoutMs: this.o.ringTimeoutMs, step: this.doneStep,
     };
   }
 
@@ -122,8 +173,8 @@ export class Membership {
     const m = this.members.get(req.workerId);
     if (!m || req.runId !== this.o.runId) return `worker '${req.workerId}' is not a member of run ${this.o.runId}: Join first`;
     m.control = call;
-    call.on('cancelled', () => this.lost(m, 'its control stream was cancelled'));
-    call.on('error', () => this.lost(m, 'its control stream failed'));
+    call.on('cancelled', () => this.lose(m, 'its control stream was cancelled'));
+    call.on('error', () => this.lose(m, 'its control stream failed'));
     if (this.ordered().every((x) => x.control)) for (const w of this.controlWaiters.splice(0)) w();
     return undefined;
   }
@@ -152,11 +203,24 @@ export class Membership {
     for (const m of this.ordered()) this.send(m, msg);
   }
 
+  /** Every rank runs `step` (the ring's all-reduce keeps them together); waitForStep(step + 1) awaits it. */
+  startStep(step: number, dataCursor: number): void {
+    if (this.broken) throw this.broken;   // a loss between steps: regroup before anyone starts on the old ring
+    this.inFlight = step;
+    this.broadcast({ start: { firstStep: step, count: 1, ringEpoch: this.ringEpoch, dataCursor } });
+  }
+
   heartbeat(req: HeartbeatRequest__Output): string | undefined {
     const m = this.members.get(req.workerId);
-    if (!m || req.runId !== this.o.runId) return `worker '${req.workerId}' is not a member of run ${this.o.runId}`;
+    if (!m || req.runId !== this.o.runId) {
+      const gone = this.lost.find((l) => l.workerId === req.workerId);
+      return gone ? `worker '${req.workerId}' was dropped from run ${this.o.runId} at step ${gone.step}: ${gone.reason}` : `worker '${req.workerId}' is not a member of run ${this.o.runId}`;
+    }
     m.lastSeen = Date.now();
+    // a step or failure of an earlier ring is stale: that ring is gone, its work is redone
+    if (req.ringEpoch !== this.ringEpoch) return undefined;
     m.lossScale = req.lossScale;
+    if (req.ringFailure && !m.failure) this.ringFailed(m, req.ringFailure);
     if (req.metrics && req.step > m.step) {
       m.metrics = req.metrics;
       const t = m.totals, x = req.metrics;
@@ -179,7 +243,7 @@ export class Membership {
     const at = this.checksums.get(step) ?? new Map<number, string>();
     this.checksums.set(step, at);
     at.set(rank, checksum);
-    if (at.size < this.o.worldSize) return;
+    if (at.size < this.members.size) return;
     const groups = new Map<string, number[]>();
     for (const [r, c] of at) groups.set(c, [...(groups.get(c) ?? []), r]);
     this.checksums.delete(step);
@@ -189,10 +253,17 @@ export class Membership {
     }
   }
 
-  /** Resolves when every rank has finished step `step` (reported step >= step). */
-  waitForStep(step: number): Promise<void> {
-    if (this.ordered().every((m) => m.step >= step)) return Promise.resolve();
-    return this.withFailure(new Promise<void>((resolve, reject) => this.stepWaiters.push({ step, resolve, reject })));
+  /** Resolves when every rank has finished step `step` (reported step >= step); RingBroken when the ring breaks first. */
+  async waitForStep(step: number): Promise<void> {
+    if (!this.ordered().every((m) => m.step >= step))
+      await this.withFailure(new Promise<void>((resolve, reject) => this.stepWaiters.push({ step, resolve, reject })));
+    this.inFlight = undefined;
+    this.doneStep = step;
+  }
+
+  /** `p`, unless the run fails or the ring breaks first (an upload from a rank that died never comes). */
+  guard<T>(p: Promise<T>): Promise<T> {
+    return this.withFailure(p);
   }
 
   /** A worker said goodbye (Leave), normally after the run's Stop. */
@@ -201,18 +272,120 @@ export class Membership {
     if (m) this.o.onEvent?.({ type: 'worker_left', workerId, rank: m.rank, reason });
   }
 
-  /** A member is gone: until the ring can re-form without it, the run stops with its name. */
-  lost(m: Member, why: string): void {
-    if (this.closing) return;
-    // the first loss stops the run; later calls (liveness checks, stream errors) repeat it
-    if (!this.failure) this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: why });
-    this.fail(new ClusterError(`worker ${m.workerId} (rank ${m.rank}) is gone: ${why}`));
+  /**
+   * A member is gone (process exit, Control stream end, heartbeat or ring timeout). Before the first
+   * ring the run stops with its name; afterwards it is dropped and the ring breaks (regroup() re-forms it).
+   */
+  lose(m: Member, why: string): void {
+    if (this.closing || this.members.get(m.workerId) !== m) return;   // stopping, or dropped already
+    if (!this.started) {
+      if (!this.failure) this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: why });
+      this.fail(new ClusterError(`worker ${m.workerId} (rank ${m.rank}) is gone: ${why}`));
+      return;
+    }
+    this.members.delete(m.workerId);
+    this.lostInEpoch += 1;
+    const step = (this.inFlight ?? this.doneStep) + 1;
+    const l: LostWorker = { workerId: m.workerId, rank: m.rank, step, reason: why, worldSize: this.members.size };
+    this.lost.push(l);
+    this.o.log.warn({ workerId: m.workerId, rank: m.rank, step, reason: why, worldSize: l.worldSize, minWorkers: this.minWorkers }, 'worker lost');
+    this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: why, step, worldSize: l.worldSize });
+    // still alive (partitioned, hung) but no longer in the run: it must not go on training on its own
+    if (m.control) {
+      try {
+        this.send(m, { stop: { reason: `dropped: ${why}`, graceful: false } });
+        m.control.end();
+      } catch { /* its stream is already gone */ }
+    }
+    this.breakRing(`worker ${m.workerId} (rank ${m.rank}) lost at step ${step}: ${why}`);
+  }
+
+  /** A local worker process exited with an error: lost, or the run fails if it never joined. */
+  exited(workerId: string, why: string): void {
+    const m = this.members.get(workerId);
+    if (m) this.lose(m, why);
+    else if (!this.started) this.fail(new ClusterError(`worker ${workerId} ${why} before it joined`));
+    // else: dropped or released already
+  }
+
+  /** A rank's all-reduce failed: the ring is dead for everyone (regroup() judges a neighbour it names silent). */
+  private ringFailed(m: Member, f: RingFailure__Output): void {
+    m.failure = f;
+    this.o.log.warn({ workerId: m.workerId, rank: m.rank, neighbour: f.neighbourRank, timedOut: f.timedOut, reason: f.reason }, 'ring failure reported');
+    this.breakRing(`rank ${m.rank} (${m.workerId}): ${f.reason}`);
+  }
+
+  private breakRing(why: string): void {
+    if (this.broken) return;
+    this.broken = new RingBroken(why);
+    for (const w of this.stepWaiters.splice(0)) w.reject(this.broken);
+    for (const w of this.failureWaiters.splice(0)) w(this.broken);
+  }
+
+  get minWorkers(): number {
+    return this.o.minWorkers ?? this.o.worldSize;
+  }
+
+  /**
+   * Re-forms the ring among the survivors after RingBroken, to (re)do `step`: waits until each has
+   * finished the step in flight or reported its all-reduce failed (dropping those that do neither
+   * within the ring timeout), ranks them 0..N'-1 in a new epoch, and sends them the ring. Returns
+   * false when fewer than minWorkers are left (the ring is still formed, so rank 0 can upload a
+   * consistent state for the last checkpoint).
+   */
+  async regroup(step: number): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    const done = this.inFlight === undefined ? step : this.inFlight + 1;
+    const settled = (m: Member): boolean => m.failure !== undefined || m.step >= done;
+    // named silent by a neighbour's ring timeout and not heard of since: dead or hung. A live rank that
+    // a neighbour named (it was itself waiting on the dead one) reports its own failure and is settled.
+    const accuser = (m: Member): Member | undefined => this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m);
+    const settleMs = this.o.ringTimeoutMs + 2 * this.o.heartbeatMs;
+    const deadline = Date.now() + settleMs;
+    while (!this.ordered().every((m) => settled(m) || accuser(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    const unsettled = this.ordered().filter((x) => !settled(x)).map((m) => ({ m, by: accuser(m) }));
+    for (const { m, by } of unsettled)
+      this.lose(m, by ? `rank ${by.rank} (${by.workerId}) heard nothing from it for ${this.o.ringTimeoutMs} ms` : `neither finished step ${done} nor reported a ring failure within ${settleMs} ms`);
+    if (this.failure) throw this.failure;
+    if (this.lostInEpoch === 0) {
+      // everyone is alive: a glitch (a stream reset) may pass; a failure that repeats is a fault
+      this.retries = this.retries.step === step ? { step, count: this.retries.count + 1 } : { step, count: 1 };
+      if (this.retries.count > MAX_RETRIES_WITHOUT_LOSS) {
+        const why = this.ordered().filter((m) => m.failure).map((m) => `rank ${m.rank} (${m.workerId}): ${m.failure?.reason}`).join('; ');
+        throw new ClusterError(`the ring failed ${this.retries.count} times at step ${step + 1} with every worker alive: ${why}`);
+      }
+    }
+    // a ring's size must divide the global batch: spare survivors are released
+    const usable = largestDivisorUpTo(this.o.microBatches ?? this.o.worldSize, this.members.size);
+    const enough = usable >= this.minWorkers;
+    const survived = this.members.size;
+    if (enough) {
+      for (const m of this.ordered().sort((a, b) => (a.workerId < b.workerId ? -1 : 1)).slice(usable)) {
+        this.o.log.warn({ workerId: m.workerId, worldSize: usable }, 'worker released: the global batch does not split over every survivor');
+        this.members.delete(m.workerId);
+        this.send(m, { stop: { reason: `released: ${usable} workers split the global batch, ${survived} survived`, graceful: true } });
+        this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: 'released', step, worldSize: usable });
+      }
+    }
+    if (this.members.size === 0) return false;
+    this.ringEpoch += 1;
+    this.doneStep = step;
+    this.assignRanks();
+    for (const m of this.members.values()) { m.step = step; m.failure = undefined; }
+    this.checksums.clear();
+    this.inFlight = undefined;
+    this.broken = undefined;
+    this.lostInEpoch = 0;
+    this.o.log.warn({ ring: this.ordered().map((m) => `${m.rank}:${m.workerId}@${m.address}`), epoch: this.ringEpoch, step: step + 1, worldSize: this.members.size }, 'ring re-formed');
+    this.o.onEvent?.({ type: 'ring_formed', epoch: this.ringEpoch, ring: this.ordered().map((m) => ({ rank: m.rank, workerId: m.workerId, address: m.address })) });
+    for (const m of this.ordered()) this.send(m, { ring: this.ringFor(m.rank) });
+    return enough;
   }
 
   /** Drops members silent for longer than the liveness timeout. */
   checkLiveness(now = Date.now()): void {
     for (const m of this.members.values())
-      if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lost(m, `no heartbeat for ${now - m.lastSeen} ms`);
+      if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lose(m, `no heartbeat for ${now - m.lastSeen} ms`);
   }
 
   closing = false;
@@ -226,7 +399,14 @@ export class Membership {
   }
 
   private withFailure<T>(p: Promise<T>): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
+    const now = this.failure ?? this.broken;
+    if (now) return Promise.reject(now);
     return Promise.race([p, new Promise<T>((_, reject) => this.failureWaiters.push(reject))]);
   }
+}
+
+/** The largest n <= most that divides total (1 always does). */
+function largestDivisorUpTo(total: number, most: number): number {
+  for (let n = most; n > 1; n--) if (total % n === 0) return n;
+  return Math.min(1, most);
 }

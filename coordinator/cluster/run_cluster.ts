@@ -23,7 +23,7 @@ import type { ParamLayout } from '../../shared/model/params.js';
 import { resolveDataset, resolveRunDir } from '../run_inputs.js';
 import { evaluateRun, type EvalSummary } from './evaluate_run.js';
 import { checkpointDir, newestValidCheckpoint, pruneCheckpoints } from './checkpoints.js';
-import { ClusterError, Membership, type Member } from './membership.js';
+import { ClusterError, Membership, RingBroken, type Member } from './membership.js';
 import { coordinatorHandlers } from './service.js';
 import { UploadRegistry, type UploadedState } from './uploads.js';
 import { CoordinatorTelemetry, type TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
@@ -58,6 +58,10 @@ export interface ClusterSummary {
   parameters: number;
   trainable_parameters: number;
   world_size: number;
+  /** Workers at the end: world_size less those lost mid-run (lost_workers). */
+  final_world_size: number;
+  /** Workers dropped mid-run, each with the step it was lost in and the workers left after it. */
+  lost_workers: Array<{ worker_id: string; rank: number; step: number; reason: string; world_size: number }>;
   wire: string;
   start_step: number;
   steps: number;
@@ -126,7 +130,8 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   const timeline = cfg.telemetry.timeline ? new TimelineWriter({ file: timelineFile, aggregator: telemetry.aggregator }) : undefined;
   const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, lossScale: resumedCluster?.lossScale, natsUrl: telemetry.natsUrl };
   const members = new Membership({
-    runId, worldSize: cfg.cluster.workers, modelConfigHash: modelConfigHash(cfg), planJson: JSON.stringify(plan), startStep,
+    runId, worldSize: cfg.cluster.workers, minWorkers: cfg.cluster.minWorkers, microBatches: cfg.train.batchSize / cfg.train.accumulate,
+    modelConfigHash: modelConfigHash(cfg), planJson: JSON.stringify(plan), startStep,
     heartbeatMs: cfg.cluster.heartbeatMs, livenessTimeoutMs: cfg.cluster.heartbeatMs * LIVENESS_FACTOR + cfg.cluster.ringTimeoutMs,
     wire: cfg.cluster.wire, chunkBytes: cfg.cluster.chunkBytes, ringTimeoutMs: cfg.cluster.ringTimeoutMs, log,
     onEvent: (e) => telemetry.event(e),
@@ -158,23 +163,47 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
       lastCheckpoint = await takeCheckpoint(runDir, runId, step, members, uploads, setup, cfg, data.dir, losses, log);
       telemetry.event({ type: 'checkpoint_written', step, dir: lastCheckpoint });
     };
+    // a lost worker breaks the ring: the survivors regroup at `step` and what was interrupted runs again
+    const elastic = async <T>(what: () => Promise<T>): Promise<T> => {
+      for (;;) {
+        try {
+          return await what();
+        } catch (e) {
+          if (!(e instanceof RingBroken)) throw e;
+          log.warn({ step: step + 1, reason: e.message }, 'ring broken: regrouping');
+          const enough = await members.regroup(step);
+          telemetry.aggregator.regrouped(members.members.size, step);
+          if (!enough) await stopBelowMinimum();
+        }
+      }
+    };
+    const stopBelowMinimum = async (): Promise<never> => {
+      const lost = members.lost.map((l) => `${l.workerId} (rank ${l.rank}) at step ${l.step}: ${l.reason}`).join('; ');
+      const error = new ClusterError(`${members.members.size} of ${cfg.cluster.workers} workers left, fewer than cluster.minWorkers ${cfg.cluster.minWorkers}; lost ${lost}`);
+      // the survivors re-formed at `step` (a rank that had applied the interrupted step rolled it back): that state is consistent
+      if (members.members.size > 0 && lastCheckpoint !== checkpointDir(runDir, step))
+        await checkpoint().catch((e: Error) => log.error({ step, err: e.message }, 'could not checkpoint the last consistent step'));
+      throw error;
+    };
     // lockstep: every rank runs step s, reports it, then s+1 starts; the all-reduce inside keeps them together
     while (step < cfg.train.steps) {
       if (o.stopRequested()) { interrupted = true; break; }
       if (isMaskStep(schedule, step)) {
-        const set = await broadcastMasks(runId, step, pruning.length + 1, schedule, members, uploads, setup, log);
+        const set = await elastic(() => broadcastMasks(runId, step, pruning.length + 1, schedule, members, uploads, setup, log));
         pruning.push(set);
         telemetry.event({ type: 'masks_broadcast', version: pruning.length, ...set });
       }
-      members.broadcast({ start: { firstStep: step, count: 1, ringEpoch: members.ringEpoch, dataCursor: step * cfg.train.batchSize } });
-      await members.waitForStep(step + 1);
+      await elastic(async () => {
+        members.startStep(step, step * cfg.train.batchSize);
+        await members.waitForStep(step + 1);
+      });
       step += 1;
       const rank0 = members.ordered()[0];
       losses.push(rank0?.metrics?.loss ?? NaN);
       if (step % cfg.train.logEvery === 0 || step === cfg.train.steps) logProgress(log, step, cfg.train.steps, members, t0, startStep);
-      if (cfg.cluster.checkpointEvery > 0 && step % cfg.cluster.checkpointEvery === 0) await checkpoint();
+      if (cfg.cluster.checkpointEvery > 0 && step % cfg.cluster.checkpointEvery === 0) await elastic(checkpoint);
     }
-    if (lastCheckpoint !== checkpointDir(runDir, step)) await checkpoint();
+    if (lastCheckpoint !== checkpointDir(runDir, step)) await elastic(checkpoint);
     members.closing = true;
     members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true } });
     telemetry.event({ type: 'run_finished', steps: step, interrupted, lossLast: losses.at(-1) ?? NaN });
@@ -200,7 +229,10 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   const summary: ClusterSummary = {
     run_dir: runDir, run_id: runId, data_dir: data.dir, backend: backend.name, ...(backend.device ? { device: backend.device } : {}),
     preset: cfg.model.from || cfg.model.preset, mode: cfg.train.mode, memory: setup.memory,
-    parameters: setup.baseLayout.total, trainable_parameters: setup.trainLayout.total, world_size: cfg.cluster.workers, wire: cfg.cluster.wire,
+    parameters: setup.baseLayout.total, trainable_parameters: setup.trainLayout.total, world_size: cfg.cluster.workers,
+    final_world_size: members.members.size,
+    lost_workers: members.lost.map((l) => ({ worker_id: l.workerId, rank: l.rank, step: l.step, reason: l.reason, world_size: l.worldSize })),
+    wire: cfg.cluster.wire,
     start_step: startStep, steps: step, loss_first: losses[0] ?? NaN, loss_last: losses.at(-1) ?? NaN, losses,
     skipped_steps: losses.filter((l) => Number.isNaN(l)).length,
     samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
@@ -223,10 +255,7 @@ function spawnLocalWorkers(cfg: Config, configFile: string, coordinator: string,
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', (code, signal) => {
       if (code === 0) return;
-      const m = members.members.get(workerId);
-      const why = `process ${child.pid} exited with ${signal ?? `code ${code}`}`;
-      if (m) members.lost(m, why);
-      else members.fail(new ClusterError(`worker ${workerId} ${why} before it joined`));
+      members.exited(workerId, `process ${child.pid} exited with ${signal ?? `code ${code}`}`);
     });
     log.info({ workerId, pid: child.pid }, 'worker process started');
     return child;
@@ -255,7 +284,7 @@ async function fetchRank0State(runId: string, step: number, members: Membership,
   const checkpointId = `${runId}-${purpose}-${step}`;
   const arriving = uploads.expect(checkpointId);
   members.send(rank0, { checkpoint: { checkpointId, step, includeWeights: true, includeOptimizer } });
-  const state = await arriving;
+  const state = await members.guard(arriving);
   const sizes = ['params', ...(includeOptimizer ? ['adamw.exp_avg', 'adamw.exp_avg_sq'] : [])].map((k) => state.tensors.get(k)?.length);
   if (sizes.some((x) => x !== n)) throw new ClusterError(`rank 0 uploaded state of the wrong size for step ${step}: ${sizes.join(', ')} values, expected ${n}`);
   return state;
@@ -273,7 +302,7 @@ async function takeCheckpoint(
   const dir = checkpointDir(runDir, step);
   mkdirSync(path.dirname(dir), { recursive: true });
   const clusterState: ClusterState = { runId, lossScale: worker.lossScale.scale, losses: [...losses] };
-  await writeCheckpoint(dir, setup, { runConfig: { ...cfg, cluster_state: clusterState, world_size: members.o.worldSize }, dataDir, losses });
+  await writeCheckpoint(dir, setup, { runConfig: { ...cfg, cluster_state: clusterState, world_size: members.members.size }, dataDir, losses });
   const removed = pruneCheckpoints(runDir, cfg.cluster.keepCheckpoints);
   log.info({ checkpoint: dir, step, bytes: state.bytes, removed }, 'checkpoint written');
   return dir;

@@ -14,6 +14,7 @@ export interface UploadedState {
 
 export class UploadRegistry {
   private readonly pending = new Map<string, { resolve: (s: UploadedState) => void; reject: (e: Error) => void }>();
+  private readonly delivered = new Set<string>();
 
   /** Resolves when the upload for `checkpointId` has fully arrived. */
   expect(checkpointId: string): Promise<UploadedState> {
@@ -54,8 +55,10 @@ export class UploadRegistry {
 
   deliver(checkpointId: string, state: UploadedState): boolean {
     const p = this.pending.get(checkpointId);
-    if (!p) return false;
+    // asked again after a regroup, the same rank may answer twice: the state is the same, the second is dropped
+    if (!p) return this.delivered.has(checkpointId);
     this.pending.delete(checkpointId);
+    this.delivered.add(checkpointId);
     p.resolve(state);
     return true;
   }

@@ -79,6 +79,16 @@ export class TelemetryAggregator {
     return this.historyByRank.get(rank) ?? [];
   }
 
+  /**
+   * The ring re-formed with `worldSize` ranks to redo the steps after `step`: ranks past the new size
+   * leave the live views (their totals stay), and steps after `step` may be recorded again (a rank
+   * number may now belong to another worker, and the redone step replaces the interrupted one).
+   */
+  regrouped(worldSize: number, step: number): void {
+    for (const rank of [...this.latestByRank.keys()]) if (rank >= worldSize) this.latestByRank.delete(rank);
+    for (const seen of this.seen.values()) for (const s of [...seen]) if (s > step) seen.delete(s);
+  }
+
   /** Steps recorded for `rank`, sorted. */
   stepsOf(rank: number): number[] {
     return [...(this.seen.get(rank) ?? [])].sort((a, b) => a - b);

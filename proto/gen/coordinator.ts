@@ -17,6 +17,7 @@ import type { RelayAbort as _dsi_v1_RelayAbort, RelayAbort__Output as _dsi_v1_Re
 import type { RelayOpen as _dsi_v1_RelayOpen, RelayOpen__Output as _dsi_v1_RelayOpen__Output } from './dsi/v1/RelayOpen.js';
 import type { RelayRequest as _dsi_v1_RelayRequest, RelayRequest__Output as _dsi_v1_RelayRequest__Output } from './dsi/v1/RelayRequest.js';
 import type { RingChunk as _dsi_v1_RingChunk, RingChunk__Output as _dsi_v1_RingChunk__Output } from './dsi/v1/RingChunk.js';
+import type { RingFailure as _dsi_v1_RingFailure, RingFailure__Output as _dsi_v1_RingFailure__Output } from './dsi/v1/RingFailure.js';
 import type { RingFormation as _dsi_v1_RingFormation, RingFormation__Output as _dsi_v1_RingFormation__Output } from './dsi/v1/RingFormation.js';
 import type { StartSteps as _dsi_v1_StartSteps, StartSteps__Output as _dsi_v1_StartSteps__Output } from './dsi/v1/StartSteps.js';
 import type { StateChunk as _dsi_v1_StateChunk, StateChunk__Output as _dsi_v1_StateChunk__Output } from './dsi/v1/StateChunk.js';
@@ -47,6 +48,7 @@ export interface ProtoGrpcType {
       RelayOpen: MessageTypeDefinition<_dsi_v1_RelayOpen, _dsi_v1_RelayOpen__Output>
       RelayRequest: MessageTypeDefinition<_dsi_v1_RelayRequest, _dsi_v1_RelayRequest__Output>
       RingChunk: MessageTypeDefinition<_dsi_v1_RingChunk, _dsi_v1_RingChunk__Output>
+      RingFailure: MessageTypeDefinition<_dsi_v1_RingFailure, _dsi_v1_RingFailure__Output>
       RingFormation: MessageTypeDefinition<_dsi_v1_RingFormation, _dsi_v1_RingFormation__Output>
       RingPhase: EnumTypeDefinition
       StartSteps: MessageTypeDefinition<_dsi_v1_StartSteps, _dsi_v1_StartSteps__Output>

@@ -59,7 +59,8 @@ export type RunEventBody =
   | { type: 'run_started'; worldSize: number; startStep: number; steps: number; natsUrl: string }
   | { type: 'worker_joined'; workerId: string; address: string; backend: string }
   | { type: 'ring_formed'; epoch: number; ring: Array<{ rank: number; workerId: string; address: string }> }
-  | { type: 'worker_left'; workerId: string; rank: number; reason: string }
+  /** step and worldSize when it was lost mid-run: the step it was lost in, workers left (the ring re-forms unless below cluster.minWorkers). */
+  | { type: 'worker_left'; workerId: string; rank: number; reason: string; step?: number; worldSize?: number }
   | { type: 'checkpoint_written'; step: number; dir: string }
   | { type: 'masks_broadcast'; step: number; version: number; target: number; reached: number }
   | { type: 'run_finished'; steps: number; interrupted: boolean; lossLast: number }

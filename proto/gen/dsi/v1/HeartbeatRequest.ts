@@ -1,6 +1,7 @@
 // Original file: proto/dsi/v1/coordinator.proto
 
 import type { WorkerMetrics as _dsi_v1_WorkerMetrics, WorkerMetrics__Output as _dsi_v1_WorkerMetrics__Output } from '../../dsi/v1/WorkerMetrics.js';
+import type { RingFailure as _dsi_v1_RingFailure, RingFailure__Output as _dsi_v1_RingFailure__Output } from '../../dsi/v1/RingFailure.js';
 
 export interface HeartbeatRequest {
   'runId'?: (string);
@@ -20,6 +21,15 @@ export interface HeartbeatRequest {
    * Dynamic loss scale in force after `step` (fp16/bf16 wire; 1 with fp32).
    */
   'lossScale'?: (number | string);
+  /**
+   * Ring epoch the worker is on; the coordinator counts steps and failures of older epochs as
+   * liveness only (they belong to a ring that no longer exists).
+   */
+  'ringEpoch'?: (number);
+  /**
+   * Set while this worker's last all-reduce failed: it applied nothing and waits for a new RingFormation.
+   */
+  'ringFailure'?: (_dsi_v1_RingFailure | null);
 }
 
 export interface HeartbeatRequest__Output {
@@ -40,4 +50,13 @@ export interface HeartbeatRequest__Output {
    * Dynamic loss scale in force after `step` (fp16/bf16 wire; 1 with fp32).
    */
   'lossScale': (number);
+  /**
+   * Ring epoch the worker is on; the coordinator counts steps and failures of older epochs as
+   * liveness only (they belong to a ring that no longer exists).
+   */
+  'ringEpoch': (number);
+  /**
+   * Set while this worker's last all-reduce failed: it applied nothing and waits for a new RingFormation.
+   */
+  'ringFailure': (_dsi_v1_RingFailure__Output | null);
 }

@@ -25,6 +25,11 @@ export interface RingFormation {
   'wire'?: (_dsi_v1_WireDtype);
   'chunkBytes'?: (number);
   'timeoutMs'?: (number);
+  /**
+   * Step the ring starts from. After a loss the survivors redo the interrupted step: a worker that
+   * already applied it (its all-reduce finished before the ring broke) restores its state from before.
+   */
+  'step'?: (number);
 }
 
 /**
@@ -50,4 +55,9 @@ export interface RingFormation__Output {
   'wire': (_dsi_v1_WireDtype__Output);
   'chunkBytes': (number);
   'timeoutMs': (number);
+  /**
+   * Step the ring starts from. After a loss the survivors redo the interrupted step: a worker that
+   * already applied it (its all-reduce finished before the ring broke) restores its state from before.
+   */
+  'step': (number);
 }

@@ -1,0 +1,131 @@
+/**
+ * The coordinator's side of a lost worker, over real gRPC (Membership behind its service, clients
+ * that Join, hold Control streams and heartbeat): who is dropped, what the survivors are told, which
+ * messages are stale, that a dropped worker is refused, and that a survivor that stays silent cannot
+ * hang the regroup.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
+import { loadProtos } from '../shared/rpc/load.js';
+import { createLogger } from '../shared/log.js';
+import { PROTOCOL_VERSION } from '../shared/cluster_plan.js';
+import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
+import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
+import type { HeartbeatRequest } from '../proto/gen/dsi/v1/HeartbeatRequest.js';
+import { Membership, RingBroken } from '../coordinator/cluster/membership.js';
+import { coordinatorHandlers } from '../coordinator/cluster/service.js';
+import { UploadRegistry } from '../coordinator/cluster/uploads.js';
+
+const RUN = 'run-el', HASH = 'h'.repeat(64), RING_TIMEOUT_MS = 300, HEARTBEAT_MS = 50;
+
+async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A Membership behind its real gRPC service, and clients that joined as `ids` and hold Control streams. */
+async function cluster(t: { after(fn: () => void): void }, ids: string[], minWorkers: number, microBatches: number) {
+  const log = createLogger({ level: 'silent' });
+  const members = new Membership({
+    runId: RUN, worldSize: ids.length, minWorkers, microBatches, modelConfigHash: HASH, planJson: '{}', startStep: 0,
+    heartbeatMs: HEARTBEAT_MS, livenessTimeoutMs: 60_000, wire: 'fp32', chunkBytes: 1 << 20, ringTimeoutMs: RING_TIMEOUT_MS, log,
+  });
+  const protos = loadProtos();
+  const server = new grpc.Server();
+  server.addService(protos.grpc.dsi.v1.Coordinator.service, coordinatorHandlers(members, new UploadRegistry(), log));
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+  t.after(() => server.forceShutdown());
+  const client = new protos.grpc.dsi.v1.Coordinator(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as CoordinatorClient;
+  t.after(() => client.close());
+
+  const join = (workerId: string): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
+    client.join({ workerId, address: `127.0.0.1:${40000 + Number(workerId.slice(1))}`, modelConfigHash: HASH, backend: 'cpu', protocolVersion: PROTOCOL_VERSION },
+      { deadline: Date.now() + 5_000 }, (e) => resolve(e));
+  });
+  const heartbeat = (req: Omit<HeartbeatRequest, 'runId' | 'lossScale'>): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
+    client.heartbeat({ runId: RUN, lossScale: 1, ...req }, { deadline: Date.now() + 5_000 }, (e) => resolve(e));
+  });
+  assert.deepEqual(await Promise.all(ids.map(join)), ids.map(() => null));
+  const inbox = new Map<string, ControlMessage__Output[]>();
+  const controls = ids.map((workerId) => {
+    const call = client.control({ runId: RUN, workerId });
+    inbox.set(workerId, []);
+    call.on('data', (m: ControlMessage__Output) => inbox.get(workerId)?.push(m));
+    call.on('error', () => undefined);   // cancelled by the tests
+    return call;
+  });
+  t.after(() => { for (const c of controls) c.cancel(); });
+  await members.ready(5_000);
+  return { members, join, heartbeat, inbox, controls };
+}
+
+test('lost worker: dropped by a silent-neighbour report, survivors get a new ring at the interrupted step, stale heartbeats ignored, the dropped worker refused, a silent survivor cannot hang the regroup', { timeout: 30_000 }, async (t) => {
+  const ids = ['w0', 'w1', 'w2'];
+  const { members, join, heartbeat, inbox, controls } = await cluster(t, ids, 2, 12);
+  const rankOf = (id: string): number | undefined => members.members.get(id)?.rank;
+  assert.deepEqual(ids.map(rankOf), [0, 1, 2]);
+
+  // step 1 in flight: w0 finished it (its all-reduce completed), w1 heard nothing from rank 2 for the ring timeout
+  members.startStep(0, 0);
+  const waiting = assert.rejects(members.waitForStep(1), RingBroken);   // awaited below, handled from now on
+  assert.equal(await heartbeat({ workerId: 'w0', rank: 0, step: 1, ringEpoch: 0 }), null);
+  assert.equal(await heartbeat({ workerId: 'w1', rank: 1, step: 0, ringEpoch: 0, ringFailure: { neighbourRank: 2, timedOut: true, reason: 'step 0: rank 2 did not answer within 300 ms' } }), null);
+  await waiting;
+  assert.equal(members.lost.length, 0);   // judged once the others have settled: it may have been waiting on a dead rank itself
+
+  // w2 never reports and everyone else has settled: dropped at once (not after the ring timeout);
+  // the survivors get a new epoch, ranks 0..1, and the step to redo (w0 rolls its applied step back)
+  const t1 = Date.now();
+  assert.equal(await members.regroup(0), true);
+  assert.ok(Date.now() - t1 < RING_TIMEOUT_MS, `regroup took ${Date.now() - t1} ms`);
+  assert.deepEqual(members.lost.map((l) => [l.workerId, l.rank, l.step, l.worldSize]), [['w2', 2, 1, 2]]);
+  assert.match(members.lost[0]?.reason ?? '', /rank 1 \(w1\) heard nothing from it for 300 ms/);
+  await until('w2 told it was dropped', () => inbox.get('w2')?.some((m) => m.stop?.reason.startsWith('dropped: ')) === true);
+  assert.equal(members.ringEpoch, 1);
+  await until('the new ring on both Control streams', () => ['w0', 'w1'].every((id) => inbox.get(id)?.at(-1)?.ring?.ringEpoch === 1));
+  for (const [id, rank] of [['w0', 0], ['w1', 1]] as const) {
+    const ring = inbox.get(id)?.at(-1)?.ring;
+    assert.deepEqual([ring?.rank, ring?.step, ring?.addresses.length], [rank, 0, 2], id);
+  }
+  // a heartbeat of the old ring (w0's step 1 of epoch 0, arriving late) does not count for the redo
+  assert.equal(await heartbeat({ workerId: 'w0', rank: 0, step: 1, ringEpoch: 0 }), null);
+  assert.equal(members.members.get('w0')?.step, 0);
+
+  // the dropped worker is refused, by name and step; nobody new joins a run under way
+  const again = await join('w2');
+  assert.equal(again?.code, grpc.status.FAILED_PRECONDITION);
+  assert.match(again?.details ?? '', /worker_id: 'w2' was dropped from this run at step 1 \(rank 1 \(w1\) heard nothing/);
+  const hb = await heartbeat({ workerId: 'w2', rank: 2, step: 0, ringEpoch: 1 });
+  assert.equal(hb?.code, grpc.status.NOT_FOUND);
+  assert.match(hb?.details ?? '', /'w2' was dropped from run run-el at step 1/);
+  assert.match((await join('w9'))?.details ?? '', /run run-el is under way: workers join only before its first step/);
+
+  // w0's Control stream ends; w1 neither finishes nor reports: the regroup drops it after the ring timeout, below minWorkers
+  members.startStep(0, 0);
+  controls[0]?.cancel();
+  await until('w0 lost', () => members.lost.length === 2);
+  const t0 = Date.now();
+  assert.equal(await members.regroup(0), false);
+  const took = Date.now() - t0;
+  assert.ok(took >= RING_TIMEOUT_MS && took < RING_TIMEOUT_MS + 2 * HEARTBEAT_MS + 1_000, `regroup took ${took} ms`);
+  assert.deepEqual(members.lost.map((l) => l.workerId), ['w2', 'w0', 'w1']);
+  assert.match(members.lost[2]?.reason ?? '', /neither finished step 1 nor reported a ring failure within 400 ms/);
+});
+
+test('a ring must divide the global batch: of 3 survivors of 4 with 8 micro-batches, 2 go on and the third is released', { timeout: 30_000 }, async (t) => {
+  const ids = ['w0', 'w1', 'w2', 'w3'];
+  const { members, inbox, controls } = await cluster(t, ids, 2, 8);
+  controls[1]?.cancel();   // between steps: nothing in flight
+  await until('w1 lost', () => members.lost.length === 1);
+  assert.equal(await members.regroup(0), true);
+  assert.deepEqual(members.ordered().map((m) => [m.rank, m.workerId]), [[0, 'w0'], [1, 'w2']]);
+  await until('w3 released', () => inbox.get('w3')?.some((m) => m.stop?.reason.startsWith('released: 2 workers split the global batch, 3 survived')) === true);
+  for (const id of ['w0', 'w2']) {
+    await until(`the new ring on ${id}'s Control stream`, () => inbox.get(id)?.at(-1)?.ring?.ringEpoch === 1);
+    assert.equal(inbox.get(id)?.at(-1)?.ring?.addresses.length, 2);
+  }
+});
