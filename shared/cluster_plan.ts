@@ -9,6 +9,13 @@ import { PRESET_CONFIGS, configFingerprint } from './model/config.js';
 /** Version of the coordinator/worker contract; a worker speaking another is refused at Join. */
 export const PROTOCOL_VERSION = 2;
 export const RUN_CONFIG_KEY = 'config';
+/**
+ * Words in a Join refusal (and the prefix of a Stop reason) meaning "the run goes on without this
+ * worker": it is done, not failed, so it exits 0 and a Kubernetes Job does not restart it forever.
+ */
+export const RUN_GOES_ON = 'the run goes on without it';
+export const STOP_DROPPED = 'dropped: ';
+export const STOP_RELEASED = 'released: ';
 
 export interface RunPlan {
   config: Config;

@@ -6,7 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { REPO_ROOT } from '../shared/paths.js';
 import { loadProtos } from '../shared/rpc/load.js';
 import { createLogger } from '../shared/log.js';
 import { PROTOCOL_VERSION } from '../shared/cluster_plan.js';
@@ -16,6 +19,17 @@ import type { HeartbeatRequest } from '../proto/gen/dsi/v1/HeartbeatRequest.js';
 import { Membership, RingBroken } from '../coordinator/cluster/membership.js';
 import { coordinatorHandlers } from '../coordinator/cluster/service.js';
 import { UploadRegistry } from '../coordinator/cluster/uploads.js';
+
+/** Exit code and stderr of the built `worker` executable. */
+async function workerCli(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'worker', 'cli.js'), ...args], { cwd: REPO_ROOT, env: { ...process.env, DSI_LOG_LEVEL: 'info' } });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearTimeout(timer);
+  return { code, stderr };
+}
 
 const RUN = 'run-el', HASH = 'h'.repeat(64), RING_TIMEOUT_MS = 300, HEARTBEAT_MS = 50;
 
@@ -60,12 +74,12 @@ async function cluster(t: { after(fn: () => void): void }, ids: string[], minWor
   });
   t.after(() => { for (const c of controls) c.cancel(); });
   await members.ready(5_000);
-  return { members, join, heartbeat, inbox, controls };
+  return { members, join, heartbeat, inbox, controls, address: `127.0.0.1:${port}` };
 }
 
 test('lost worker: dropped by a silent-neighbour report, survivors get a new ring at the interrupted step, stale heartbeats ignored, the dropped worker refused, a silent survivor cannot hang the regroup', { timeout: 30_000 }, async (t) => {
   const ids = ['w0', 'w1', 'w2'];
-  const { members, join, heartbeat, inbox, controls } = await cluster(t, ids, 2, 12);
+  const { members, join, heartbeat, inbox, controls, address } = await cluster(t, ids, 2, 12);
   const rankOf = (id: string): number | undefined => members.members.get(id)?.rank;
   assert.deepEqual(ids.map(rankOf), [0, 1, 2]);
 
@@ -103,6 +117,13 @@ test('lost worker: dropped by a silent-neighbour report, survivors get a new rin
   assert.equal(hb?.code, grpc.status.NOT_FOUND);
   assert.match(hb?.details ?? '', /'w2' was dropped from run run-el at step 1/);
   assert.match((await join('w9'))?.details ?? '', /run run-el is under way: workers join only before its first step/);
+  // the real worker executable, refused this way (a Kubernetes pod restarted after its worker was
+  // dropped), exits 0: the run goes on without it, so its Job must not restart it until the backoff limit
+  for (const id of ['w2', 'w9']) {
+    const refused = await workerCli(['--coordinator', address, '--worker-id', id, '--no-nats', '--backend', 'cpu']);
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(refused.stderr, /not needed by the run: exiting 0/);
+  }
 
   // w0's Control stream ends; w1 neither finishes nor reports: the regroup drops it after the ring timeout, below minWorkers
   members.startStep(0, 0);

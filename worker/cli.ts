@@ -7,7 +7,8 @@ import os from 'node:os';
 import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
-import { runWorkerProcess } from './worker_process.js';
+import { RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../shared/cluster_plan.js';
+import { runWorkerProcess, JoinRefusedError } from './worker_process.js';
 
 async function main(args: string[]): Promise<number> {
   if (hasFlag(args, 'help')) {
@@ -23,13 +24,27 @@ async function main(args: string[]): Promise<number> {
     process.on('SIGTERM', () => undefined);
   }
   const log = createLogger({ level: cfg.runtime.logLevel });
-  const stopReason = await runWorkerProcess({
-    coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
-    bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg, joinTimeoutMs: cfg.cluster.joinTimeoutMs, log,
-  });
+  let stopReason: string;
+  try {
+    stopReason = await runWorkerProcess({
+      coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
+      bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg, joinTimeoutMs: cfg.cluster.joinTimeoutMs, log,
+    });
+  } catch (e) {
+    // a restarted pod of a worker the run dropped (or a latecomer): the run does not need it
+    if (!(e instanceof JoinRefusedError && e.message.includes(RUN_GOES_ON))) throw e;
+    log.warn({ reason: e.message }, 'not needed by the run: exiting 0');
+    return 0;
+  }
+  if (stopReason === 'finished') return 0;
+  // dropped or released mid-run: the survivors finish it, this worker is done rather than failed
+  if (stopReason.startsWith(STOP_DROPPED) || stopReason.startsWith(STOP_RELEASED)) {
+    log.warn({ reason: stopReason }, 'the run goes on without this worker: exiting 0');
+    return 0;
+  }
   // stopped before the run's end (the coordinator was interrupted): not done, so a Job with
   // --interrupted-exit-code starts this worker again and it joins the resumed run
-  return stopReason === 'finished' ? 0 : cfg.run.interruptedExitCode;
+  return cfg.run.interruptedExitCode;
 }
 
 main(process.argv.slice(2)).then(

@@ -63,6 +63,11 @@ export function paramChecksum(params: Float32Array): string {
   return `${h.toString(16).padStart(8, '0')}:${params.length}`;
 }
 
+/** The coordinator answered Join with a refusal (not: could not be reached). */
+export class JoinRefusedError extends Error {
+  override name = 'JoinRefusedError';
+}
+
 /** Resolves with the coordinator's reason for stopping this worker ("finished", "operator"...). */
 export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string> {
   const log = o.log.child({ component: 'worker', workerId: o.workerId });
@@ -232,7 +237,7 @@ async function join(client: CoordinatorClient, o: WorkerProcessOptions, address:
     } catch (e) {
       const err = e as grpc.ServiceError;
       // refused for a reason (wrong model, run full, duplicate id): no point retrying
-      if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) throw new Error(`join refused by ${o.coordinator}: ${err.details || err.message}`, { cause: e });
+      if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) throw new JoinRefusedError(`join refused by ${o.coordinator}: ${err.details || err.message}`, { cause: e });
       if (Date.now() > deadline) throw new Error(`cannot reach the coordinator at ${o.coordinator} within ${o.joinTimeoutMs} ms: ${err.details || err.message}`, { cause: e });
       log.debug({ coordinator: o.coordinator }, 'coordinator not reachable yet');
       await new Promise((r) => setTimeout(r, JOIN_RETRY_MS));

@@ -12,7 +12,7 @@ import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics
 import type { RingFormation } from '../../proto/gen/dsi/v1/RingFormation.js';
 import type { RingFailure__Output } from '../../proto/gen/dsi/v1/RingFailure.js';
 import type { Logger } from '../../shared/log.js';
-import { PROTOCOL_VERSION } from '../../shared/cluster_plan.js';
+import { PROTOCOL_VERSION, RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../../shared/cluster_plan.js';
 import { WIRE_DTYPES, type WireName } from '../../worker/collective/wire.js';
 import type { RunEventBody } from '../../shared/telemetry/payloads.js';
 
@@ -121,8 +121,8 @@ export class Membership {
     if (this.members.has(req.workerId)) return { ok: false, field: 'worker_id', reason: `'${req.workerId}' has already joined this run` };
     const gone = this.lost.find((l) => l.workerId === req.workerId);
     // its weights stopped at the step it was lost in; catching up would need a state transfer
-    if (gone) return { ok: false, field: 'worker_id', reason: `'${req.workerId}' was dropped from this run at step ${gone.step} (${gone.reason}); a dropped worker cannot re-join, start a new run or --resume` };
-    if (this.started) return { ok: false, field: 'worker_id', reason: `run ${this.o.runId} is under way: workers join only before its first step` };
+    if (gone) return { ok: false, field: 'worker_id', reason: `'${req.workerId}' was dropped from this run at step ${gone.step} (${gone.reason}); a dropped worker cannot re-join and ${RUN_GOES_ON}` };
+    if (this.started) return { ok: false, field: 'worker_id', reason: `run ${this.o.runId} is under way: workers join only before its first step, ${RUN_GOES_ON}` };
     if (req.modelConfigHash !== this.o.modelConfigHash)
       return { ok: false, field: 'model_config_hash', reason: `worker '${req.workerId}' builds a different model (hash ${req.modelConfigHash.slice(0, 12)}, run ${this.o.modelConfigHash.slice(0, 12)}): start it with the run's --preset/--model-from/--mode` };
     if (this.full) return { ok: false, field: 'worker_id', reason: `the run already has its ${this.o.worldSize} workers` };
@@ -293,7 +293,7 @@ export class Membership {
     // still alive (partitioned, hung) but no longer in the run: it must not go on training on its own
     if (m.control) {
       try {
-        this.send(m, { stop: { reason: `dropped: ${why}`, graceful: false } });
+        this.send(m, { stop: { reason: `${STOP_DROPPED}${why}`, graceful: false } });
         m.control.end();
       } catch { /* its stream is already gone */ }
     }
@@ -363,7 +363,7 @@ export class Membership {
       for (const m of this.ordered().sort((a, b) => (a.workerId < b.workerId ? -1 : 1)).slice(usable)) {
         this.o.log.warn({ workerId: m.workerId, worldSize: usable }, 'worker released: the global batch does not split over every survivor');
         this.members.delete(m.workerId);
-        this.send(m, { stop: { reason: `released: ${usable} workers split the global batch, ${survived} survived`, graceful: true } });
+        this.send(m, { stop: { reason: `${STOP_RELEASED}${usable} workers split the global batch, ${survived} survived`, graceful: true } });
         this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: 'released', step, worldSize: usable });
       }
     }
