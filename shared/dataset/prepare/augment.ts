@@ -11,6 +11,7 @@
  * Resident: 13 bytes per augmented text, plus the corpus filler's verb-context counts (grows with the
  * distinct (tag, previous, next) contexts, not with documents' length).
  */
+import { join } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import { mixSeed } from '../../random.js';
 import { numbersToText } from '../../pipeline/augment_num2text.js';
@@ -21,7 +22,6 @@ import { DocTextStore } from '../store/doc_texts.js';
 import { StringSpill } from '../store/string_spill.js';
 import type { TextCorpus } from './assign_docids.js';
 import type { Stages, StageTimer } from './progress.js';
-import { join } from 'node:path';
 
 export const AUGMENTATION_STEPS = ['stopwords', 'num2text', 'pos-mlm'] as const;
 export type AugmentationStep = (typeof AUGMENTATION_STEPS)[number];

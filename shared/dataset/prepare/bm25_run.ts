@@ -19,11 +19,13 @@ import type { DocidTable } from '../docids.js';
 import { BM25_RUN_FILE, type Query } from '../format.js';
 import type { TextCorpus } from './assign_docids.js';
 import type { PreparedDataset } from '../reader.js';
-import type { Stages } from './progress.js';
+import type { Stages, StageTimer } from './progress.js';
 
 export const BM25_RUN_TAG = 'bm25';
 /** Ranks kept per query for the metrics (MRR@10 and Hits@10 look no further). */
 const METRIC_DEPTH = 10;
+/** Documents between progress reports while indexing. */
+const TICK_EVERY = 4096;
 
 export interface Bm25RunOptions {
   topK: number;
@@ -41,13 +43,7 @@ export class Bm25Run {
   static build(corpus: TextCorpus, docids: DocidTable, evalQueries: readonly Query[], options: Bm25RunOptions, stages: Stages): Bm25Run {
     for (const q of evalQueries) if (/\s/.test(q.qid)) throw new RangeError(`BM25 run: qid '${q.qid}' has whitespace, which a TREC run cannot hold`);
     const timer = stages.start('bm25 index', 'documents', corpus.count);
-    const builder = new Bm25Builder({ k1: options.k1, b: options.b });
-    let n = 0;
-    for (const text of corpus.texts()) {
-      builder.addText(text);
-      if (++n % 4096 === 0) timer.tick(n);
-    }
-    const index = builder.finish((d) => docids.get(d));
+    const index = indexTexts(corpus, docids, options, timer);
     timer.end(corpus.count);
     return new Bm25Run(index, evalQueries, options, stages);
   }
@@ -68,6 +64,17 @@ export class Bm25Run {
   metrics(): RetrievalMetrics {
     return evaluateRankings(this.top, qrelsOf(this.queries));
   }
+}
+
+/** The index of the corpus's texts; the builder (and its forward lists) is garbage once this returns. */
+function indexTexts(corpus: TextCorpus, docids: DocidTable, options: Bm25RunOptions, timer: StageTimer): Bm25Index {
+  const builder = new Bm25Builder({ k1: options.k1, b: options.b });
+  let n = 0;
+  for (const text of corpus.texts()) {
+    builder.addText(text);
+    if (++n % TICK_EVERY === 0) timer.tick(n);
+  }
+  return builder.finish((d) => docids.get(d));
 }
 
 function qrelsOf(queries: readonly Query[]): Map<string, Set<string>> {

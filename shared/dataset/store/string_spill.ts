@@ -49,12 +49,17 @@ export class StringSpill {
   append(s: string): number {
     this.checkOpen();
     const bytes = Buffer.byteLength(s, 'utf8');
-    if (this.pendingBytes + bytes > this.pending.length) {
-      this.flush();
-      if (bytes > this.pending.length) this.pending = Buffer.allocUnsafe(bytes); // one huge string: a buffer its size
+    if (this.pendingBytes + bytes > this.pending.length) this.flush();
+    if (bytes > this.pending.length) {
+      // larger than the buffer: straight to the file
+      const data = Buffer.from(s, 'utf8');
+      let done = 0;
+      while (done < bytes) done += writeSync(this.fd, data, done, bytes - done, this.flushed + done);
+      this.flushed += bytes;
+    } else {
+      this.pending.write(s, this.pendingBytes, 'utf8');
+      this.pendingBytes += bytes;
     }
-    this.pending.write(s, this.pendingBytes, 'utf8');
-    this.pendingBytes += bytes;
     this.total += bytes;
     this.ends.push(this.total);
     return this.ends.length - 1;
