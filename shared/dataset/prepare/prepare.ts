@@ -38,7 +38,7 @@ import { Bm25Run } from './bm25_run.js';
 import { generateExamples, DOCID_PREFIX, DOCUMENT_PREFIX, type ExampleCounts, type IndexingMode } from './examples.js';
 import { Stages } from './progress.js';
 
-/** Keeps the split's random numbers apart from the docids' (the same stream as prepare_sample.ts). */
+/** Keeps the split's random numbers apart from the docids' (the stream the former sample preparer used: same split). */
 const SPLIT_STREAM = 0x73706c74; // "splt"
 const CREATED_BY = 'dsi-cluster coordinator prepare';
 /** The augmentation name of pseudo-queries in augmented.jsonl. */
