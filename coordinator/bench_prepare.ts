@@ -133,7 +133,7 @@ function formatScale(r: BenchPrepareScaleResult): string {
   const cell = (s: StageRecord | undefined, docs: number): string =>
     s === undefined ? '' : `${s.seconds.toFixed(2).padStart(7)} s ${(s.seconds > 0 ? docs / s.seconds : 0).toFixed(0).padStart(8)}/s ${s.live_mb.toFixed(0).padStart(5)} ${s.rss_mb.toFixed(0).padStart(5)}`;
   const head = `prepare at scale (${r.pipeline}): synthetic msmarco-passage\n` +
-    `  documents/s per stage; memory at each stage's end in MiB: live (heap + external after a full GC) and resident\n` +
+    `  documents/s per stage; memory at each stage's end in MiB: live (heap + array buffers after a full GC) and resident\n` +
     `  ${'stage'.padEnd(26)} ${`N = ${a.passages} (${a.documents} documents)`.padEnd(38)} ${`4N = ${b.passages} (${b.documents} documents)`.padEnd(38)} growth, bytes/document\n` +
     `  ${''.padEnd(26)} ${'seconds    docs/s  live   rss'.padStart(38)} ${'seconds    docs/s  live   rss'.padStart(38)}   live    rss\n`;
   const rows = a.stages.map((s, i) => `  ${s.stage.padEnd(26)} ${cell(s, a.documents).padStart(38)} ${cell(b.stages[i], b.documents).padStart(38)} ${String(r.growth[i]?.live_bytes_per_document ?? 0).padStart(6)} ${String(r.growth[i]?.rss_bytes_per_document ?? 0).padStart(6)}\n`);

@@ -7,7 +7,7 @@
  * sample), and the kernel's high-water mark of the whole process is read at the end (`max_rss_mb`:
  * it rises only in a stage that set a new peak). A synchronous stage that peaks between two ticks (the
  * SVD, the BM25 inversion) shows its peak only in `max_rss_mb`. `live_mb` is the JS heap in use plus
- * memory outside it (typed arrays, buffers) at the stage's end, after a full collection when node runs
+ * the typed arrays' and buffers' memory at the stage's end, after a full collection when node runs
  * with --expose-gc (as `bench prepare --passages` runs it): what the stage's data structures still hold,
  * which the resident set, lazily collected, only bounds.
  */
@@ -27,7 +27,7 @@ export interface StageRecord {
   rss_mb: number;
   /** The process's peak resident set so far (getrusage ru_maxrss), MiB. */
   max_rss_mb: number;
-  /** JS heap used + external memory at the stage's end (after a full GC when exposed), MiB. */
+  /** JS heap used + typed arrays and buffers at the stage's end (after a full GC when exposed), MiB. */
   live_mb: number;
 }
 
@@ -56,10 +56,12 @@ export class StageTimer {
     const rss = Math.max(this.rssPeak, process.memoryUsage.rss());
     const maxRss = process.resourceUsage().maxRSS * 1024; // reported in KiB
     (globalThis as { gc?: () => void }).gc?.();
-    const mem = process.memoryUsage();                     // external counts the typed arrays' buffers
+    // arrayBuffers, not external: external also counts buffers already collected whose memory V8
+    // releases later, on another thread
+    const mem = process.memoryUsage();
     const record: StageRecord = {
       stage: this.stage, unit: this.unit, items, seconds: round(seconds), items_per_s: round(seconds > 0 ? items / seconds : 0),
-      rss_mb: round(rss / MIB), max_rss_mb: round(maxRss / MIB), live_mb: round((mem.heapUsed + mem.external) / MIB),
+      rss_mb: round(rss / MIB), max_rss_mb: round(maxRss / MIB), live_mb: round((mem.heapUsed + mem.arrayBuffers) / MIB),
     };
     this.stages.records.push(record);
     this.log.info({ stage: this.stage, items, unit: this.unit, seconds: record.seconds, perSec: record.items_per_s, rssMb: record.rss_mb, maxRssMb: record.max_rss_mb, liveMb: record.live_mb }, 'stage done');
