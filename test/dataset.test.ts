@@ -1,3 +1,8 @@
+/**
+ * The prepared-dataset folder as `coordinator prepare` writes it from the bundled sample (plain corpus:
+ * no augmentation, no BM25), read back: docids, examples, seeded split, integrity checks, the writer's
+ * refusals. (These tests once ran a separate sample preparer; prepare now writes the same examples.)
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -6,17 +11,20 @@ import { join } from 'node:path';
 import { InputError } from '../shared/errors.js';
 import { SAMPLE_JSONL } from '../shared/paths.js';
 import { loadT5Tokenizer } from '../shared/tokenizer.js';
+import { prepareDataset, type PrepareOptions } from '../shared/dataset/prepare/prepare.js';
 import { ATOMIC_TOKEN_BASE, DIGIT_TOKENS, docidToTokens, tokensToDocid } from '../shared/dataset/docids.js';
 import { EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL } from '../shared/dataset/format.js';
-import { prepareFromJoinedJsonl } from '../shared/dataset/prepare_sample.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';
+import { prepareOptions } from './prepare_helpers.js';
 
 const tok = await loadT5Tokenizer();
 const root = await mkdtemp(join(tmpdir(), 'dsi-dataset-'));
 test.after(() => rm(root, { recursive: true, force: true }));
 
-const prepare = (out: string, scheme: 'naive' | 'atomic', seed: number) =>
-  prepareFromJoinedJsonl({ input: SAMPLE_JSONL, out: join(root, out), scheme, seed, tokenizer: tok });
+/** The sample's plain corpus: one indexing example per document, one retrieval example per training query. */
+const plain = (out: string, over: Partial<PrepareOptions> = {}) =>
+  prepareDataset(prepareOptions(tok, out, { bm25TopK: 0, ...over }));
+const prepare = (out: string, scheme: 'naive' | 'atomic', seed: number) => plain(join(root, out), { scheme, seed });
 // prepared once, shared by the tests below
 const naive = await prepare('naive-1', 'naive', 1);
 const atomic = await prepare('atomic-1', 'atomic', 1);
@@ -129,11 +137,11 @@ test('a malformed JSONL line is reported as file:LINE', async () => {
   const lines = (await readFile(SAMPLE_JSONL, 'utf8')).split('\n').slice(0, 5);
   const bad = join(root, 'bad.jsonl');
   await writeFile(bad, [...lines.slice(0, 3), '{"qid": "1", "query": ', ...lines.slice(3)].join('\n'));
-  await assert.rejects(prepareFromJoinedJsonl({ input: bad, out: join(root, 'bad-out'), scheme: 'naive', seed: 1, tokenizer: tok }),
+  await assert.rejects(plain(join(root, 'bad-out'), { input: bad, seed: 1 }),
     (err: unknown) => err instanceof InputError && err.message.startsWith(`${bad}:4: not valid JSON`));
   const noQuery = JSON.stringify({ qid: '9', passage: 'p', qrel_pids: [], pid: null });
   await writeFile(bad, [lines[0], noQuery].join('\n'));
-  await assert.rejects(prepareFromJoinedJsonl({ input: bad, out: join(root, 'bad-out'), scheme: 'naive', seed: 1, tokenizer: tok }),
+  await assert.rejects(plain(join(root, 'bad-out'), { input: bad, seed: 1 }),
     { message: `${bad}:2: field 'query': expected a non-empty string, got nothing` });
   await assert.rejects(readdir(join(root, 'bad-out')), { code: 'ENOENT' }); // nothing written
 });
@@ -168,7 +176,8 @@ test('the writer refuses a non-empty folder unless asked, and leaves no temporar
   await writeFile(join(out, 'keep.txt'), 'x');
   await assert.rejects(prepare('reuse', 'atomic', 3), { message: `${out}: folder exists and is not empty: pass overwrite to replace it` });
   assert.deepEqual(await readdir(out), ['keep.txt']);
-  await prepareFromJoinedJsonl({ input: SAMPLE_JSONL, out, scheme: 'atomic', seed: 3, tokenizer: tok, overwrite: true });
-  assert.deepEqual((await readdir(out)).sort(), ['documents.jsonl', 'examples.bin', 'examples.idx', 'manifest.json', 'queries.jsonl']);
+  await plain(out, { scheme: 'atomic', seed: 3, overwrite: true });
+  assert.deepEqual((await readdir(out)).sort(),
+    ['augmented.jsonl', 'docids.txt', 'documents.jsonl', 'examples.bin', 'examples.idx', 'manifest.json', 'queries.jsonl', 'source_ids.tsv']);
   assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
 });

@@ -9,7 +9,8 @@ import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { loadT5Tokenizer } from '../shared/tokenizer.js';
 import { SAMPLE_JSONL } from '../shared/paths.js';
-import { prepareFromJoinedJsonl } from '../shared/dataset/prepare_sample.js';
+import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
+import { prepareOptions } from './prepare_helpers.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';
 import { initialModel } from '../shared/train/setup.js';
 import { Trainer } from '../worker/trainer.js';
@@ -29,7 +30,7 @@ test(`t5-tiny memorises ${PASSAGES} passages: Hits@1 = 1.0 within ${MAX_STEPS} s
   writeFileSync(path.join(dir, 'in.jsonl'), readFileSync(SAMPLE_JSONL, 'utf8').split('\n').slice(0, PASSAGES).join('\n') + '\n');
   const tok = await loadT5Tokenizer();
   // almost every query held out: the training examples are (nearly) only the 64 indexing examples
-  await prepareFromJoinedJsonl({ input: path.join(dir, 'in.jsonl'), out: path.join(dir, 'data'), scheme: 'naive', seed: 1, evalFraction: 0.99, tokenizer: tok });
+  await prepareDataset(prepareOptions(tok, path.join(dir, 'data'), { input: path.join(dir, 'in.jsonl'), seed: 1, evalFraction: 0.99, bm25TopK: 0 }));
   const data = await openPreparedDataset(path.join(dir, 'data'));
   t.after(() => data.close());
   const cfg = loadConfig({ args: ['--batch-size', '16', '--lr', '3e-3', '--steps', String(MAX_STEPS), '--warmup-steps', '20', '--min-lr-ratio', '0'], env: {} });

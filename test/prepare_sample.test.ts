@@ -44,6 +44,43 @@ function prefixIds(tok: T5Tokenizer, prefix: string): number[] {
   return Array.from(tok.encode(prefix)).slice(0, -1);
 }
 
+/**
+ * sha256 of every file of the three runs below, as written by prepare when it held the corpus in memory
+ * (before the disk-backed store): the store must not change a byte.
+ */
+const IN_MEMORY_FILES: Record<DocidScheme, Record<string, string>> = {
+  naive: {
+    'documents.jsonl': 'c4eb2dd071275121fbda0c3d2575df76e9b2b8ec537c8f8a465237b213e9af88',
+    'queries.jsonl': '0629326aef75424988af56eaa41135294bab5d2d1f4493585804a237395a48fa',
+    'examples.bin': 'a0d295a8884b8ecb25f0e7b24981edbeb1e48ea0fc409c1e6a2faa391c9701ec',
+    'examples.idx': 'c18ac6cca92ae49b3adc7c8a279ff663e03bb41b28d6549b8b18d692e29f0300',
+    'docids.txt': '9a8c52de869acc23761baed2d3b7314c209640da496736eaa082fb0843820fcb',
+    'source_ids.tsv': '084b429bf20fa00414873ff13768027623522576d63825d165fb9a24b7bdc756',
+    'augmented.jsonl': '77a0dbb3a160dc298a88d6f3d37274fe7f5ecf109c7cde8945e74eddaeb39fe0',
+    'bm25.eval.trec': '067d5bc718dca332aa9df9e884e57d7ef5d5f758d6269802104e9dbab0740e4b',
+  },
+  atomic: {
+    'documents.jsonl': 'f4c2fe72ffeaacb072daff7739afedcfa155227f22aef66f2c383b3632a39684',
+    'queries.jsonl': '31525e115b111e578e9e39f15991ee1e5c6e1bcc65ed64bc08bac9449eb98cdf',
+    'examples.bin': '51d19472380bd30ed978683985093a625156e6ea616d4545c989a474afbc91fb',
+    'examples.idx': 'b49aa7d6e3f061a8bd29c4a5cc5a710f65678619ce8949499129a38086492d27',
+    'docids.txt': '8db91b2ee25d579493dbc2ca66417cc945e215b5424349884013834d43df7ac4',
+    'source_ids.tsv': 'fe5dfa6b050cbb83ae8a7d019e1801122813d1b9091ef9f125e06aa64054af7c',
+    'augmented.jsonl': 'c981c6885fd64bc4b17ce06719c3ff50653f82c05f6827f9cee5f7b7c210275a',
+    'bm25.eval.trec': '0d00de9cf2eefa3ee6e0df8449a137641330d1f3b0c71f42387b50aa3beefe31',
+  },
+  semantic: {
+    'documents.jsonl': 'b072bed1bffe8d26de6cdefb9a811159be424750e3b08f5f81b061588ac9f2a4',
+    'queries.jsonl': '1e173fc6d274f95890a782654621bc34ae3fdc1fe59f83965cb56b53e6b12413',
+    'examples.bin': 'aa64965ee9a79c923aef7a5fa017819f4dcd1bb39a1133dd394c492ca7931efe',
+    'examples.idx': 'b78b44f20b4ce55954f25fa2b3dd9e4b60827262df34ccad83b036c61ce79311',
+    'docids.txt': '29837d0a1c02fa4a677824944727afd5e9f2e851d3f49b1bb5f5cfcac5fd6a73',
+    'source_ids.tsv': '341052cf9d4a38d587271cab0de734f6af6c26f0e3a49e232506c8abd17948c3',
+    'augmented.jsonl': '8afd0a41cccefad374344356fe589c6c93d6d2245e9f53a2136b1bf0819bdb72',
+    'bm25.eval.trec': '974df3f8cdf219c8557e9d39bad1867d86b1e35e8cb08e6eaa2dc576afac6be7',
+  },
+};
+
 const RUNS: Array<{ scheme: DocidScheme; indexing: IndexingMode }> = [
   { scheme: 'naive', indexing: 'bidirectional' },
   { scheme: 'atomic', indexing: 'targets2inputs' },
@@ -59,6 +96,7 @@ for (const { scheme, indexing } of RUNS) {
     }));
     assert.equal(m.counts.documents, 1000);
     assert.deepEqual([m.counts.train_queries, m.counts.eval_queries], [800, 200]);
+    assert.deepEqual(Object.fromEntries(Object.entries(m.files).map(([f, e]) => [f, e.sha256])), IN_MEMORY_FILES[scheme], 'the same bytes as the in-memory corpus wrote');
     const p = m.pipeline ?? {};
     const ex = (p['counts'] as { examples: Record<string, number> }).examples;
     const both = indexing === 'bidirectional';

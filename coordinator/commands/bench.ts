@@ -25,7 +25,7 @@ const SAMPLE_TARGET_TOKENS = 4;
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--iterations K] [--json] | coordinator bench prepare [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--iterations K] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   if (what === 'allreduce') {
@@ -54,9 +54,16 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
     return 0;
   }
+  if (what === 'prepare') {
+    // --passages N: the scale benchmark (N and 4N synthetic passages); its own flag, not a run setting
+    const passages = flagValue(args, 'passages');
+    const rest = args.filter((a, i) => a !== what && a !== '--passages' && args[i - 1] !== '--passages' && !a.startsWith('--passages='));
+    const cfg = loadConfig({ args: rest });
+    if (passages !== undefined && !/^\d+$/.test(passages)) throw new ConfigError('passages', `bench prepare needs --passages as an integer, got ${passages}`);
+    return benchPrepare(cfg, createLogger({ level: cfg.runtime.logLevel }), passages === undefined ? undefined : Number(passages));
+  }
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
-  if (what === 'prepare') return benchPrepare(cfg, log);
   if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry`);
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');

@@ -40,16 +40,54 @@ export function modelVocabSize(scheme: DocidScheme, numDocuments: number): numbe
   return scheme === 'atomic' ? T5_MODEL_VOCAB_SIZE + numDocuments : T5_MODEL_VOCAB_SIZE;
 }
 
-/** 'naive' docids for documents 0..n-1: docids[i] is document i's zero-padded random number. */
-export function assignNaiveDocids(n: number, seed: number): string[] {
-  const width = String(Math.max(n - 1, 0)).length;
-  const perm = new Rng(mixSeed(seed, NAIVE_DOCID_STREAM)).permutation(n);
-  return Array.from(perm, (k) => String(k).padStart(width, '0'));
+/**
+ * The docids of documents 0..count-1, held compactly: `prepare` keeps one per document for the whole
+ * run, and 10^7 JS strings would cost ~300 MB where these cost 4 (naive), 0 (atomic) or ~5 + digits
+ * (semantic) bytes per document.
+ */
+export interface DocidTable {
+  readonly count: number;
+  get(d: number): string;
 }
 
-/** 'atomic' docids for documents 0..n-1: the decimal document index. */
-export function assignAtomicDocids(n: number): string[] {
-  return Array.from({ length: n }, (_, i) => String(i));
+/** 'naive' docids: document d's is the zero-padded d-th number of a seeded permutation of 0..n-1. */
+export function naiveDocidTable(n: number, seed: number): DocidTable {
+  const width = String(Math.max(n - 1, 0)).length;
+  const perm = new Rng(mixSeed(seed, NAIVE_DOCID_STREAM)).permutation(n);   // (n) int32
+  return { count: n, get: (d) => String(at(perm, d, n)).padStart(width, '0') };
+}
+
+/** 'atomic' docids: the decimal document index. */
+export function atomicDocidTable(n: number): DocidTable {
+  return {
+    count: n,
+    get: (d) => {
+      if (!Number.isInteger(d) || d < 0 || d >= n) throw new RangeError(`docid of document ${d}: there are ${n} documents`);
+      return String(d);
+    },
+  };
+}
+
+/** Digit-string docids (semantic) packed as one byte per digit plus a uint32 end offset per id. */
+export function packedDocidTable(ids: readonly string[]): DocidTable {
+  const ends = new Uint32Array(ids.length);
+  let total = 0;
+  ids.forEach((id, d) => { total += id.length; ends[d] = total; });
+  const digits = Buffer.alloc(total);
+  ids.forEach((id, d) => digits.write(id, (ends[d] as number) - id.length, 'latin1'));
+  return { count: ids.length, get: (d) => digits.toString('latin1', d === 0 ? 0 : at(ends, d - 1, ids.length), at(ends, d, ids.length)) };
+}
+
+function at(xs: Int32Array | Uint32Array, i: number, n: number): number {
+  const x = xs[i];
+  if (x === undefined || i >= n) throw new RangeError(`docid of document ${i}: there are ${n} documents`);
+  return x;
+}
+
+/** 'naive' docids for documents 0..n-1 as strings (naiveDocidTable's, listed). */
+export function assignNaiveDocids(n: number, seed: number): string[] {
+  const t = naiveDocidTable(n, seed);
+  return Array.from({ length: n }, (_, d) => t.get(d));
 }
 
 /** Why `docid` is not valid under `scheme`, or undefined when it is. */

@@ -99,7 +99,7 @@ export interface FileEntry {
 export interface DatasetManifest {
   format: typeof DATASET_FORMAT;
   version: number;
-  /** The program that wrote the folder, e.g. "dsi-cluster 0.1.0 prepare_sample". */
+  /** The program that wrote the folder, e.g. "dsi-cluster coordinator prepare". */
   created_by: string;
   /** The input file: path as given, sha256 of its bytes, and its format name (e.g. "msmarco-joined-jsonl"). */
   source: { path: string; sha256: string; format: string };

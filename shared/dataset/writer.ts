@@ -1,16 +1,20 @@
 /**
  * Writes a prepared-dataset folder (layout in format.ts) all or nothing: every file goes into a hidden
  * temporary folder next to the target, manifest.json last, and one rename publishes it. An interrupted
- * prepare leaves at most a `.NAME.tmp-*` folder behind, never a half-written NAME.
+ * prepare leaves at most hidden `.NAME.{tmp,old,work}-PID-STAMP` folders behind, never a half-written
+ * NAME; the next run for NAME (recoverInterrupted) finishes a publish the kill cut short (a tmp folder
+ * with its manifest is complete), or puts the replaced folder back, and deletes the rest.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { docidProblem, modelVocabSize } from './docids.js';
+import { StringHashIndex } from './store/hash_index.js';
 import {
   DATA_FILES, DATASET_FORMAT, DATASET_VERSION, DOCUMENTS_FILE, EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, EXAMPLES_BIN_FILE,
-  EXAMPLES_IDX_FILE, IDX_HEADER_BYTES, IDX_MAGIC, IDX_RECORD_WORDS, IDX_VERSION, MANIFEST_FILE, QUERIES_FILE,
+  EXAMPLES_IDX_FILE, IDX_HEADER_BYTES, IDX_MAGIC, IDX_RECORD_BYTES, IDX_RECORD_WORDS, IDX_VERSION, MANIFEST_FILE, QUERIES_FILE,
   type DatasetManifest, type Doc, type Example, type FileEntry, type ManifestInfo, type PipelineInfo, type Query,
 } from './format.js';
 
@@ -19,10 +23,18 @@ const FLUSH_BYTES = 1 << 20; // 1 MiB
 /** uint32 limit of offsets in examples.idx. */
 const MAX_TOKENS = 2 ** 32 - 1;
 
+/** The documents of a folder: how many, each one's docid, and one pass over all of them in order. */
+export interface DocumentList {
+  readonly count: number;
+  docid(d: number): string;
+  /** Every document in order; read once, while documents.jsonl is written. */
+  all(): Iterable<Doc>;
+}
+
 export interface DatasetContent {
   info: ManifestInfo;
   /** In document order; docids unique and valid under info.docid_scheme. */
-  documents: readonly Doc[];
+  documents: DocumentList;
   /** Each query's docids must name documents above. */
   queries: readonly Query[];
   /** Read once, in order; example i of the folder is the i-th item. */
@@ -109,28 +121,40 @@ async function writeJsonl(file: string, rows: Iterable<unknown>): Promise<FileEn
   return out.close();
 }
 
+function* documentRows(docs: DocumentList): Generator<unknown> {
+  for (const d of docs.all()) yield { docid: d.docid, text: d.text, source_ids: d.sourceIds };
+}
+
 function int32Bytes(tokens: Int32Array): Buffer {
   // little-endian on every platform Node supports (x86-64, arm64): the typed array's bytes are the file's bytes
   return Buffer.from(tokens.buffer, tokens.byteOffset, tokens.byteLength);
 }
 
-/** Writes examples.bin and examples.idx; returns their entries and the number of examples. */
+/**
+ * Writes examples.bin and examples.idx; returns their entries and the number of examples. The index
+ * records go to a hidden body file as they are made (the header, written first, needs the final count),
+ * then header + body are copied into examples.idx: nothing per example stays in memory.
+ */
 async function writeExamples(dir: string, examples: Iterable<Example>): Promise<{ bin: FileEntry; idx: FileEntry; count: number }> {
   const bin = await HashedFile.create(join(dir, EXAMPLES_BIN_FILE));
-  const records: number[] = [];
+  const bodyFile = join(dir, `.${EXAMPLES_IDX_FILE}.body`);
+  const body = await HashedFile.create(bodyFile);
+  const record = Buffer.alloc(IDX_RECORD_BYTES);
   let offset = 0; // in tokens
   let count = 0;
   for (const ex of examples) {
     if (ex.input.length === 0 || ex.target.length === 0) throw new RangeError(`example ${count}: input and target must not be empty`);
     if (ex.kind !== EXAMPLE_KIND_INDEXING && ex.kind !== EXAMPLE_KIND_RETRIEVAL) throw new RangeError(`example ${count}: unknown kind ${String(ex.kind)}`);
     if (offset + ex.input.length + ex.target.length > MAX_TOKENS) throw new RangeError(`example ${count}: examples.bin would exceed 2^32 tokens`);
-    records.push(offset, ex.input.length, offset + ex.input.length, ex.target.length, ex.kind);
+    [offset, ex.input.length, offset + ex.input.length, ex.target.length, ex.kind].forEach((w, i) => record.writeUInt32LE(w, i * 4));
+    await body.write(Buffer.from(record));
     await bin.write(int32Bytes(ex.input));
     await bin.write(int32Bytes(ex.target));
     offset += ex.input.length + ex.target.length;
     count++;
   }
   const binEntry = await bin.close();
+  await body.close();
 
   const idx = await HashedFile.create(join(dir, EXAMPLES_IDX_FILE));
   const header = Buffer.alloc(IDX_HEADER_BYTES);
@@ -139,27 +163,31 @@ async function writeExamples(dir: string, examples: Iterable<Example>): Promise<
   header.writeUInt32LE(count, 8);
   header.writeUInt32LE(IDX_RECORD_WORDS, 12);
   await idx.write(header);
-  const body = Buffer.alloc(records.length * 4);
-  records.forEach((w, i) => body.writeUInt32LE(w, i * 4));
-  await idx.write(body);
+  for await (const chunk of createReadStream(bodyFile, { highWaterMark: FLUSH_BYTES })) await idx.write(chunk as Buffer);
+  await rm(bodyFile);
   return { bin: binEntry, idx: await idx.close(), count };
 }
 
-/** Checks docids (valid, unique) and that queries name existing documents; errors say which. */
+/**
+ * Checks docids (valid, unique) and that queries name existing documents; errors say which. The docids
+ * are indexed by hash (17-34 bytes per document) and read back from `documents`, not copied into a Set.
+ */
 function checkContent(target: string, c: DatasetContent): void {
-  const docids = new Set<string>();
-  c.documents.forEach((d, i) => {
-    const problem = docidProblem(c.info.docid_scheme, d.docid);
-    if (problem !== undefined) throw new InputError(join(target, DOCUMENTS_FILE), i + 1, 'docid', problem);
-    if (docids.has(d.docid)) throw new InputError(join(target, DOCUMENTS_FILE), i + 1, 'docid', `duplicate docid ${d.docid}`);
-    docids.add(d.docid);
-  });
+  const docs = c.documents;
+  const index = new StringHashIndex((d) => docs.docid(d));
+  for (let d = 0; d < docs.count; d++) {
+    const docid = docs.docid(d);
+    const problem = docidProblem(c.info.docid_scheme, docid);
+    if (problem !== undefined) throw new InputError(join(target, DOCUMENTS_FILE), d + 1, 'docid', problem);
+    if (index.get(docid) >= 0) throw new InputError(join(target, DOCUMENTS_FILE), d + 1, 'docid', `duplicate docid ${docid}`);
+    index.add(docid, d);
+  }
   const qids = new Set<string>();
   c.queries.forEach((q, i) => {
     if (qids.has(q.qid)) throw new InputError(join(target, QUERIES_FILE), i + 1, 'qid', `duplicate qid ${q.qid}`);
     qids.add(q.qid);
     for (const d of q.docids) {
-      if (!docids.has(d)) throw new InputError(join(target, QUERIES_FILE), i + 1, 'docids', `docid ${d} names no document`);
+      if (index.get(d) < 0) throw new InputError(join(target, QUERIES_FILE), i + 1, 'docids', `docid ${d} names no document`);
     }
   });
 }
@@ -178,6 +206,79 @@ async function targetState(target: string): Promise<'absent' | 'empty' | 'full'>
   return (await readdir(target)).length === 0 ? 'empty' : 'full';
 }
 
+/** `PID-STAMP` of this process and moment: names the hidden folders of one run. */
+function runStamp(): string {
+  return `${process.pid}-${Date.now().toString(36)}`;
+}
+
+/** A hidden folder beside `dir` for the run's scratch files (the caller removes it). */
+export async function createWorkDir(dir: string): Promise<string> {
+  const target = resolve(dir);
+  await mkdir(dirname(target), { recursive: true });
+  const work = join(dirname(target), `.${basename(target)}.work-${runStamp()}`);
+  await mkdir(work);
+  return work;
+}
+
+/** What recoverInterrupted did with a folder left by a dead process. */
+export interface Recovered {
+  action: 'published' | 'restored' | 'removed';
+  path: string;
+}
+
+/** True unless `pid` names no process (ESRCH); this process counts as alive: its folders are in use. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Cleans up after prepare runs for `dir` that were killed: for each dead run (newest first) whose
+ * target is missing, a complete tmp folder (it has manifest.json, written last) is published, else the
+ * folder it was replacing (old) is put back; every other folder of a dead run is deleted.
+ */
+export async function recoverInterrupted(dir: string): Promise<Recovered[]> {
+  const target = resolve(dir);
+  const parent = dirname(target);
+  const name = basename(target);
+  const left = new Map<string, Map<string, string>>(); // stamp -> kind -> path
+  for (const entry of await readdir(parent).catch(() => [] as string[])) {
+    const m = /^\.(.+)\.(tmp|old|work)-(\d+)-([0-9a-z]+)$/.exec(entry);
+    if (m === null || m[1] !== name || alive(Number(m[3]))) continue;
+    const stamp = `${m[3]}-${m[4]}`;
+    const kinds = left.get(stamp) ?? new Map<string, string>();
+    kinds.set(m[2] as string, join(parent, entry));
+    left.set(stamp, kinds);
+  }
+  const done: Recovered[] = [];
+  const newestFirst = [...left].sort(([a], [b]) => parseInt(b.split('-')[1] ?? '0', 36) - parseInt(a.split('-')[1] ?? '0', 36));
+  for (const [, kinds] of newestFirst) {
+    if ((await targetState(target)) === 'absent') {
+      const tmp = kinds.get('tmp');
+      const old = kinds.get('old');
+      if (tmp !== undefined && (await stat(join(tmp, MANIFEST_FILE)).catch(() => undefined)) !== undefined) {
+        await rename(tmp, target);
+        kinds.delete('tmp');
+        done.push({ action: 'published', path: tmp });
+      } else if (old !== undefined) {
+        await rename(old, target);
+        kinds.delete('old');
+        done.push({ action: 'restored', path: old });
+      }
+    }
+    for (const path of kinds.values()) {
+      await rm(path, { recursive: true, force: true });
+      done.push({ action: 'removed', path });
+    }
+  }
+  if (done.length > 0) await syncDir(parent);
+  return done;
+}
+
 /**
  * Writes `content` as a prepared dataset at `dir` and returns its manifest. Refuses a non-empty
  * existing `dir` unless `overwrite` is set.
@@ -191,13 +292,12 @@ export async function writePreparedDataset(dir: string, content: DatasetContent,
   checkExtraNames(target, content.extraFiles ?? []);
   const parent = dirname(target);
   await mkdir(parent, { recursive: true });
-  const stamp = `${process.pid}-${Date.now().toString(36)}`;
+  const stamp = runStamp();
   const tmp = join(parent, `.${basename(target)}.tmp-${stamp}`);
   await mkdir(tmp);
   try {
     // 1) data files
-    const documents = await writeJsonl(join(tmp, DOCUMENTS_FILE),
-      content.documents.map((d) => ({ docid: d.docid, text: d.text, source_ids: d.sourceIds })));
+    const documents = await writeJsonl(join(tmp, DOCUMENTS_FILE), documentRows(content.documents));
     const queries = await writeJsonl(join(tmp, QUERIES_FILE),
       content.queries.map((q) => ({ qid: q.qid, query: q.query, docids: q.docids, split: q.split })));
     const examples = await writeExamples(tmp, content.examples);
@@ -207,7 +307,7 @@ export async function writePreparedDataset(dir: string, content: DatasetContent,
     const manifest: DatasetManifest = {
       format: DATASET_FORMAT, version: DATASET_VERSION, ...content.info,
       counts: {
-        documents: content.documents.length, train_examples: examples.count,
+        documents: content.documents.count, train_examples: examples.count,
         eval_queries: content.queries.filter((q) => q.split === 'eval').length,
         train_queries: content.queries.filter((q) => q.split === 'train').length,
       },
@@ -215,7 +315,7 @@ export async function writePreparedDataset(dir: string, content: DatasetContent,
         [DOCUMENTS_FILE]: documents, [QUERIES_FILE]: queries,
         [EXAMPLES_BIN_FILE]: examples.bin, [EXAMPLES_IDX_FILE]: examples.idx, ...extra,
       },
-      model_vocab_size: modelVocabSize(content.info.docid_scheme, content.documents.length),
+      model_vocab_size: modelVocabSize(content.info.docid_scheme, content.documents.count),
       ...(content.pipeline ? { pipeline: content.pipeline() } : {}),
     };
     const m = await HashedFile.create(join(tmp, MANIFEST_FILE));

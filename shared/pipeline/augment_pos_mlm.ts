@@ -161,37 +161,47 @@ export interface PosMlmStats {
 }
 
 /**
- * POS-MLM over a corpus: finds the verbs of the chosen sentences of every text, lets `filler` (the
- * corpus filler first learns from them) refill them, and returns the new texts in order.
+ * POS-MLM one document at a time, in two passes over the corpus (so it can be read from disk):
+ *   1) slots(text, d) for every document in order: the verbs of its chosen sentences; learn(slots) feeds
+ *      the corpus filler, which must see every document before it fills any;
+ *   2) refill(text, slots, d) for every document: the text with its verbs refilled, seeded per document.
  */
-export async function posMlmAugment(texts: readonly string[], options: { share: number; seed: number; filler: VerbFiller; onProgress?: (done: number) => void }): Promise<{ texts: string[]; stats: PosMlmStats }> {
-  const { share, seed, filler } = options;
-  if (!(share >= 0 && share <= 1)) throw new RangeError(`posMlmAugment: share must be in [0, 1], got ${share}`);
-  const tagger = new Tagger();
-  const stats: PosMlmStats = { sentences: 0, chosen_sentences: 0, verbs_masked: 0, verbs_replaced: 0 };
-  // 1) tag the chosen sentences of every document
-  const slotsOf = texts.map((text, d) => {
-    const r = findVerbSlots(tagger, text, d, share, seed);
-    stats.sentences += r.sentences;
-    stats.chosen_sentences += r.chosen;
-    stats.verbs_masked += r.slots.length;
+export class PosMlm {
+  readonly stats: PosMlmStats = { sentences: 0, chosen_sentences: 0, verbs_masked: 0, verbs_replaced: 0 };
+  private readonly tagger = new Tagger();
+
+  constructor(private readonly share: number, private readonly seed: number, readonly filler: VerbFiller) {
+    if (!(share >= 0 && share <= 1)) throw new RangeError(`posMlmAugment: share must be in [0, 1], got ${share}`);
+  }
+
+  /** Pass 1: document d's verb slots; the corpus filler learns from them. */
+  slots(text: string, d: number): VerbSlot[] {
+    const r = findVerbSlots(this.tagger, text, d, this.share, this.seed);
+    this.stats.sentences += r.sentences;
+    this.stats.chosen_sentences += r.chosen;
+    this.stats.verbs_masked += r.slots.length;
+    if (this.filler instanceof CorpusVerbFiller) this.filler.learn(r.slots);
     return r.slots;
-  });
-  if (filler instanceof CorpusVerbFiller) filler.learn(slotsOf.flat());
-  // 2) refill, seeded per document
-  const out: string[] = [];
-  for (let d = 0; d < texts.length; d++) {
-    const text = texts[d] as string;
-    const slots = slotsOf[d] as VerbSlot[];
-    if (slots.length === 0) { out.push(text); continue; }
-    const words = await filler.fill(text, slots, new Rng(mixSeed(seed, SENTENCE_STREAM, d, 1)));
-    words.forEach((w, i) => { if (w.toLowerCase() !== slots[i]?.word.toLowerCase()) stats.verbs_replaced++; });
+  }
+
+  /** Pass 2: document d's text with its slots refilled. */
+  async refill(text: string, slots: readonly VerbSlot[], d: number): Promise<string> {
+    if (slots.length === 0) return text;
+    const words = await this.filler.fill(text, slots, new Rng(mixSeed(this.seed, SENTENCE_STREAM, d, 1)));
+    words.forEach((w, i) => { if (w.toLowerCase() !== slots[i]?.word.toLowerCase()) this.stats.verbs_replaced++; });
     const refilled = spliceWords(text, slots, words);
     if (count(refilled, BERT_MASK) > count(text, BERT_MASK)) throw new Error(`posMlmAugment: document ${d} would keep a literal ${BERT_MASK}`);
-    out.push(refilled);
-    options.onProgress?.(d + 1);
+    return refilled;
   }
-  return { texts: out, stats };
+}
+
+/** POS-MLM over texts held in memory (PosMlm's two passes): the new texts in order, and the counts. */
+export async function posMlmAugment(texts: readonly string[], options: { share: number; seed: number; filler: VerbFiller }): Promise<{ texts: string[]; stats: PosMlmStats }> {
+  const p = new PosMlm(options.share, options.seed, options.filler);
+  const slotsOf = texts.map((text, d) => p.slots(text, d));
+  const out: string[] = [];
+  for (let d = 0; d < texts.length; d++) out.push(await p.refill(texts[d] as string, slotsOf[d] as VerbSlot[], d));
+  return { texts: out, stats: p.stats };
 }
 
 function count(text: string, part: string): number {

@@ -26,6 +26,7 @@
  * 40M postings of 10^6 MS MARCO passages, and selects the top k with a bounded heap.
  */
 import type { ScoredDoc } from './metrics.js';
+import { growU16, growU32 } from '../growable.js';
 import { lowercaseWords } from './words.js';
 
 /** Anserini's tuned BM25 parameters for the MS MARCO passage task. */
@@ -50,37 +51,11 @@ export interface Bm25Doc {
   text: string;
 }
 
-/** A Uint32Array/Uint16Array that grows by doubling, for postings of unknown count. */
-class GrowableArray<T extends Uint32Array | Uint16Array> {
-  length = 0;
-  constructor(private data: T, private readonly make: (n: number) => T) {}
-  push(x: number): void {
-    if (this.length === this.data.length) {
-      const bigger = this.make(this.data.length * 2);
-      bigger.set(this.data);
-      this.data = bigger;
-    }
-    this.data[this.length++] = x;
-  }
-  get(i: number): number {
-    return this.data[i] as number;  // callers index below length
-  }
-  increment(i: number): void {
-    this.data[i] = this.get(i) + 1;
-  }
-  /** The filled part, trimmed to a copy of its own size so the spare capacity is freed. */
-  trimmed(): T {
-    return this.data.slice(0, this.length) as T;
-  }
-}
-
-const INITIAL_CAPACITY = 1024;
-const growU32 = (): GrowableArray<Uint32Array> => new GrowableArray(new Uint32Array(INITIAL_CAPACITY), (n) => new Uint32Array(n));
-const growU16 = (): GrowableArray<Uint16Array> => new GrowableArray(new Uint16Array(INITIAL_CAPACITY), (n) => new Uint16Array(n));
-
 /**
  * Collects documents one at a time (so a corpus can be streamed from disk), then `finish()` builds
  * the index. The forward lists kept meanwhile cost 6 bytes per posting and are freed by `finish()`.
+ * Documents are added with their docid (`add`), or by position (`addText`) when the caller can name
+ * document d later (`finish(docidOf)`): then no docid string is held per document.
  */
 export class Bm25Builder {
   private readonly k1: number;
@@ -89,6 +64,7 @@ export class Bm25Builder {
   private readonly termIds = new Map<string, number>();
   private readonly docIndex = new Map<string, number>();
   private readonly docids: string[] = [];
+  private unnamed = 0;                         // documents added by addText
   private readonly docStart = growU32();       // (N + 1) offsets into fwdTerm / fwdTf
   private readonly fwdTerm = growU32();        // term id of each (document, term) pair, grouped by document
   private readonly fwdTf = growU16();          // its count in the document
@@ -108,11 +84,24 @@ export class Bm25Builder {
   /** Adds one document; its docid must be new. */
   add(docid: string, text: string): void {
     if (this.finished) throw new Error('Bm25Builder.add: the index was already built by finish()');
+    if (this.unnamed > 0) throw new Error('Bm25Builder.add: documents were added by position (addText); add them all that way');
     if (this.docIndex.has(docid)) {
       throw new RangeError(`Bm25Builder.add: docid '${docid}' added twice (documents ${this.docIndex.get(docid)} and ${this.docids.length})`);
     }
     this.docIndex.set(docid, this.docids.length);
     this.docids.push(docid);
+    this.index(text);
+  }
+
+  /** Adds document number `size` by its text alone; finish(docidOf) names it. */
+  addText(text: string): void {
+    if (this.finished) throw new Error('Bm25Builder.addText: the index was already built by finish()');
+    if (this.docids.length > 0) throw new Error('Bm25Builder.addText: documents were added with docids (add); add them all that way');
+    this.unnamed++;
+    this.index(text);
+  }
+
+  private index(text: string): void {
     const counts = new Map<number, number>();  // term id -> tf, in first-occurrence order
     const terms = this.tokenize(text);
     for (const term of terms) {
@@ -133,11 +122,17 @@ export class Bm25Builder {
     this.docLen.push(terms.length);
   }
 
-  /** Builds the inverted index: postings of each term in document order. */
-  finish(): Bm25Index {
+  /**
+   * Builds the inverted index: postings of each term in document order. `docidOf` names the documents
+   * added by addText (it must give distinct ids); documents added by add keep their own.
+   */
+  finish(docidOf?: (d: number) => string): Bm25Index {
     if (this.finished) throw new Error('Bm25Builder.finish: called twice');
+    if (this.unnamed > 0 && docidOf === undefined) throw new Error('Bm25Builder.finish: documents added by addText need docidOf');
     this.finished = true;
-    const N = this.docids.length;
+    const N = this.unnamed > 0 ? this.unnamed : this.docids.length;
+    const docids = this.docids;
+    const docid = this.unnamed > 0 && docidOf !== undefined ? docidOf : (d: number): string => docids[d] as string;
     const V = this.termIds.size;
     const df = this.df.trimmed();                        // (V)
     const termStart = new Uint32Array(V + 1);            // (V + 1) offsets into postDoc / postTf
@@ -169,12 +164,13 @@ export class Bm25Builder {
     for (let d = 0; d < N; d++) {
       lengthNorm[d] = avgdl === 0 ? this.k1 : this.k1 * (1 - this.b + (this.b * (docLen[d] as number)) / avgdl);
     }
-    return new Bm25Index({ docids: this.docids, termIds: this.termIds, tokenize: this.tokenize, termStart, postDoc, postTf, idf, lengthNorm, avgdl });
+    return new Bm25Index({ size: N, docid, termIds: this.termIds, tokenize: this.tokenize, termStart, postDoc, postTf, idf, lengthNorm, avgdl });
   }
 }
 
 interface IndexParts {
-  docids: string[];
+  size: number;
+  docid: (d: number) => string;
   termIds: Map<string, number>;
   tokenize: (text: string) => string[];
   termStart: Uint32Array;
@@ -197,7 +193,7 @@ export class Bm25Index {
 
   constructor(parts: IndexParts) {
     this.p = parts;
-    this.size = parts.docids.length;
+    this.size = parts.size;
     this.avgDocLength = parts.avgdl;
     this.acc = new Float64Array(this.size);
     this.touched = new Uint32Array(this.size);
@@ -236,10 +232,9 @@ export class Bm25Index {
 
   /** Top k of the touched documents with a bounded min-heap (worst kept result at the root). */
   private selectTop(touched: number, k: number): ScoredDoc[] {
-    const { docids } = this.p;
     const acc = this.acc;
     const score = (d: number): number => acc[d] as number;
-    const id = (d: number): string => docids[d] as string;
+    const id = this.p.docid;
     // true when a ranks below b: lower score, or equal score and larger docid
     const below = (a: number, b: number): boolean => score(a) < score(b) || (score(a) === score(b) && id(a) > id(b));
     const heap: number[] = [];

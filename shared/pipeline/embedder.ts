@@ -23,22 +23,33 @@ export type EmbedderInfo =
   | { name: 'tfidf-svd'; dims: number; vocabulary: number; seed: number }
   | { name: 'transformers'; model_dir: string; files: string[]; quantized: boolean; dims: number; pooling: 'mean' };
 
-export async function embedDocuments(texts: readonly string[], options: EmbedderOptions): Promise<{ embeddings: Float32Array[]; info: EmbedderInfo }> {
+/** The texts to embed: how many, and a fresh pass over them in order (TF-IDF reads them twice). */
+export interface EmbedderCorpus {
+  readonly count: number;
+  texts(): Iterable<string>;
+}
+
+export async function embedDocuments(corpus: EmbedderCorpus, options: EmbedderOptions): Promise<{ embeddings: Float32Array[]; info: EmbedderInfo }> {
   if (options.modelDir === '') {
     const dims = options.dims ?? DEFAULT_EMBEDDING_DIMS;
-    const { model, embeddings } = fitTfidfSvd(texts, { seed: options.seed, dims });
-    options.onProgress?.(texts.length);
+    const { model, embeddings } = fitTfidfSvd({ [Symbol.iterator]: () => corpus.texts()[Symbol.iterator]() }, { seed: options.seed, dims });
+    options.onProgress?.(corpus.count);
     return { embeddings, info: { name: 'tfidf-svd', dims, vocabulary: model.vocabulary.size, seed: options.seed } };
   }
   const files = checkLocalModel(options.modelDir, 'feature-extraction', 'the semantic-docid embedder (--embedder-model)');
   const encode = await loadLocalPipeline(files, 'feature-extraction');
   const embeddings: Float32Array[] = [];
-  for (let start = 0; start < texts.length; start += ENCODER_BATCH) {
-    const batch = texts.slice(start, start + ENCODER_BATCH);
+  const run = async (batch: string[]): Promise<void> => {
     const out = (await encode(batch, { pooling: 'mean', normalize: true })) as { data: Float32Array; dims: number[] }; // (B, D)
     const D = out.dims[1] ?? 0;
     for (let i = 0; i < batch.length; i++) embeddings.push(out.data.slice(i * D, (i + 1) * D));
     options.onProgress?.(embeddings.length);
+  };
+  let batch: string[] = [];
+  for (const text of corpus.texts()) {
+    batch.push(text);
+    if (batch.length === ENCODER_BATCH) { await run(batch); batch = []; }
   }
+  if (batch.length > 0) await run(batch);
   return { embeddings, info: { name: 'transformers', model_dir: files.dir, files: files.files, quantized: files.quantized, dims: embeddings[0]?.length ?? 0, pooling: 'mean' } };
 }

@@ -38,11 +38,14 @@ export class KeyPhraseQueryGenerator implements PseudoQueryGenerator {
   readonly info: Record<string, string | number | boolean>;
   private readonly idf = new Map<string, number>();
 
-  /** Learns document frequencies from `corpus` (the documents the queries will be made for). */
-  constructor(corpus: readonly string[], private readonly stopwords: ReadonlySet<string>, private readonly seed: number) {
+  /** Learns document frequencies from `corpus` (the documents the queries will be made for, read once). */
+  constructor(corpus: Iterable<string>, private readonly stopwords: ReadonlySet<string>, private readonly seed: number) {
     const df = new Map<string, number>();
-    for (const text of corpus) for (const w of new Set(lowercaseWords(text))) df.set(w, (df.get(w) ?? 0) + 1);
-    const N = corpus.length;
+    let N = 0;
+    for (const text of corpus) {
+      for (const w of new Set(lowercaseWords(text))) df.set(w, (df.get(w) ?? 0) + 1);
+      N++;
+    }
     for (const [w, n] of df) this.idf.set(w, Math.log((N + 1) / (n + 0.5)));
     this.info = { generator: 'key-phrases', max_phrase_words: MAX_PHRASE_WORDS, seed, reproducible: true };
   }

@@ -13,6 +13,7 @@
  */
 import { randomizedSvd, DEFAULT_OVERSAMPLE, DEFAULT_POWER_ITERATIONS } from './randomized_svd.js';
 import type { CsrMatrix } from './randomized_svd.js';
+import { growF64, growU32 } from '../growable.js';
 import { lowercaseWords } from './words.js';
 
 export interface TfidfSvdOptions {
@@ -52,7 +53,7 @@ export class TfidfSvdModel {
   ) {}
 
   /** Unit-length (dims) embeddings of `texts`, one per text, in order. */
-  embed(texts: readonly string[]): Float32Array[] {
+  embed(texts: Iterable<string>): Float32Array[] {
     return this.project(tfidfMatrix(texts, this.vocabulary, this.idf));
   }
 
@@ -72,26 +73,32 @@ export class TfidfSvdModel {
   }
 }
 
-/** Fits TF-IDF + SVD on `texts` and returns the model with the texts' own embeddings. */
-export function fitTfidfSvd(texts: readonly string[], options: TfidfSvdOptions): { model: TfidfSvdModel; embeddings: Float32Array[] } {
+/**
+ * Fits TF-IDF + SVD on `texts` and returns the model with the texts' own embeddings. `texts` is
+ * iterated twice (document counts, then the matrix), so a corpus on disk is read, not held.
+ */
+export function fitTfidfSvd(texts: Iterable<string>, options: TfidfSvdOptions): { model: TfidfSvdModel; embeddings: Float32Array[] } {
   const dims = options.dims ?? DEFAULT_EMBEDDING_DIMS;
   const minDf = options.minDf ?? DEFAULT_MIN_DF;
   const maxVocab = options.maxVocab ?? DEFAULT_MAX_VOCAB;
   if (!Number.isInteger(dims) || dims < 1) throw new RangeError(`fitTfidfSvd: option 'dims' must be an integer >= 1, got ${dims}`);
   if (!Number.isInteger(minDf) || minDf < 1) throw new RangeError(`fitTfidfSvd: option 'minDf' must be an integer >= 1, got ${minDf}`);
   if (!Number.isInteger(maxVocab) || maxVocab < 1) throw new RangeError(`fitTfidfSvd: option 'maxVocab' must be an integer >= 1, got ${maxVocab}`);
-  if (texts.length === 0) throw new RangeError('fitTfidfSvd: no texts to fit');
 
   // 2) vocabulary and idf
   const df = new Map<string, number>();
-  for (const text of texts) for (const w of new Set(lowercaseWords(text))) df.set(w, (df.get(w) ?? 0) + 1);
+  let N = 0;
+  for (const text of texts) {
+    for (const w of new Set(lowercaseWords(text))) df.set(w, (df.get(w) ?? 0) + 1);
+    N++;
+  }
+  if (N === 0) throw new RangeError('fitTfidfSvd: no texts to fit');
   const words = [...df.entries()]
     .filter(([, n]) => n >= minDf)
     .sort(([wa, na], [wb, nb]) => nb - na || (wa < wb ? -1 : wa > wb ? 1 : 0))
     .slice(0, maxVocab);
-  if (words.length === 0) throw new RangeError(`fitTfidfSvd: no word occurs in ${minDf} or more of the ${texts.length} texts`);
+  if (words.length === 0) throw new RangeError(`fitTfidfSvd: no word occurs in ${minDf} or more of the ${N} texts`);
   const vocabulary = new Map(words.map(([w], i) => [w, i]));
-  const N = texts.length;
   const idf = Float64Array.from(words, ([, n]) => Math.log((1 + N) / (1 + n)) + 1);
 
   // 3) + 4)
@@ -108,12 +115,13 @@ export function fitTfidfSvd(texts: readonly string[], options: TfidfSvdOptions):
   return { model, embeddings: model.project(x) };
 }
 
-/** Unit-L2-norm TF-IDF rows (N, V) of `texts`; words outside the vocabulary are ignored. */
-export function tfidfMatrix(texts: readonly string[], vocabulary: ReadonlyMap<string, number>, idf: Float64Array): CsrMatrix {
-  const rowStart = new Uint32Array(texts.length + 1);
-  const colIndex: number[] = [];
-  const values: number[] = [];
-  texts.forEach((text, r) => {
+/** Unit-L2-norm TF-IDF rows (N, V) of `texts`; words outside the vocabulary are ignored. 12 bytes per non-zero. */
+export function tfidfMatrix(texts: Iterable<string>, vocabulary: ReadonlyMap<string, number>, idf: Float64Array): CsrMatrix {
+  const rowStart = growU32();
+  const colIndex = growU32();
+  const values = growF64();
+  rowStart.push(0);
+  for (const text of texts) {
     const tf = new Map<number, number>();
     for (const w of lowercaseWords(text)) {
       const c = vocabulary.get(w);
@@ -128,9 +136,9 @@ export function tfidfMatrix(texts: readonly string[], vocabulary: ReadonlyMap<st
       colIndex.push(cols[i] as number);
       values.push((row[i] as number) / norm);
     }
-    rowStart[r + 1] = colIndex.length;
-  });
-  return { rows: texts.length, cols: vocabulary.size, rowStart, colIndex: Uint32Array.from(colIndex), values: Float64Array.from(values) };
+    rowStart.push(colIndex.length);
+  }
+  return { rows: rowStart.length - 1, cols: vocabulary.size, rowStart: rowStart.trimmed(), colIndex: colIndex.trimmed(), values: values.trimmed() };
 }
 
 /** x / ‖x‖ as float32; the zero vector stays zero. */

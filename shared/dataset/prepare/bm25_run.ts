@@ -3,20 +3,29 @@
  * (shared/pipeline/bm25.ts, Anserini's k1 = 0.9, b = 0.4 by default), its top k saved as a TREC run
  * (bm25.eval.trec, over docids) and scored by the same metric code as the model (metrics.ts).
  * `coordinator eval --bm25` re-reads the saved run and scores it again.
+ *
+ * Memory: the texts stream from the store into the builder, documents are named by the docid table, so
+ * what stays is the index itself: 6 bytes per posting (one per distinct term of a document, ~45 for an
+ * MS MARCO passage: ~270 bytes) plus ~28 bytes per document (offsets, lengths, length norms, the search
+ * accumulators); while finish() inverts it, the forward lists double the postings (~540 bytes).
  */
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { InputError } from '../../errors.js';
-import { buildBm25Index, type Bm25Index } from '../../pipeline/bm25.js';
+import { Bm25Builder, type Bm25Index } from '../../pipeline/bm25.js';
 import { evaluateRankings, type RetrievalMetrics } from '../../pipeline/metrics.js';
-import { BM25_RUN_FILE, type Doc, type Query } from '../format.js';
+import type { DocidTable } from '../docids.js';
+import { BM25_RUN_FILE, type Query } from '../format.js';
+import type { TextCorpus } from './assign_docids.js';
 import type { PreparedDataset } from '../reader.js';
-import type { Stages } from './progress.js';
+import type { Stages, StageTimer } from './progress.js';
 
 export const BM25_RUN_TAG = 'bm25';
 /** Ranks kept per query for the metrics (MRR@10 and Hits@10 look no further). */
 const METRIC_DEPTH = 10;
+/** Documents between progress reports while indexing. */
+const TICK_EVERY = 4096;
 
 export interface Bm25RunOptions {
   topK: number;
@@ -31,11 +40,11 @@ export class Bm25Run {
 
   private constructor(private readonly index: Bm25Index, private readonly queries: readonly Query[], readonly options: Bm25RunOptions, private readonly stages: Stages) {}
 
-  static async build(documents: readonly Doc[], evalQueries: readonly Query[], options: Bm25RunOptions, stages: Stages): Promise<Bm25Run> {
+  static build(corpus: TextCorpus, docids: DocidTable, evalQueries: readonly Query[], options: Bm25RunOptions, stages: Stages): Bm25Run {
     for (const q of evalQueries) if (/\s/.test(q.qid)) throw new RangeError(`BM25 run: qid '${q.qid}' has whitespace, which a TREC run cannot hold`);
-    const timer = stages.start('bm25 index', 'documents', documents.length);
-    const index = await buildBm25Index(documents.map((d) => ({ docid: d.docid, text: d.text })), { k1: options.k1, b: options.b });
-    timer.end(documents.length);
+    const timer = stages.start('bm25 index', 'documents', corpus.count);
+    const index = indexTexts(corpus, docids, options, timer);
+    timer.end(corpus.count);
     return new Bm25Run(index, evalQueries, options, stages);
   }
 
@@ -55,6 +64,17 @@ export class Bm25Run {
   metrics(): RetrievalMetrics {
     return evaluateRankings(this.top, qrelsOf(this.queries));
   }
+}
+
+/** The index of the corpus's texts; the builder (and its forward lists) is garbage once this returns. */
+function indexTexts(corpus: TextCorpus, docids: DocidTable, options: Bm25RunOptions, timer: StageTimer): Bm25Index {
+  const builder = new Bm25Builder({ k1: options.k1, b: options.b });
+  let n = 0;
+  for (const text of corpus.texts()) {
+    builder.addText(text);
+    if (++n % TICK_EVERY === 0) timer.tick(n);
+  }
+  return builder.finish((d) => docids.get(d));
 }
 
 function qrelsOf(queries: readonly Query[]): Map<string, Set<string>> {

@@ -7,11 +7,15 @@
  * again with another text (the first text keeps the id), relevant ids the collection lacks, queries
  * left with no relevant document, duplicate qids (bad input: stop, or skip with --skip-bad; a v1.1
  * record's passages come before its query, so those of a skipped duplicate stay, folded into their documents).
+ * Documents and source ids go to a DocumentStore on disk (document_store.ts: tens of bytes resident per
+ * document); the queries stay in memory (about 100-200 bytes each: 10^6 queries, ~200 MB).
  */
 import { InputError } from '../../errors.js';
+import type { StringHash } from '../store/hash_index.js';
+import { DocumentStore } from '../store/document_store.js';
 import type { BadInputPolicy } from '../sources/lines.js';
 import type { Source } from '../sources/source.js';
-import type { Stages } from './progress.js';
+import type { StageTimer, Stages } from './progress.js';
 
 /** Records between progress reports: keeps the clock out of the inner loop. */
 const TICK_EVERY = 4096;
@@ -36,18 +40,25 @@ export interface CorpusCounts {
 }
 
 export interface Corpus {
-  texts: string[];
-  sourceIds: string[][];
+  /** The documents, on disk in the work folder; the caller closes it. */
+  docs: DocumentStore;
   queries: CorpusQuery[];
   counts: CorpusCounts;
 }
 
-export async function collectCorpus(source: Source, bad: BadInputPolicy, stages: Stages): Promise<Corpus> {
+/** Reads `source` into a DocumentStore in `workDir`; `hash` is replaceable for the collision tests. */
+export async function collectCorpus(source: Source, bad: BadInputPolicy, stages: Stages, workDir: string, hash?: StringHash): Promise<Corpus> {
   const timer = stages.start('read', 'records');
-  const docOfText = new Map<string, number>();
-  const docOfSource = new Map<string, number>();
-  const texts: string[] = [];
-  const sourceIds: string[][] = [];
+  const docs = new DocumentStore(workDir, hash);
+  try {
+    return await collect(source, bad, docs, timer);
+  } catch (err) {
+    docs.close();
+    throw err;
+  }
+}
+
+async function collect(source: Source, bad: BadInputPolicy, store: DocumentStore, timer: StageTimer): Promise<Corpus> {
   const raw: Array<{ qid: string; query: string; relevant: string[] }> = [];
   const qids = new Set<string>();
   const counts: CorpusCounts = {
@@ -65,28 +76,22 @@ export async function collectCorpus(source: Source, bad: BadInputPolicy, stages:
       continue;
     }
     counts.passages_read++;
-    let d = docOfText.get(r.text);
-    if (d === undefined) {
-      d = texts.length;
-      docOfText.set(r.text, d);
-      texts.push(r.text);
-      sourceIds.push([]);
-    } else counts.duplicate_passages++;
-    const known = docOfSource.get(r.sourceId);
-    if (known === undefined) {
-      docOfSource.set(r.sourceId, d);
-      sourceIds[d]?.push(r.sourceId);
-    } else if (known !== d) counts.conflicting_source_ids++;
+    let d = store.documentOfText(r.text);
+    if (d < 0) d = store.addDocument(r.text);
+    else counts.duplicate_passages++;
+    const known = store.documentOfSourceId(r.sourceId);
+    if (known < 0) store.addSourceId(r.sourceId, d);
+    else if (known !== d) counts.conflicting_source_ids++;
   }
   counts.records_read = source.recordsRead;
-  counts.documents = texts.length;
+  counts.documents = store.count;
   // queries last: a query may name passages that come after it in the input
   const queries: CorpusQuery[] = [];
   for (const q of raw) {
     const docs: number[] = [];
     for (const id of q.relevant) {
-      const d = docOfSource.get(id);
-      if (d === undefined) counts.relevant_ids_not_in_collection++;
+      const d = store.documentOfSourceId(id);
+      if (d < 0) counts.relevant_ids_not_in_collection++;
       else if (!docs.includes(d)) docs.push(d);
     }
     if (docs.length === 0) counts.queries_without_relevant++;
@@ -94,5 +99,5 @@ export async function collectCorpus(source: Source, bad: BadInputPolicy, stages:
   }
   counts.queries = queries.length;
   timer.end(counts.records_read);
-  return { texts, sourceIds, queries, counts };
+  return { docs: store, queries, counts };
 }

@@ -8,11 +8,12 @@
  *   3) each pseudo-query -> its document's docid (kind retrieval: a query, not the document)
  *   4) each training query -> each of its relevant docids (retrieval)
  * Inputs and text targets are cut to maxInputTokens (</s> kept); docid spellings come from docids.ts.
+ * Documents, augmented texts and pseudo-queries are read from their stores as the examples are made.
  */
 import type { T5Tokenizer } from '../../tokenizer.js';
-import { docidToTokens, type DocidScheme } from '../docids.js';
-import { EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, type Doc, type Example } from '../format.js';
-import type { AugmentedText } from './augment.js';
+import { docidToTokens, type DocidScheme, type DocidTable } from '../docids.js';
+import { EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, type Example } from '../format.js';
+import type { DocText } from '../store/doc_texts.js';
 import type { StageTimer } from './progress.js';
 
 export const INDEXING_MODES = ['inputs2targets', 'targets2inputs', 'bidirectional'] as const;
@@ -24,17 +25,14 @@ export const DOCID_PREFIX = 'docid: ';
 /** Examples between progress reports. */
 const TICK_EVERY = 1024;
 
-export interface PseudoQuery {
-  doc: number;
-  query: string;
-}
-
 export interface ExamplePlan {
-  documents: readonly Doc[];
+  /** Every document's text, in order. */
+  texts: Iterable<string>;
+  docids: DocidTable;
   scheme: DocidScheme;
   mode: IndexingMode;
-  augmented: readonly AugmentedText[];
-  pseudoQueries: readonly PseudoQuery[];
+  augmented: Iterable<DocText>;
+  pseudoQueries: Iterable<DocText>;
   /** Training queries and their relevant docids. */
   trainQueries: ReadonlyArray<{ query: string; docids: readonly string[] }>;
   tokenizer: T5Tokenizer;
@@ -61,26 +59,27 @@ export function* generateExamples(plan: ExamplePlan, counts: ExampleCounts, time
   let n = 0;
   const tick = (): void => { if (++n % TICK_EVERY === 0) timer.tick(n); };
 
-  for (const doc of plan.documents) {
-    const target = docidToTokens(scheme, doc.docid);
+  let d = 0;
+  for (const docText of plan.texts) {
+    const target = docidToTokens(scheme, plan.docids.get(d++));
     if (mode !== 'targets2inputs') {
-      yield { input: text(doc.text), target, kind: EXAMPLE_KIND_INDEXING };
+      yield { input: text(docText), target, kind: EXAMPLE_KIND_INDEXING };
       counts.indexing_inputs2targets++;
       tick();
     }
     if (mode !== 'inputs2targets') {
-      yield { input: concat(docidPrefix, target), target: tok.encode(doc.text, max), kind: EXAMPLE_KIND_INDEXING };
+      yield { input: concat(docidPrefix, target), target: tok.encode(docText, max), kind: EXAMPLE_KIND_INDEXING };
       counts.indexing_targets2inputs++;
       tick();
     }
   }
   for (const a of plan.augmented) {
-    yield { input: text(a.text), target: docidToTokens(scheme, docidOf(plan, a.doc)), kind: EXAMPLE_KIND_INDEXING };
+    yield { input: text(a.text), target: docidToTokens(scheme, plan.docids.get(a.doc)), kind: EXAMPLE_KIND_INDEXING };
     counts.augmented++;
     tick();
   }
   for (const q of plan.pseudoQueries) {
-    yield { input: tok.encode(q.query, max), target: docidToTokens(scheme, docidOf(plan, q.doc)), kind: EXAMPLE_KIND_RETRIEVAL };
+    yield { input: tok.encode(q.text, max), target: docidToTokens(scheme, plan.docids.get(q.doc)), kind: EXAMPLE_KIND_RETRIEVAL };
     counts.pseudo_queries++;
     tick();
   }
@@ -92,12 +91,6 @@ export function* generateExamples(plan: ExamplePlan, counts: ExampleCounts, time
       tick();
     }
   }
-}
-
-function docidOf(plan: ExamplePlan, doc: number): string {
-  const d = plan.documents[doc];
-  if (d === undefined) throw new RangeError(`example for document ${doc}: no such document (${plan.documents.length})`);
-  return d.docid;
 }
 
 function concat(a: Int32Array, b: Int32Array): Int32Array {

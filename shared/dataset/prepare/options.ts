@@ -32,5 +32,5 @@ export function bundledSampleOptions(cfg: Config, out: string, tokenizer: T5Toke
   };
 }
 
-/** The bundled sample's held-out share: 200 of its 1,000 queries, as shared/dataset/prepare_sample.ts. */
+/** The bundled sample's held-out share: 200 of its 1,000 queries (as the former sample preparer held out, so cached folders stay valid). */
 const DEFAULT_SAMPLE_EVAL_FRACTION = 0.2;

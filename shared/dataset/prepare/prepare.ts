@@ -1,7 +1,8 @@
 /**
  * `coordinator prepare`: an input (MS MARCO v1.1 records, MS MARCO passage ranking, or the bundled
  * sample) in, a prepared-dataset folder (format.ts) out. Stages, each timed (progress.ts):
- *   1) read       stream the records; one document per distinct passage (corpus.ts)
+ *   1) read       stream the records; one document per distinct passage, kept on disk in a work folder
+ *                 beside --out (corpus.ts, store/); later stages read the documents from there
  *   2) split      seeded: round(evalFraction × queries) held out ('eval'), the rest 'train'
  *   3) docids     naive / atomic / semantic (assign_docids.ts)
  *   4) augment    the --augment corpora (augment.ts), then --pseudo-queries per document
@@ -10,6 +11,7 @@
  *                 all published by one rename (writer.ts)
  */
 import { readFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../../errors.js';
 import type { Logger } from '../../log.js';
@@ -18,25 +20,29 @@ import { mixSeed, Rng } from '../../random.js';
 import type { T5Tokenizer } from '../../tokenizer.js';
 import { loadStopwords } from '../../pipeline/augment_stopwords.js';
 import { Doc2QueryGenerator, KeyPhraseQueryGenerator, type PseudoQueryGenerator } from '../../pipeline/pseudo_queries.js';
-import type { DocidScheme } from '../docids.js';
+import type { DocidScheme, DocidTable } from '../docids.js';
 import {
   AUGMENTED_FILE, BM25_RUN_FILE, DOCIDS_FILE, SOURCE_IDS_FILE,
-  type DatasetManifest, type Doc, type Example, type JsonValue, type Query, type QuerySplit,
+  type DatasetManifest, type Example, type JsonValue, type Query, type QuerySplit,
 } from '../format.js';
 import { BadInputPolicy } from '../sources/lines.js';
 import { openSource } from '../sources/open.js';
-import type { SourceFormat } from '../sources/source.js';
-import { writePreparedDataset, type ExtraFile } from '../writer.js';
-import { parseAugmentSpec, runAugmentations } from './augment.js';
+import type { Source, SourceFormat } from '../sources/source.js';
+import { DocTextStore } from '../store/doc_texts.js';
+import type { DocumentStore } from '../store/document_store.js';
+import { createWorkDir, recoverInterrupted, writePreparedDataset, type DocumentList, type ExtraFile } from '../writer.js';
+import { parseAugmentSpec, runAugmentations, type AugmentationStep } from './augment.js';
 import { assignDocids } from './assign_docids.js';
 import { collectCorpus } from './corpus.js';
 import { Bm25Run } from './bm25_run.js';
-import { generateExamples, DOCID_PREFIX, DOCUMENT_PREFIX, type ExampleCounts, type IndexingMode, type PseudoQuery } from './examples.js';
+import { generateExamples, DOCID_PREFIX, DOCUMENT_PREFIX, type ExampleCounts, type IndexingMode } from './examples.js';
 import { Stages } from './progress.js';
 
-/** Keeps the split's random numbers apart from the docids' (the same stream as prepare_sample.ts). */
+/** Keeps the split's random numbers apart from the docids' (the stream the former sample preparer used: same split). */
 const SPLIT_STREAM = 0x73706c74; // "splt"
 const CREATED_BY = 'dsi-cluster coordinator prepare';
+/** The augmentation name of pseudo-queries in augmented.jsonl. */
+const PSEUDO_QUERY_KIND = 'pseudo-query';
 /** Libraries whose versions the manifest records. */
 const TOOLS = ['@xenova/transformers', 'hyparquet', 'ml-kmeans', 'n2words', 'wink-pos-tagger'];
 
@@ -79,13 +85,37 @@ export interface PrepareOptions {
 export async function prepareDataset(o: PrepareOptions): Promise<DatasetManifest> {
   checkOptions(o);
   const chains = parseAugmentSpec(o.augment);
-  const stages = new Stages(o.log.child({ component: 'prepare' }));
+  const log = o.log.child({ component: 'prepare' });
+  const stages = new Stages(log);
   const bad = new BadInputPolicy(o.skipBad);
   const source = await openSource(o.format, { input: o.input, queries: o.queries, qrels: o.qrels });
+  // a run killed earlier may have left its folders beside --out: finish or undo its publish, drop the rest
+  for (const r of await recoverInterrupted(o.out)) log.warn({ ...r }, 'left by an interrupted prepare');
+  const work = await createWorkDir(o.out);
+  const stores: Array<{ close(): void }> = [];
+  try {
+    return await prepareIn(work, o, { chains, stages, bad, source, stores });
+  } finally {
+    for (const s of stores) s.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
 
-  // 1) read
-  const corpus = await collectCorpus(source, bad, stages);
-  if (corpus.texts.length === 0) throw new ConfigError('prepare.input', `${o.input}: no passages were read (${bad.skipped} bad records skipped)`);
+interface Run {
+  chains: AugmentationStep[][];
+  stages: Stages;
+  bad: BadInputPolicy;
+  source: Source;
+  /** Stores to close when the run ends, however it ends. */
+  stores: Array<{ close(): void }>;
+}
+
+async function prepareIn(work: string, o: PrepareOptions, { chains, stages, bad, source, stores }: Run): Promise<DatasetManifest> {
+  // 1) read: documents into the store on disk
+  const corpus = await collectCorpus(source, bad, stages, work);
+  const docs = corpus.docs;
+  stores.push(docs);
+  if (docs.count === 0) throw new ConfigError('prepare.input', `${o.input}: no passages were read (${bad.skipped} bad records skipped)`);
 
   // 2) split: a seeded permutation of the queries; its first numEval are held out
   const numEval = Math.round(o.evalFraction * corpus.queries.length);
@@ -94,25 +124,28 @@ export async function prepareDataset(o: PrepareOptions): Promise<DatasetManifest
   for (let k = 0; k < numEval; k++) split[order[k] ?? 0] = 'eval';
 
   // 3) docids
-  const { docids, info: docidInfo } = await assignDocids(corpus.texts, o.scheme, {
+  const { docids, info: docidInfo } = await assignDocids(docs, o.scheme, {
     seed: o.seed, embedderModel: o.embedderModel, k: o.semanticK, maxLeaf: o.semanticMaxLeaf, stages,
   });
-  const documents: Doc[] = corpus.texts.map((text, d) => ({ docid: docids[d] ?? '', text, sourceIds: corpus.sourceIds[d] ?? [] }));
-  const queries: Query[] = corpus.queries.map((q, i) => ({ qid: q.qid, query: q.query, docids: q.docs.map((d) => docids[d] ?? ''), split: split[i] ?? 'train' }));
+  const queries: Query[] = corpus.queries.map((q, i) => ({ qid: q.qid, query: q.query, docids: q.docs.map((d) => docids.get(d)), split: split[i] ?? 'train' }));
 
-  // 4) augmented corpora and pseudo-queries
+  // 4) augmented corpora and pseudo-queries, into stores on disk
   const stopwords = await loadStopwords();
-  const { augmented, report: augmentReport } = await runAugmentations(corpus.texts, chains, {
-    seed: o.seed, posMlmShare: o.posMlmShare, mlmModel: o.mlmModel, stopwords, stages,
+  const augmented = new DocTextStore(work, 'augmented.text');
+  stores.push(augmented);
+  const augmentReport = await runAugmentations(docs, chains, augmented, {
+    seed: o.seed, posMlmShare: o.posMlmShare, mlmModel: o.mlmModel, stopwords, stages, workDir: work,
   });
-  const pseudo = await pseudoQueries(corpus.texts, stopwords, o, stages);
+  const pseudo = new DocTextStore(work, 'pseudo-queries.text');
+  stores.push(pseudo);
+  const pseudoInfo = await pseudoQueries(docs, stopwords, o, stages, pseudo);
 
   // 5) write
   const counts: ExampleCounts = { indexing_inputs2targets: 0, indexing_targets2inputs: 0, augmented: 0, pseudo_queries: 0, retrieval: 0 };
   const examplesTimer = stages.start('tokenize + write examples', 'examples');
   const trainQueries = queries.filter((q) => q.split === 'train');
   const examples = generateExamples({
-    documents, scheme: o.scheme, mode: o.indexing, augmented, pseudoQueries: pseudo.queries, trainQueries,
+    texts: docs.texts(), docids, scheme: o.scheme, mode: o.indexing, augmented: augmented.entries(), pseudoQueries: pseudo.entries(), trainQueries,
     tokenizer: o.tokenizer, maxInputTokens: o.maxInputTokens,
   }, counts, examplesTimer);
   function* timedExamples(): Generator<Example> {
@@ -120,11 +153,12 @@ export async function prepareDataset(o: PrepareOptions): Promise<DatasetManifest
     examplesTimer.end(counts.indexing_inputs2targets + counts.indexing_targets2inputs + counts.augmented + counts.pseudo_queries + counts.retrieval);
   }
   const evalQueries = queries.filter((q) => q.split === 'eval');
-  const bm25 = o.bm25TopK > 0 ? await Bm25Run.build(documents, evalQueries, { topK: o.bm25TopK, k1: o.bm25K1, b: o.bm25B }, stages) : undefined;
+  const bm25 = o.bm25TopK > 0 ? Bm25Run.build(docs, docids, evalQueries, { topK: o.bm25TopK, k1: o.bm25K1, b: o.bm25B }, stages) : undefined;
+  const documents: DocumentList = { count: docs.count, docid: (d) => docids.get(d), all: () => docs.documents((d) => docids.get(d)) };
   const extraFiles: ExtraFile[] = [
-    { name: DOCIDS_FILE, chunks: documents.map((d) => d.docid + '\n') },
-    { name: SOURCE_IDS_FILE, chunks: documents.flatMap((d) => d.sourceIds.map((s) => `${s}\t${d.docid}\n`)) },
-    { name: AUGMENTED_FILE, chunks: augmentedLines(documents, augmented, pseudo.queries) },
+    { name: DOCIDS_FILE, chunks: docidLines(docids) },
+    { name: SOURCE_IDS_FILE, chunks: sourceIdLines(docs, docids) },
+    { name: AUGMENTED_FILE, chunks: augmentedLines(docids, augmented, pseudo) },
     ...(bm25 ? [{ name: BM25_RUN_FILE, chunks: bm25.lines() }] : []),
   ];
 
@@ -139,7 +173,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<DatasetManifest
     docids: docidInfo,
     indexing: { mode: o.indexing, ...(o.indexing === 'bidirectional' ? { document_prefix: DOCUMENT_PREFIX, docid_prefix: DOCID_PREFIX } : {}) },
     augmentations: augmentReport,
-    pseudo_queries: { per_document: o.pseudoQueries, total: pseudo.queries.length, ...(pseudo.info ?? {}) },
+    pseudo_queries: { per_document: o.pseudoQueries, total: pseudo.count, ...(pseudoInfo ?? {}) },
     counts: { ...corpus.counts, ...source.unused, train_queries: trainQueries.length, eval_queries: evalQueries.length, examples: { ...counts }, bad_records_skipped: bad.skipped },
     bad_input: bad.report(),
     bm25: bm25 ? { k1: o.bm25K1, b: o.bm25B, top_k: o.bm25TopK, run_file: BM25_RUN_FILE, split: 'eval', ...bm25.metrics() } : null,
@@ -175,24 +209,37 @@ function sourceFormatName(o: PrepareOptions): string {
   return o.format === 'sample' ? 'msmarco-joined-jsonl' : 'msmarco-passage-tsv';
 }
 
-async function pseudoQueries(texts: readonly string[], stopwords: ReadonlySet<string>, o: PrepareOptions, stages: Stages): Promise<{ queries: PseudoQuery[]; info?: { [key: string]: JsonValue } }> {
-  if (o.pseudoQueries === 0) return { queries: [] };
-  const timer = stages.start('pseudo-queries', 'documents', texts.length);
+/** --pseudo-queries per document into `out`; returns the generator's manifest info (none when off). */
+async function pseudoQueries(docs: DocumentStore, stopwords: ReadonlySet<string>, o: PrepareOptions, stages: Stages, out: DocTextStore): Promise<{ [key: string]: JsonValue } | undefined> {
+  if (o.pseudoQueries === 0) return undefined;
+  const timer = stages.start('pseudo-queries', 'documents', docs.count);
   const generator: PseudoQueryGenerator = o.doc2queryModel === ''
-    ? new KeyPhraseQueryGenerator(texts, stopwords, mixSeed(o.seed, 0x7071))
+    ? new KeyPhraseQueryGenerator(docs.texts(), stopwords, mixSeed(o.seed, 0x7071))
     : await Doc2QueryGenerator.load(o.doc2queryModel);
-  const queries: PseudoQuery[] = [];
-  for (let doc = 0; doc < texts.length; doc++) {
-    for (const query of await generator.generate(texts[doc] as string, doc, o.pseudoQueries)) queries.push({ doc, query });
-    if (doc % 1024 === 0) timer.tick(doc);
+  let doc = 0;
+  for (const text of docs.texts()) {
+    for (const query of await generator.generate(text, doc, o.pseudoQueries)) out.append(doc, PSEUDO_QUERY_KIND, query);
+    if (++doc % 1024 === 0) timer.tick(doc);
   }
-  timer.end(texts.length);
-  return { queries, info: { ...generator.info } };
+  timer.end(docs.count);
+  return { ...generator.info };
 }
 
-function* augmentedLines(documents: readonly Doc[], augmented: ReadonlyArray<{ doc: number; augmentation: string; text: string }>, pseudo: readonly PseudoQuery[]): Generator<string> {
-  for (const a of augmented) yield JSON.stringify({ docid: documents[a.doc]?.docid, augmentation: a.augmentation, text: a.text }) + '\n';
-  for (const q of pseudo) yield JSON.stringify({ docid: documents[q.doc]?.docid, augmentation: 'pseudo-query', text: q.query }) + '\n';
+function* docidLines(docids: DocidTable): Generator<string> {
+  for (let d = 0; d < docids.count; d++) yield docids.get(d) + '\n';
+}
+
+function* sourceIdLines(docs: DocumentStore, docids: DocidTable): Generator<string> {
+  for (let d = 0; d < docs.count; d++) {
+    const docid = docids.get(d);
+    for (const s of docs.sourceIds(d)) yield `${s}\t${docid}\n`;
+  }
+}
+
+function* augmentedLines(docids: DocidTable, augmented: DocTextStore, pseudo: DocTextStore): Generator<string> {
+  for (const store of [augmented, pseudo]) {
+    for (const a of store.entries()) yield JSON.stringify({ docid: docids.get(a.doc), augmentation: a.kind, text: a.text }) + '\n';
+  }
 }
 
 /** Versions of node, this package and the libraries that shaped the data. */

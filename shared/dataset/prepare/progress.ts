@@ -2,6 +2,14 @@
  * Stages of `prepare` and their throughput: each stage logs progress (pino, at most every
  * PROGRESS_INTERVAL_MS) and, when it ends, one record of items, seconds and items per second that
  * goes into the manifest and the benchmark.
+ *
+ * Memory per stage: the resident set is sampled at every tick() and at the end (`rss_mb`: the largest
+ * sample), and the kernel's high-water mark of the whole process is read at the end (`max_rss_mb`:
+ * it rises only in a stage that set a new peak). A synchronous stage that peaks between two ticks (the
+ * SVD, the BM25 inversion) shows its peak only in `max_rss_mb`. `live_mb` is the JS heap in use plus
+ * the typed arrays' and buffers' memory at the stage's end, after a full collection when node runs
+ * with --expose-gc (as `bench prepare --passages` runs it): what the stage's data structures still hold,
+ * which the resident set, lazily collected, only bounds.
  */
 import type { Logger } from '../../log.js';
 
@@ -15,16 +23,26 @@ export interface StageRecord {
   items: number;
   seconds: number;
   items_per_s: number;
+  /** Largest resident set sampled during the stage, MiB. */
+  rss_mb: number;
+  /** The process's peak resident set so far (getrusage ru_maxrss), MiB. */
+  max_rss_mb: number;
+  /** JS heap used + typed arrays and buffers at the stage's end (after a full GC when exposed), MiB. */
+  live_mb: number;
 }
+
+const MIB = 2 ** 20;
 
 export class StageTimer {
   private readonly t0 = performance.now();
   private lastLog = this.t0;
+  private rssPeak = process.memoryUsage.rss();
 
   constructor(private readonly log: Logger, private readonly stages: Stages, readonly stage: string, readonly unit: string, private readonly total?: number) {}
 
   /** Reports `done` items so far; logs when the interval has passed. */
   tick(done: number): void {
+    this.rssPeak = Math.max(this.rssPeak, process.memoryUsage.rss());
     const now = performance.now();
     if (now - this.lastLog < PROGRESS_INTERVAL_MS) return;
     this.lastLog = now;
@@ -35,9 +53,18 @@ export class StageTimer {
   /** Ends the stage with `items` done; logs and records it. */
   end(items: number): StageRecord {
     const seconds = (performance.now() - this.t0) / 1000;
-    const record: StageRecord = { stage: this.stage, unit: this.unit, items, seconds: round(seconds), items_per_s: round(seconds > 0 ? items / seconds : 0) };
+    const rss = Math.max(this.rssPeak, process.memoryUsage.rss());
+    const maxRss = process.resourceUsage().maxRSS * 1024; // reported in KiB
+    (globalThis as { gc?: () => void }).gc?.();
+    // arrayBuffers, not external: external also counts buffers already collected whose memory V8
+    // releases later, on another thread
+    const mem = process.memoryUsage();
+    const record: StageRecord = {
+      stage: this.stage, unit: this.unit, items, seconds: round(seconds), items_per_s: round(seconds > 0 ? items / seconds : 0),
+      rss_mb: round(rss / MIB), max_rss_mb: round(maxRss / MIB), live_mb: round((mem.heapUsed + mem.arrayBuffers) / MIB),
+    };
     this.stages.records.push(record);
-    this.log.info({ stage: this.stage, items, unit: this.unit, seconds: record.seconds, perSec: record.items_per_s }, 'stage done');
+    this.log.info({ stage: this.stage, items, unit: this.unit, seconds: record.seconds, perSec: record.items_per_s, rssMb: record.rss_mb, maxRssMb: record.max_rss_mb, liveMb: record.live_mb }, 'stage done');
     return record;
   }
 }
