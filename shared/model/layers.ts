@@ -5,6 +5,7 @@
  * D model size, H heads, Kv per-head size, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs';
+import { headMix, headScores } from './head_products.js';
 
 /**
  * Rows of `table` at `ids`, with a scatter-add gradient: tf.gather's own gradient needs
@@ -156,24 +157,20 @@ export interface AttentionWeights {
 }
 
 /**
- * Multi-head attention without T5's absent 1/sqrt(Kv) scaling (folded into q's init).
+ * Multi-head attention without T5's absent 1/sqrt(Kv) scaling (folded into q's init). Heads stay in
+ * the projections' (tokens, H*Kv) layout: head_products.ts reads them in place.
  * x (B*T, D) attends over mem (B*S, D); `bias` (B|1, H|1, T|1, S) holds relative positions and masks.
  */
 export function attention(
   w: AttentionWeights, x: tf.Tensor2D, mem: tf.Tensor2D, bias: tf.Tensor4D,
   B: number, T: number, S: number, H: number, drop?: DropoutContext,
 ): tf.Tensor2D {
-  const qx = project(w.q, x, drop);                                       // (B*T, H*Kv)
-  const inner = qx.shape[1];
-  const Kv = inner / H;
-  const q = qx.reshape([B, T, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, T, Kv]) as tf.Tensor3D;
-  // explicit transposes instead of matMul's transpose flags: the flags are the slow path on wasm
-  const kT = project(w.k, mem, drop).reshape([B, S, H, Kv]).transpose([0, 2, 3, 1]).reshape([B * H, Kv, S]) as tf.Tensor3D;
-  const v = project(w.v, mem, drop).reshape([B, S, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, S, Kv]) as tf.Tensor3D;
-  const scores = tf.add(matMul(q, kT).reshape([B, H, T, S]), bias);   // (B, H, T, S)
-  const probs = dropout(tf.softmax(scores), drop).reshape([B * H, T, S]) as tf.Tensor3D;
-  const y = matMul(probs, v);                                           // (B*H, T, Kv)
-  const merged = y.reshape([B, H, T, Kv]).transpose([0, 2, 1, 3]).reshape([B * T, inner]) as tf.Tensor2D;
+  const q = project(w.q, x, drop);                                        // (B*T, H*Kv)
+  const k = project(w.k, mem, drop);                                      // (B*S, H*Kv)
+  const v = project(w.v, mem, drop);                                      // (B*S, H*Kv)
+  const scores = tf.add(headScores(q, k, B, T, S, H), bias);             // (B, H, T, S)
+  const probs = dropout(tf.softmax(scores), drop) as tf.Tensor4D;
+  const merged = headMix(probs, v, B, T, S, H);                           // (B*T, H*Kv)
   return project(w.o, merged, drop);                                       // (B*T, D)
 }
 
