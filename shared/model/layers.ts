@@ -52,6 +52,28 @@ export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf
 }
 
 
+/**
+ * Output logits h @ table^T for a (V, D) table in Hugging Face's layout (tied embedding or
+ * lm_head), V the large side. Every product puts the (V, D) operand where tfjs-wasm's XNNPACK path
+ * is fastest (the many-rows side, or as is) and transposes once per product: logits^T = table @ h^T,
+ * dh = dY @ table (no transpose of the table at all), dTable = dY^T @ h. The generic matMul on
+ * table^T transposed the (V, D) table twice more. Proved equal to tf's gradient in gradients.test.ts.
+ */
+export function vocabLogits(h: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, t] = inputs as [tf.Tensor2D, tf.Tensor2D];                  // (N, D), (V, D)
+    (inputs[2] as tf.GradSaveFunc)([x, t]);
+    const value = tf.transpose(tf.matMul(t, tf.transpose(x)));            // (N, V)
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sx, st] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const d = dy as tf.Tensor2D;                                        // (N, V)
+      return [tf.matMul(d, st), tf.matMul(tf.transpose(d), sx)];          // (N, D), (V, D)
+    };
+    return { value, gradFunc };
+  });
+  return op(h, table) as tf.Tensor2D;
+}
+
 /** T5's RMS norm: no mean subtraction, no bias. (N, D) -> (N, D). */
 export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
   const variance = tf.mean(tf.square(x), -1, true);              // (N, 1)
