@@ -28,7 +28,8 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D, weights: 
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [sp, sy, sw] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
       const scale = tf.mul(dy, tf.div(sw, tf.maximum(tf.sum(sw), 1))).expandDims(1); // (N, 1)
-      const dx = tf.mul(tf.sub(sp, tf.oneHot(sy, V, 1, 0, 'float32')), scale);        // (N, V)
+      // int32 one-hot, then cast: tfjs-wasm's OneHot writes int bits whatever dtype is asked for
+      const dx = tf.mul(tf.sub(sp, tf.cast(tf.oneHot(sy, V), 'float32')), scale);    // (N, V)
       return [dx, tf.zerosLike(sy), tf.zerosLike(sw)];
     };
     return { value, gradFunc };
