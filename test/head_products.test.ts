@@ -81,3 +81,19 @@ test('SIMD kernel mm: strided and transposed A, every row/column tail, equals a 
     }
   }
 });
+
+test('transposedProduct a^T @ b (weight gradients) equals tf.matMul with transposeA, odd shapes, both implementations', async () => {
+  const { transposedProduct } = await import('../shared/model/head_products.js');
+  for (const [K, M, N] of [[1, 1, 1], [7, 5, 9], [64, 12, 3], [33, 4, 8], [2048, 13, 17]] as const) {
+    tf.tidy(() => {
+      const a = tf.randomNormal([K, M], 0, 1, 'float32', 7) as tf.Tensor2D;
+      const b = tf.randomNormal([K, N], 0, 1, 'float32', 8) as tf.Tensor2D;
+      const want = tf.matMul(a, b, true, false);
+      for (const impl of ['simd', 'tf'] as const) {
+        const got = transposedProduct(a, b, impl);
+        assert.deepEqual(got.shape, [M, N]);
+        assert.ok(maxAbsDiff(got, want) < 1e-4 * Math.sqrt(K), `K=${K} M=${M} N=${N} ${impl}: ${maxAbsDiff(got, want)}`);
+      }
+    });
+  }
+});

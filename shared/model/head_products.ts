@@ -119,3 +119,21 @@ export function headMix(p: tf.Tensor4D, v: tf.Tensor2D, B: number, T: number, S:
   });
   return op(p, v) as tf.Tensor2D;
 }
+
+/**
+ * a^T @ b for 2-D a (K, M), b (K, N) -> (M, N): a weight gradient X^T dY. On the kernels a is read
+ * transposed in place (tfjs-wasm would transpose it first, ~1 GB/s, then run XNNPACK with only M
+ * rows); elsewhere tf.transpose then tf.matMul.
+ */
+export function transposedProduct(a: tf.Tensor2D, b: tf.Tensor2D, impl = defaultHeadImpl()): tf.Tensor2D {
+  const [K, M] = a.shape, N = b.shape[1];
+  if (b.shape[0] !== K) throw new Error(`transposedProduct: a has ${K} rows, b has ${b.shape[0]}`);
+  if (impl === 'tf') return tf.matMul(tf.transpose(a), b);
+  const ad = floats(a), bd = floats(b), k = simdKernels();
+  const { offsets: [oa, ob, oo], f32 } = layout([ad.length, bd.length, M * N]) as { offsets: number[]; f32: Float32Array };
+  f32.set(ad, oa as number / 4);
+  f32.set(bd, ob as number / 4);
+  k.mm(M, N, K, oa as number, 4, M * 4, ob as number, N * 4, oo as number, N * 4);
+  const o = (oo as number) / 4;
+  return tf.tensor2d(f32.slice(o, o + M * N), [M, N]);
+}

@@ -5,7 +5,7 @@
  * D model size, H heads, Kv per-head size, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs';
-import { headMix, headScores } from './head_products.js';
+import { headMix, headScores, transposedProduct } from './head_products.js';
 
 /**
  * Rows of `table` at `ids`, with a scatter-add gradient: tf.gather's own gradient needs
@@ -30,7 +30,8 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
 /**
  * a @ b for 2-D (M, K) @ (K, N) or batched 3-D (G, M, K) @ (G, K, N), with a gradient that uses
  * explicit transposes: tf.matMul's own gradient calls matMul with transposeA/B flags, ~10-30x
- * slower on wasm than a transpose followed by a plain matMul. Proved equal to tf's gradient on
+ * slower on wasm than a transpose followed by a plain matMul. For 2-D, dB = A^T dY runs on the
+ * SIMD kernel, which reads A transposed in place (head_products.ts transposedProduct). Proved equal to tf's gradient on
  * the cpu backend in test/gradients.test.ts.
  */
 export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf.Tensor<R>): tf.Tensor<R> {
@@ -43,7 +44,8 @@ export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf
       const [sx, sy] = saved as [tf.Tensor3D, tf.Tensor3D];
       return [
         tf.matMul(dy as tf.Tensor3D, tf.transpose(sy, swapLast)),   // dA = dY @ B^T
-        tf.matMul(tf.transpose(sx, swapLast), dy as tf.Tensor3D),   // dB = A^T @ dY
+        a.rank === 2 ? transposedProduct(sx as tf.Tensor as tf.Tensor2D, dy as tf.Tensor2D)   // dB = A^T @ dY
+          : tf.matMul(tf.transpose(sx, swapLast), dy as tf.Tensor3D),
       ];
     };
     return { value, gradFunc };
