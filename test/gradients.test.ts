@@ -6,7 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/backend.js';
-import { embeddingLookup, matMul, relativePositionBuckets } from '../shared/model/layers.js';
+import { embeddingLookup, matMul, relativePositionBuckets, vocabLogits } from '../shared/model/layers.js';
 import { crossEntropy, crossEntropyReference } from '../shared/model/loss.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
@@ -43,6 +43,19 @@ for (const shapes of [[[7, 4], [4, 9]], [[3, 6, 4], [3, 4, 5]]] as const) {
     for (let i = 0; i < 2; i++) assert.ok(maxAbsDiff(ours[i] as tf.Tensor, theirs[i] as tf.Tensor) < 1e-5);
   });
 }
+
+test('vocabulary logits h @ table^T: value and both gradients equal tf.matMul\'s', () => {
+  const h = tf.randomNormal([6, 5], 0, 1, 'float32', 11) as tf.Tensor2D;
+  const table = tf.randomNormal([13, 5], 0, 1, 'float32', 12) as tf.Tensor2D;
+  const dy = tf.randomNormal([6, 13], 0, 1, 'float32', 13);
+  const f = (logits: (x: tf.Tensor2D, t: tf.Tensor2D) => tf.Tensor) => (x: tf.Tensor, t: tf.Tensor) =>
+    tf.sum(tf.mul(logits(x as tf.Tensor2D, t as tf.Tensor2D), dy));
+  const ours = tf.valueAndGrads(f(vocabLogits))([h, table]);
+  const theirs = tf.valueAndGrads(f((x, t) => tf.matMul(x, t, false, true)))([h, table]);
+  assert.ok(Math.abs((ours.value.dataSync()[0] as number) - (theirs.value.dataSync()[0] as number)) < 1e-4);
+  assert.deepEqual(ours.grads.map((g) => g.shape), [[6, 5], [13, 5]]);
+  for (let i = 0; i < 2; i++) assert.ok(maxAbsDiff(ours.grads[i] as tf.Tensor, theirs.grads[i] as tf.Tensor) < 1e-5);
+});
 
 test('cross-entropy: fused gradient (softmax - one-hot) equals the gradient of logSoftmax form; padding carries no loss', () => {
   const logits = tf.randomNormal([6, 13], 0, 2, 'float32', 6) as tf.Tensor2D;

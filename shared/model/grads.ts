@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { T5Config } from './config.js';
 import type { ParamLayout } from './params.js';
-import { decode, encode, shiftRight, type Weights } from './t5.js';
+import { decode, embedBoth, encode, shiftRight, type Weights } from './t5.js';
 import { crossEntropy } from './loss.js';
 import type { DropoutContext } from './layers.js';
 
@@ -23,8 +23,9 @@ export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: Dro
   const { B, S, T } = batch;
   const inputIds = tf.tensor2d(batch.inputIds, [B, S], 'int32');
   const decoderInputIds = tf.tensor2d(shiftRight(batch.labels, B, T, c.decoderStartTokenId), [B, T], 'int32');
-  const enc = encode(c, w, inputIds, drop);
-  const logits = decode(c, w, enc, decoderInputIds, drop);                       // (B*T, V)
+  const [encRows, decRows] = embedBoth(w, inputIds, decoderInputIds);
+  const enc = encode(c, w, inputIds, drop, encRows);
+  const logits = decode(c, w, enc, decoderInputIds, drop, decRows);              // (B*T, V)
   const labels = tf.tensor1d(batch.labels, 'int32');                              // (B*T,)
   const weights = tf.cast(tf.notEqual(labels, c.padTokenId), 'float32') as tf.Tensor1D;
   return crossEntropy(logits, labels, weights);

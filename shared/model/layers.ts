@@ -5,6 +5,7 @@
  * D model size, H heads, Kv per-head size, V vocabulary.
  */
 import * as tf from '@tensorflow/tfjs';
+import { headMix, headScores, transposedProduct } from './head_products.js';
 
 /**
  * Rows of `table` at `ids`, with a scatter-add gradient: tf.gather's own gradient needs
@@ -29,7 +30,8 @@ export function embeddingLookup(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor
 /**
  * a @ b for 2-D (M, K) @ (K, N) or batched 3-D (G, M, K) @ (G, K, N), with a gradient that uses
  * explicit transposes: tf.matMul's own gradient calls matMul with transposeA/B flags, ~10-30x
- * slower on wasm than a transpose followed by a plain matMul. Proved equal to tf's gradient on
+ * slower on wasm than a transpose followed by a plain matMul. For 2-D, dB = A^T dY runs on the
+ * SIMD kernel, which reads A transposed in place (head_products.ts transposedProduct). Proved equal to tf's gradient on
  * the cpu backend in test/gradients.test.ts.
  */
 export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf.Tensor<R>): tf.Tensor<R> {
@@ -42,7 +44,8 @@ export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf
       const [sx, sy] = saved as [tf.Tensor3D, tf.Tensor3D];
       return [
         tf.matMul(dy as tf.Tensor3D, tf.transpose(sy, swapLast)),   // dA = dY @ B^T
-        tf.matMul(tf.transpose(sx, swapLast), dy as tf.Tensor3D),   // dB = A^T @ dY
+        a.rank === 2 ? transposedProduct(sx as tf.Tensor as tf.Tensor2D, dy as tf.Tensor2D)   // dB = A^T @ dY
+          : tf.matMul(tf.transpose(sx, swapLast), dy as tf.Tensor3D),
       ];
     };
     return { value, gradFunc };
@@ -50,6 +53,28 @@ export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf
   return mm(a, b) as tf.Tensor<R>;
 }
 
+
+/**
+ * Output logits h @ table^T for a (V, D) table in Hugging Face's layout (tied embedding or
+ * lm_head), V the large side. Every product puts the (V, D) operand where tfjs-wasm's XNNPACK path
+ * is fastest (the many-rows side, or as is) and transposes once per product: logits^T = table @ h^T,
+ * dh = dY @ table (no transpose of the table at all), dTable = dY^T @ h. The generic matMul on
+ * table^T transposed the (V, D) table twice more. Proved equal to tf's gradient in gradients.test.ts.
+ */
+export function vocabLogits(h: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [x, t] = inputs as [tf.Tensor2D, tf.Tensor2D];                  // (N, D), (V, D)
+    (inputs[2] as tf.GradSaveFunc)([x, t]);
+    const value = tf.transpose(tf.matMul(t, tf.transpose(x)));            // (N, V)
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sx, st] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const d = dy as tf.Tensor2D;                                        // (N, V)
+      return [tf.matMul(d, st), tf.matMul(tf.transpose(d), sx)];          // (N, D), (V, D)
+    };
+    return { value, gradFunc };
+  });
+  return op(h, table) as tf.Tensor2D;
+}
 
 /** T5's RMS norm: no mean subtraction, no bias. (N, D) -> (N, D). */
 export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
@@ -156,24 +181,20 @@ export interface AttentionWeights {
 }
 
 /**
- * Multi-head attention without T5's absent 1/sqrt(Kv) scaling (folded into q's init).
+ * Multi-head attention without T5's absent 1/sqrt(Kv) scaling (folded into q's init). Heads stay in
+ * the projections' (tokens, H*Kv) layout: head_products.ts reads them in place.
  * x (B*T, D) attends over mem (B*S, D); `bias` (B|1, H|1, T|1, S) holds relative positions and masks.
  */
 export function attention(
   w: AttentionWeights, x: tf.Tensor2D, mem: tf.Tensor2D, bias: tf.Tensor4D,
   B: number, T: number, S: number, H: number, drop?: DropoutContext,
 ): tf.Tensor2D {
-  const qx = project(w.q, x, drop);                                       // (B*T, H*Kv)
-  const inner = qx.shape[1];
-  const Kv = inner / H;
-  const q = qx.reshape([B, T, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, T, Kv]) as tf.Tensor3D;
-  // explicit transposes instead of matMul's transpose flags: the flags are the slow path on wasm
-  const kT = project(w.k, mem, drop).reshape([B, S, H, Kv]).transpose([0, 2, 3, 1]).reshape([B * H, Kv, S]) as tf.Tensor3D;
-  const v = project(w.v, mem, drop).reshape([B, S, H, Kv]).transpose([0, 2, 1, 3]).reshape([B * H, S, Kv]) as tf.Tensor3D;
-  const scores = tf.add(matMul(q, kT).reshape([B, H, T, S]), bias);   // (B, H, T, S)
-  const probs = dropout(tf.softmax(scores), drop).reshape([B * H, T, S]) as tf.Tensor3D;
-  const y = matMul(probs, v);                                           // (B*H, T, Kv)
-  const merged = y.reshape([B, H, T, Kv]).transpose([0, 2, 1, 3]).reshape([B * T, inner]) as tf.Tensor2D;
+  const q = project(w.q, x, drop);                                        // (B*T, H*Kv)
+  const k = project(w.k, mem, drop);                                      // (B*S, H*Kv)
+  const v = project(w.v, mem, drop);                                      // (B*S, H*Kv)
+  const scores = tf.add(headScores(q, k, B, T, S, H), bias);             // (B, H, T, S)
+  const probs = dropout(tf.softmax(scores), drop) as tf.Tensor4D;
+  const merged = headMix(probs, v, B, T, S, H);                           // (B*T, H*Kv)
   return project(w.o, merged, drop);                                       // (B*T, D)
 }
 

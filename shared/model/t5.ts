@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { T5Config } from './config.js';
 import type { ParamLayout } from './params.js';
 import {
-  attention, dropout, frozenMatMul, matMul, embeddingLookup, feedForward, positionBias, relativePositionBuckets, rmsNorm,
+  attention, dropout, frozenMatMul, embeddingLookup, vocabLogits, feedForward, positionBias, relativePositionBuckets, rmsNorm,
   type AttentionWeights, type BaseWeight, type DropoutContext, type FeedForwardWeights, type Projection,
 } from './layers.js';
 import { loraTensorNames } from './lora.js';
@@ -87,11 +87,14 @@ export interface EncoderOutput {
   S: number;
 }
 
-/** inputIds (B, S), padded with pad id -> encoder states (B*S, D). */
-export function encode(c: T5Config, w: Weights, inputIds: tf.Tensor2D, drop?: DropoutContext): EncoderOutput {
+/**
+ * inputIds (B, S), padded with pad id -> encoder states (B*S, D). `embedded`: their (B*S, D) rows
+ * of the shared table when the caller looked them up itself (see embedBoth).
+ */
+export function encode(c: T5Config, w: Weights, inputIds: tf.Tensor2D, drop?: DropoutContext, embedded?: tf.Tensor2D): EncoderOutput {
   const [B, S] = inputIds.shape;
-  const shared = get<tf.Tensor2D>(w, 'shared.weight');
-  let h = dropout(embeddingLookup(shared, inputIds.reshape([B * S]) as tf.Tensor1D), drop);   // (B*S, D)
+  const rows = embedded ?? embeddingLookup(get<tf.Tensor2D>(w, 'shared.weight'), inputIds.reshape([B * S]) as tf.Tensor1D);
+  let h = dropout(rows, drop);                                                                 // (B*S, D)
   const pad = paddingBias(inputIds, c.padTokenId);                                             // (B, 1, 1, S)
   const buckets = relativePositionBuckets(S, S, true, c.relativeAttentionNumBuckets, c.relativeAttentionMaxDistance);
   // Hugging Face computes the relative position bias in block 0 and shares it with every block
@@ -107,12 +110,18 @@ export function encode(c: T5Config, w: Weights, inputIds: tf.Tensor2D, drop?: Dr
   return { hidden, bias: pad, B, S };
 }
 
-/** decoderInputIds (B, T) (shifted right, starting with the decoder start id) -> logits (B*T, V). */
-export function decode(c: T5Config, w: Weights, enc: EncoderOutput, decoderInputIds: tf.Tensor2D, drop?: DropoutContext): tf.Tensor2D {
+/**
+ * decoderInputIds (B, T) (shifted right, starting with the decoder start id) -> logits (B*T, V).
+ * `embedded`: their (B*T, D) rows of the shared table when the caller looked them up (embedBoth).
+ */
+export function decode(
+  c: T5Config, w: Weights, enc: EncoderOutput, decoderInputIds: tf.Tensor2D, drop?: DropoutContext, embedded?: tf.Tensor2D,
+): tf.Tensor2D {
   const [B, T] = decoderInputIds.shape;
   if (B !== enc.B) throw new Error(`decode: batch ${B} differs from the encoder's ${enc.B}`);
   const shared = get<tf.Tensor2D>(w, 'shared.weight');
-  let h = dropout(embeddingLookup(shared, decoderInputIds.reshape([B * T]) as tf.Tensor1D), drop); // (B*T, D)
+  const rows = embedded ?? embeddingLookup(shared, decoderInputIds.reshape([B * T]) as tf.Tensor1D);
+  let h = dropout(rows, drop);                                                                 // (B*T, D)
   const buckets = relativePositionBuckets(T, T, false, c.relativeAttentionNumBuckets, c.relativeAttentionMaxDistance);
   const selfBias = tf.add(positionBias(get(w, 'decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight'), buckets, T, T), causalBias(T)) as tf.Tensor4D; // (1, H, T, T)
   for (let i = 0; i < c.numDecoderLayers; i++) {
@@ -130,7 +139,19 @@ export function decode(c: T5Config, w: Weights, enc: EncoderOutput, decoderInput
   const head = c.tieWordEmbeddings ? shared : get<tf.Tensor2D>(w, 'lm_head.weight');            // (V, D)
   // frozen (LoRA): no (V, D) gradient product, the largest of the step for a T5 vocabulary
   if (w.adapted?.frozen) return frozenMatMul(h, () => tf.transpose(head), true);               // (B*T, V)
-  return matMul(h, tf.transpose(head));                                                        // (B*T, V)
+  return vocabLogits(h, head);                                                                 // (B*T, V)
+}
+
+/**
+ * Encoder and decoder input rows of the shared table from one lookup: in training its gradient is
+ * then one scatter into a (V, D) tensor instead of two, and one fewer (V, D) sum (~20 ms on wasm
+ * for t5-tiny, whose vocabulary dominates its parameters).
+ */
+export function embedBoth(w: Weights, inputIds: tf.Tensor2D, decoderInputIds: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
+  const n = inputIds.size;
+  const ids = tf.concat([inputIds.reshape([n]), decoderInputIds.reshape([decoderInputIds.size])]) as tf.Tensor1D;
+  const rows = embeddingLookup(get<tf.Tensor2D>(w, 'shared.weight'), ids);                   // (B*S + B*T, D)
+  return tf.split(rows, [n, decoderInputIds.size]) as [tf.Tensor2D, tf.Tensor2D];
 }
 
 /** labels (B, T) -> decoder inputs (B, T): shifted right by one, starting with the decoder start id. */
