@@ -31,6 +31,26 @@ test('FrameReader: frames split at every byte boundary come out whole and in ord
   }
 });
 
+test('FrameReader: reads straight into the frame being received (as TcpPeer does) give the same frames', () => {
+  const payloads = [Buffer.alloc(200_000, 1), Buffer.from('x'), Buffer.alloc(70_001, 2), Buffer.alloc(3, 3)];
+  const stream = Buffer.concat(payloads.map((p) => frame(FRAME_KIND.RING_CHUNK, p)));
+  for (const piece of [5, 1000, 65_536]) {
+    const reader = new FrameReader({ maxFrameBytes: 1 << 20, accept: [FRAME_KIND.RING_CHUNK], preamble: false, from: 'test' });
+    const scratch = Buffer.alloc(piece);
+    const got: Buffer[] = [];
+    let direct = 0;
+    for (let at = 0; at < stream.length;) {
+      const target = reader.directTarget() ?? scratch; // what the socket's onread.buffer returns
+      const n = stream.copy(target, 0, at, at + Math.min(target.length, piece));
+      at += n;
+      if (target === scratch) got.push(...reader.push(scratch.subarray(0, n), true).map((f) => f.payload));
+      else { direct += n; got.push(...reader.filledDirect(n).map((f) => f.payload)); }
+    }
+    assert.deepEqual(got, payloads, `reads of ${piece}`);
+    assert.ok(direct > 100_000, `only ${direct} bytes went straight into frames`);
+  }
+});
+
 test('FrameReader: bad preamble, other version, unknown kind, wrong direction and oversized frames are refused by name', () => {
   const reader = (pre = false): FrameReader => new FrameReader({ maxFrameBytes: 1000, accept: [FRAME_KIND.RING_CHUNK, FRAME_KIND.RELAY_END], preamble: pre, from: 'rank 3' });
   assert.throws(() => reader(true).push(Buffer.from('GET / HTTP/1.1\r\n')), (e: Error) => e instanceof TcpFrameError && /rank 3 is not a ring peer: its connection starts with "GET "/.test(e.message));

@@ -67,8 +67,11 @@ export class FrameReader {
     this.needPreamble = o.preamble;
   }
 
-  /** Frames completed by `bytes`, in order. A payload that arrives in one piece is a view, not a copy. */
-  push(bytes: Buffer): Frame[] {
+  /**
+   * Frames completed by `bytes`, in order. A payload that arrives in one piece is a view of `bytes`,
+   * not a copy, unless `reused` (the caller reads into the same buffer again): then it is copied.
+   */
+  push(bytes: Buffer, reused = false): Frame[] {
     const out: Frame[] = [];
     let at = 0;
     while (at < bytes.length) {
@@ -87,8 +90,9 @@ export class FrameReader {
         const length = this.head.readUInt32LE(0);
         const kind = this.checkKind(this.head.readUInt8(4), length);
         if (length === 0) { out.push({ kind, payload: Buffer.alloc(0) }); continue; }
-        if (bytes.length - at >= length) { // whole payload in this read: no copy
-          out.push({ kind, payload: bytes.subarray(at, at + length) });
+        if (bytes.length - at >= length) { // whole payload in this read: no copy unless the buffer is reused
+          const view = bytes.subarray(at, at + length);
+          out.push({ kind, payload: reused ? Buffer.from(view) : view });
           at += length;
           continue;
         }
@@ -106,6 +110,24 @@ export class FrameReader {
       }
     }
     return out;
+  }
+
+  /**
+   * Where the next read should go to skip a copy: the unfilled rest of a partly received payload
+   * (the kernel writes a 1 MiB chunk straight into its frame), else undefined (read into scratch).
+   */
+  directTarget(): Buffer | undefined {
+    return this.payload?.subarray(this.payloadFill);
+  }
+
+  /** `n` bytes were read straight into directTarget(). */
+  filledDirect(n: number): Frame[] {
+    const payload = this.payload;
+    if (!payload || n > payload.length - this.payloadFill) throw new TcpFrameError(`${this.o.from}: ${n} bytes read past the frame being received`);
+    this.payloadFill += n;
+    if (this.payloadFill < payload.length) return [];
+    this.payload = undefined;
+    return [{ kind: this.kind as FrameKind, payload }];
   }
 
   /** Bytes of an unfinished frame (or preamble) are pending: the stream ended mid-frame. */

@@ -26,6 +26,8 @@ import type { TcpRelay } from './tcp_relay_server.js';
 export const MAX_CHUNK_FRAME_BYTES = MAX_CHUNK_BYTES + (1 << 16);
 /** Received chunks the ring has not taken yet, in bytes, before the socket is paused (like an HTTP/2 window). */
 const RECEIVE_HIGH_WATER_BYTES = 16 * (1 << 20);
+/** Reads that are not into a chunk's frame: headers, small frames, the start of the next frame. */
+const SCRATCH_READ_BYTES = 64 * 1024;
 /** How long the TcpEndpoint lookup and the connect may take. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** On close, how long to wait for the left neighbour to close the connection before destroying it. */
@@ -54,6 +56,7 @@ export class TcpPeer implements Peer {
   // received chunks not yet taken by the ring, and the ring's wait for the next one
   private readonly queue: RingChunk__Output[] = [];
   private queuedBytes = 0;
+  private paused = false;
   private ended = false;
   private error: Error | undefined;
   private wake: (() => void) | undefined;
@@ -95,7 +98,7 @@ export class TcpPeer implements Peer {
       const chunk = this.queue.shift();
       if (chunk) {
         this.queuedBytes -= chunk.data.byteLength;
-        if (this.queuedBytes < RECEIVE_HIGH_WATER_BYTES && this.socket?.isPaused()) this.socket.resume();
+        if (this.paused && this.queuedBytes < RECEIVE_HIGH_WATER_BYTES) { this.paused = false; this.socket?.resume(); }
         yield chunk;
         continue;
       }
@@ -135,13 +138,15 @@ export class TcpPeer implements Peer {
     if (reply.framingVersion !== TCP_FRAMING_VERSION)
       throw new Error(`${where} speaks ring TCP framing version ${reply.framingVersion}, this worker speaks ${TCP_FRAMING_VERSION}`);
     if (this.closing) throw new Error('ring closed while connecting');
-    const socket = net.connect({ host, port: reply.port, noDelay: true });
-    this.socket = socket;
     const relayMethod = server.protos.grpc.dsi.v1.Collective.service.Relay;
     const reader = new FrameReader({ maxFrameBytes: MAX_CHUNK_FRAME_BYTES, accept: [FRAME_KIND.RING_CHUNK, FRAME_KIND.RELAY_END], preamble: false, from: where });
-    socket.on('data', (bytes: Buffer) => {
+    // reads go straight into the frame being received when there is one (no copy of a chunk's bytes
+    // in JS), else into one reused scratch buffer (frame headers, and the start of the next frame)
+    const scratch = Buffer.allocUnsafe(SCRATCH_READ_BYTES);
+    const onRead = (n: number, buf: Uint8Array): boolean => {
       try {
-        for (const f of reader.push(bytes)) {
+        const frames = buf === scratch ? reader.push(scratch.subarray(0, n), true) : reader.filledDirect(n);
+        for (const f of frames) {
           if (f.kind === FRAME_KIND.RELAY_END) {
             const { reason } = server.protos.grpc.dsi.v1.RelayAbort.deserialize(f.payload);
             throw new Error(`${where} aborted the ring: ${reason}`);
@@ -154,11 +159,14 @@ export class TcpPeer implements Peer {
       } catch (e) {
         this.fail(e as Error);
         socket.destroy();
-        return;
+        return false;
       }
-      if (this.queuedBytes >= RECEIVE_HIGH_WATER_BYTES) socket.pause(); // the ring catches up first
       this.notify();
-    });
+      this.paused = this.queuedBytes >= RECEIVE_HIGH_WATER_BYTES; // false pauses the socket: the ring catches up first
+      return !this.paused;
+    };
+    const socket = net.connect({ host, port: reply.port, noDelay: true, onread: { buffer: () => reader.directTarget() ?? scratch, callback: onRead } });
+    this.socket = socket;
     socket.on('end', () => {
       if (reader.midFrame) this.fail(new Error(`${where} ended its connection in the middle of a frame`));
       this.ended = true;
