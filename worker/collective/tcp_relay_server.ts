@@ -14,7 +14,7 @@ import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { chunkHeadEncoder } from './chunk_codec.js';
 import { RelayRegistry, type Relay } from './relay_registry.js';
 import type { OutgoingChunk } from './ring.js';
-import { FRAME_KIND, FrameReader, frame, frameHeader, TcpFrameError } from './tcp_frames.js';
+import { FRAME_KIND, FrameReader, frame, frameHeader } from './tcp_frames.js';
 
 /** RelayRequests are small: a run id and a reason. */
 const MAX_REQUEST_FRAME_BYTES = 64 * 1024;
@@ -157,4 +157,3 @@ export class TcpRelay implements Relay {
   }
 }
 
-export { TcpFrameError };
