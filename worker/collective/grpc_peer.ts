@@ -1,8 +1,9 @@
 /**
- * The ring's gRPC transport, and the only gRPC code of the collective.
+ * The ring's gRPC transport, and the Collective server both transports share.
  *
  * `CollectiveServer`: one per worker process, bound once (port 0 allowed), serving the Collective
- * service for every ring the process joins. `GrpcPeer`: one per ring (run id + epoch); it
+ * service for every ring the process joins; it also owns the raw-TCP listener (tcp_relay_server.ts)
+ * and announces its port (TcpEndpoint). `GrpcPeer`: one per ring (run id + epoch); it
  *   - receives: calls Relay on its LEFT neighbour's server; that neighbour streams chunks back
  *     (the receiver is the client because grpc-js only enlarges a client's receive window:
  *     `grpc-node.flow_control_window`; see collective.proto);
