@@ -43,7 +43,7 @@ export interface Config {
   run: { dir: string; interruptedExitCode: number };
   cluster: {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
-    wire: 'fp32' | 'fp16' | 'bf16'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
+    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
     checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
   };
   telemetry: { nats: boolean; natsUrl: string; metricsPort: number; metricsHost: string; timeline: boolean };
@@ -172,6 +172,7 @@ const schema: convict.Schema<Config> = {
     workerHost: { doc: 'Worker: interface its collective server binds.', format: String, default: '127.0.0.1', env: 'DSI_WORKER_HOST', arg: 'worker-host' },
     advertiseHost: { doc: 'Worker: host the other workers dial to reach it; empty: worker-host.', format: String, default: '', env: 'DSI_ADVERTISE_HOST', arg: 'advertise-host' },
     wire: { doc: 'All-reduce wire format: fp32, or fp16/bf16 (mixed precision on the wire, with dynamic loss scaling).', format: ['fp32', 'fp16', 'bf16'], default: 'fp32', env: 'DSI_WIRE', arg: 'wire' },
+    transport: { doc: "All-reduce data plane: tcp (collective.proto's Relay messages, length-framed on a raw socket) or grpc (the same messages on HTTP/2 streams). tcp by default: grpc-js spends 3-4x a raw socket's CPU per byte, and where ranks share cores that CPU is the all-reduce's limit (README, Cluster). gRPC stays the control plane either way.", format: ['tcp', 'grpc'], default: 'tcp', env: 'DSI_TRANSPORT', arg: 'transport' },
     chunkBytes: { doc: 'All-reduce chunk size on the wire (< 4 MiB).', format: 'positive-int', default: 1048576, arg: 'chunk-bytes' },
     ringTimeoutMs: { doc: 'A ring neighbour silent for this long is dead.', format: 'positive-int', default: 60000, arg: 'ring-timeout-ms' },
     heartbeatMs: { doc: 'Worker heartbeat interval.', format: 'positive-int', default: 1000, arg: 'heartbeat-ms' },

@@ -17,7 +17,8 @@ import type { RingFormation__Output } from '../proto/gen/dsi/v1/RingFormation.js
 import type { StateChunk } from '../proto/gen/dsi/v1/StateChunk.js';
 import type { WorkerMetrics } from '../proto/gen/dsi/v1/WorkerMetrics.js';
 import type { RingFailure } from '../proto/gen/dsi/v1/RingFailure.js';
-import { CollectiveServer, GrpcPeer } from './collective/grpc_peer.js';
+import { CollectiveServer } from './collective/grpc_peer.js';
+import { createPeer } from './collective/peers.js';
 import { Ring } from './collective/ring.js';
 import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './collective/errors.js';
 import { StepSnapshot } from './step_snapshot.js';
@@ -126,7 +127,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
       epoch = f.ringEpoch;
       rank = f.rank;
       worldSize = f.addresses.length;
-      const peer = new GrpcPeer({ server, runId: f.runId, epoch: f.ringEpoch, rank, addresses: f.addresses, log });
+      const peer = createPeer(cfg.cluster.transport, { server, runId: f.runId, epoch: f.ringEpoch, rank, addresses: f.addresses, log });
       ring = new Ring(peer, { runId: f.runId, epoch: f.ringEpoch, rank, worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log });
       trainer.setShard(rank, worldSize);
       log.info({ rank, worldSize, epoch: f.ringEpoch }, 'ring formed');

@@ -22,6 +22,8 @@ import type { RingFormation as _dsi_v1_RingFormation, RingFormation__Output as _
 import type { StartSteps as _dsi_v1_StartSteps, StartSteps__Output as _dsi_v1_StartSteps__Output } from './dsi/v1/StartSteps.js';
 import type { StateChunk as _dsi_v1_StateChunk, StateChunk__Output as _dsi_v1_StateChunk__Output } from './dsi/v1/StateChunk.js';
 import type { Stop as _dsi_v1_Stop, Stop__Output as _dsi_v1_Stop__Output } from './dsi/v1/Stop.js';
+import type { TcpEndpointReply as _dsi_v1_TcpEndpointReply, TcpEndpointReply__Output as _dsi_v1_TcpEndpointReply__Output } from './dsi/v1/TcpEndpointReply.js';
+import type { TcpEndpointRequest as _dsi_v1_TcpEndpointRequest, TcpEndpointRequest__Output as _dsi_v1_TcpEndpointRequest__Output } from './dsi/v1/TcpEndpointRequest.js';
 import type { UploadStateReply as _dsi_v1_UploadStateReply, UploadStateReply__Output as _dsi_v1_UploadStateReply__Output } from './dsi/v1/UploadStateReply.js';
 import type { WorkerMetrics as _dsi_v1_WorkerMetrics, WorkerMetrics__Output as _dsi_v1_WorkerMetrics__Output } from './dsi/v1/WorkerMetrics.js';
 
@@ -55,6 +57,9 @@ export interface ProtoGrpcType {
       StateChunk: MessageTypeDefinition<_dsi_v1_StateChunk, _dsi_v1_StateChunk__Output>
       StatePart: EnumTypeDefinition
       Stop: MessageTypeDefinition<_dsi_v1_Stop, _dsi_v1_Stop__Output>
+      TcpEndpointReply: MessageTypeDefinition<_dsi_v1_TcpEndpointReply, _dsi_v1_TcpEndpointReply__Output>
+      TcpEndpointRequest: MessageTypeDefinition<_dsi_v1_TcpEndpointRequest, _dsi_v1_TcpEndpointRequest__Output>
+      TcpFrameKind: EnumTypeDefinition
       TensorDtype: EnumTypeDefinition
       UploadStateReply: MessageTypeDefinition<_dsi_v1_UploadStateReply, _dsi_v1_UploadStateReply__Output>
       WireDtype: EnumTypeDefinition

@@ -1,7 +1,10 @@
 /**
- * All-reduce benchmark: N real worker processes form a gRPC ring on 127.0.0.1 and all-reduce buffers
- * of each size in each wire format; a plain TCP socket between two processes is measured in the same
- * run as the ceiling. Figures follow nccl-tests (doc/PERFORMANCE.md there):
+ * All-reduce benchmark: N real worker processes form a ring on 127.0.0.1 over each transport (raw TCP
+ * and gRPC, alternating size by size so both see the same load) and all-reduce buffers of each size in
+ * each wire format. Two ceilings are measured in the same run: a plain TCP socket between two processes
+ * (the spec's), and N processes each sending to the next over plain sockets at once (what N ranks on
+ * this host's cores can move per link at best, before any reduction). Figures follow nccl-tests
+ * (doc/PERFORMANCE.md there):
  *   algbw = S / t, with S the fp32 buffer size in bytes (whatever the wire format) and t the time;
  *   busbw = algbw * 2(N-1)/N, the per-link rate a ring all-reduce needs for that time, comparable
  *           with a link's bandwidth whatever N.
@@ -10,6 +13,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from './ring.js';
+import type { Transport } from './peers.js';
+import { TRANSPORTS } from './peers.js';
 import { ProcessRing, RingProcess } from './ring_cluster.js';
 import type { WireName } from './wire.js';
 
@@ -33,9 +38,12 @@ export interface BenchOptions {
   pipelineDepth?: number;
   /** @default DEFAULT_TCP_BYTES */
   tcpBytes?: number;
+  /** @default every transport */
+  transports?: Transport[];
 }
 
 export interface BenchRow {
+  transport: Transport;
   sizeMiB: number;
   /** fp32 buffer size S. */
   bytes: number;
@@ -48,6 +56,8 @@ export interface BenchRow {
   busbwGBps: number;
   /** busbw / the TCP ceiling. */
   busbwOverTcp: number;
+  /** busbw / the N-process TCP ring ceiling. */
+  busbwOverTcpRing: number;
   /** CPU time (user + system) of one all-reduce, mean over ranks: independent of how busy the host is. */
   cpuMsPerRank: number;
   /** busbw from cpuMsPerRank instead of the wall time: the rate with a free core per rank and an ideal network. */
@@ -64,6 +74,8 @@ export interface BenchResult {
   rows: BenchRow[];
   /** One TCP stream between two processes: `bytes` in `timeMs` (median), `GBps`; CPU ms per transfer of each side. */
   tcp: { bytes: number; timeMs: number; GBps: number; senderCpuMs: number; receiverCpuMs: number; cpuBoundGBps: number };
+  /** N processes, each sending `bytesPerLink` to the next while receiving as much (median of the slowest). */
+  tcpRing: { workers: number; bytesPerLink: number; timeMs: number; perLinkGBps: number };
   notes: string[];
 }
 
@@ -80,41 +92,50 @@ export async function benchAllReduce(opts: BenchOptions): Promise<BenchResult> {
   // 1) the TCP ceiling, first, while nothing else runs
   const tcp = await measureTcp(tcpBytes, warmup, iterations);
 
-  // 2) the ring
-  const ring = await ProcessRing.start({ worldSize: workers, runId: 'bench', chunkBytes, pipelineDepth, timeoutMs: DEFAULT_TIMEOUT_MS });
+  // 2) the N-process ceiling: what a 64 MiB all-reduce sends per link, on plain sockets
+  const tcpRing = await measureTcpRing(workers, Math.round((tcpBytes * 2 * (workers - 1)) / workers), warmup, iterations);
+
+  // 3) the rings, one per transport; transports alternate size by size and wire by wire
+  const transports = opts.transports ?? [...TRANSPORTS];
+  const rings = new Map<Transport, ProcessRing>();
   const rows: BenchRow[] = [];
   try {
-    let step = 0;
+    for (const transport of transports)
+      rings.set(transport, await ProcessRing.start({ worldSize: workers, transport, runId: `bench-${transport}`, chunkBytes, pipelineDepth, timeoutMs: DEFAULT_TIMEOUT_MS }));
+    const steps = new Map<Transport, number>(transports.map((t) => [t, 0]));
     for (const sizeMiB of sizesMiB) {
       const elements = Math.floor((sizeMiB * MiB) / 4);
       const bytes = elements * 4;
-      for (const wire of wires) {
+      for (const wire of wires) for (const transport of transports) {
+        const ring = rings.get(transport) as ProcessRing;
+        const step = steps.get(transport) as number;
         const cpu0 = await ring.cpuMs();
         const perRank = await ring.bench(step, elements, wire, warmup, iterations); // [rank][iteration]
         const cpu1 = await ring.cpuMs();
-        step += 2 * (warmup + iterations);
+        steps.set(transport, step + 2 * (warmup + iterations));
         // every call of the bench (warm-up included) is one all-reduce plus a 1-element barrier
         const cpuMsPerRank = cpu1.reduce((s, c, r) => s + c - (cpu0[r] ?? 0), 0) / workers / (warmup + iterations);
         const slowest = Array.from({ length: iterations }, (_, i) => Math.max(...perRank.map((t) => t[i] ?? NaN)));
         const timeMs = median(slowest);
         const algbwGBps = bytes / (timeMs / 1000) / 1e9;
         const busbwGBps = busbw(bytes, timeMs, workers);
-        rows.push({ sizeMiB, bytes, wire, timeMs, minMs: Math.min(...slowest), maxMs: Math.max(...slowest),
-          algbwGBps, busbwGBps, busbwOverTcp: busbwGBps / tcp.GBps,
+        rows.push({ transport, sizeMiB, bytes, wire, timeMs, minMs: Math.min(...slowest), maxMs: Math.max(...slowest),
+          algbwGBps, busbwGBps, busbwOverTcp: busbwGBps / tcp.GBps, busbwOverTcpRing: busbwGBps / tcpRing.perLinkGBps,
           cpuMsPerRank, cpuBoundBusbwGBps: busbw(bytes, cpuMsPerRank, workers) });
       }
     }
   } finally {
-    await ring.close();
+    await Promise.all([...rings.values()].map((r) => r.close()));
   }
   return {
     workers, iterations, warmup, chunkBytes, pipelineDepth,
     host: { cpus: availableParallelism(), node: process.version, platform: process.platform },
-    rows, tcp,
+    rows, tcp, tcpRing,
     notes: [
       'algbw = fp32 bytes / time; busbw = algbw * 2(N-1)/N (nccl-tests); GB/s = 1e9 B/s',
       'time = median over iterations of the slowest rank; each timed all-reduce follows a 1-element barrier all-reduce',
       `tcp = one node:net stream between two processes, ${tcpBytes} bytes, median of ${iterations}`,
+      `tcpRing = ${workers} processes in a ring, each sending ${tcpRing.bytesPerLink} bytes (a ${tcpBytes}-byte all-reduce's share per link) to the next at once; per-link GB/s, median of the slowest`,
       `all ${workers} processes share ${availableParallelism()} CPU cores; cpuBound* figures use CPU time instead of wall time`,
     ],
   };
@@ -142,6 +163,33 @@ async function measureTcp(bytes: number, warmup: number, iterations: number): Pr
       cpuBoundGBps: bytes / (Math.max(senderCpuMs, receiverCpuMs) / 1000) / 1e9 };
   } finally {
     await Promise.all([sink.close(TCP_PROCESS_CLOSE_GRACE_MS), sender.close(TCP_PROCESS_CLOSE_GRACE_MS)]);
+  }
+}
+
+async function measureTcpRing(workers: number, bytesPerLink: number, warmup: number, iterations: number): Promise<BenchResult['tcpRing']> {
+  const procs = await Promise.all(Array.from({ length: workers }, (_, i) => RingProcess.spawn(i)));
+  try {
+    const ports = await Promise.all(procs.map(async (p) => {
+      const m = await p.request({ type: 'tcp-ring-listen' });
+      if (m.type !== 'tcp-port') throw new Error(`expected 'tcp-port', got '${m.type}'`);
+      return m.port;
+    }));
+    await Promise.all(procs.map((p, i) => p.request({ type: 'tcp-ring-connect', port: ports[(i + 1) % workers] as number })));
+    const round = async (): Promise<number> => {
+      const ms = await Promise.all(procs.map(async (p) => {
+        const m = await p.request({ type: 'tcp-ring-run', bytes: bytesPerLink });
+        if (m.type !== 'tcp-done') throw new Error(`expected 'tcp-done', got '${m.type}'`);
+        return m.ms;
+      }));
+      return Math.max(...ms);
+    };
+    for (let i = 0; i < warmup; i++) await round();
+    const times: number[] = [];
+    for (let i = 0; i < iterations; i++) times.push(await round());
+    const timeMs = median(times);
+    return { workers, bytesPerLink, timeMs, perLinkGBps: bytesPerLink / (timeMs / 1000) / 1e9 };
+  } finally {
+    await Promise.all(procs.map((p) => p.close(TCP_PROCESS_CLOSE_GRACE_MS)));
   }
 }
 

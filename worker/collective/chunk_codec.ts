@@ -11,6 +11,24 @@ const PROBE_BYTE = 0xab;
 
 /** Wraps `base` (proto-loader's RingChunk serializer); the tag of `data` is read from `base` itself. */
 export function fastChunkSerializer(base: (chunk: RingChunk) => Buffer): (chunk: RingChunk) => Buffer {
+  const head = chunkHeadEncoder(base);
+  return (chunk) => {
+    const { data } = chunk;
+    if (!(data instanceof Uint8Array) || data.byteLength === 0) return base(chunk);
+    const prefix = head({ ...chunk, data });
+    const out = Buffer.allocUnsafe(prefix.length + data.byteLength);
+    prefix.copy(out, 0);
+    out.set(data, prefix.length);
+    return out;
+  };
+}
+
+/**
+ * The encoding of a RingChunk up to (not including) the bytes of `data`: its other fields, then the
+ * tag and length of `data`. Followed by `data` it is the whole message; the TCP transport writes the
+ * two as one writev, so `data` is never copied in JS. `data` must be non-empty.
+ */
+export function chunkHeadEncoder(base: (chunk: RingChunk) => Buffer): (chunk: RingChunk & { data: Uint8Array }) => Buffer {
   // A RingChunk with only `data` = [0xab] encodes as: tag of `data`, length 1, 0xab.
   const probe = base({ data: Buffer.of(PROBE_BYTE) });
   if (probe.length < 3 || probe[probe.length - 1] !== PROBE_BYTE || probe[probe.length - 2] !== 1)
@@ -18,15 +36,8 @@ export function fastChunkSerializer(base: (chunk: RingChunk) => Buffer): (chunk:
   const tag = Buffer.from(probe.subarray(0, probe.length - 2));
   return (chunk) => {
     const { data, ...fields } = chunk;
-    if (!(data instanceof Uint8Array) || data.byteLength === 0) return base(chunk);
     const head = base(fields); // without `data` (protobufjs writes a present bytes field even when empty)
-    const length = varint(data.byteLength);
-    const out = Buffer.allocUnsafe(head.length + tag.length + length.length + data.byteLength);
-    let at = head.copy(out, 0);
-    at += tag.copy(out, at);
-    at += length.copy(out, at);
-    out.set(data, at);
-    return out;
+    return Buffer.concat([head, tag, varint(data.byteLength)]);
   };
 }
 

@@ -1,8 +1,9 @@
 /**
- * The ring's gRPC transport, and the only gRPC code of the collective.
+ * The ring's gRPC transport, and the Collective server both transports share.
  *
  * `CollectiveServer`: one per worker process, bound once (port 0 allowed), serving the Collective
- * service for every ring the process joins. `GrpcPeer`: one per ring (run id + epoch); it
+ * service for every ring the process joins; it also owns the raw-TCP listener (tcp_relay_server.ts)
+ * and announces its port (TcpEndpoint). `GrpcPeer`: one per ring (run id + epoch); it
  *   - receives: calls Relay on its LEFT neighbour's server; that neighbour streams chunks back
  *     (the receiver is the client because grpc-js only enlarges a client's receive window:
  *     `grpc-node.flow_control_window`; see collective.proto);
@@ -18,6 +19,9 @@ import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';
 import type { RingChunk, RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { fastChunkSerializer } from './chunk_codec.js';
+import { RelayRegistry, type Relay } from './relay_registry.js';
+import { TCP_FRAMING_VERSION } from './tcp_frames.js';
+import { TcpRelayServer } from './tcp_relay_server.js';
 import type { OutgoingChunk, Peer } from './ring.js';
 
 const MiB = 1 << 20;
@@ -39,6 +43,8 @@ export interface CollectiveServerOptions {
   host?: string;
   /** Port; 0 picks a free one (see `address`). @default 0 */
   port?: number;
+  /** Port of the raw-TCP ring listener (tcp_relay_server.ts) on the same host; 0 picks a free one. @default 0 */
+  tcpPort?: number;
   /** Largest message sent or received. @default DEFAULT_MAX_MESSAGE_BYTES */
   maxMessageBytes?: number;
   /** Loaded contracts; @default loadProtos() */
@@ -50,12 +56,14 @@ export interface CollectiveServerOptions {
 export class CollectiveServer {
   /** host:port the other workers dial (the bound port when `port` was 0). */
   address = '';
-  readonly relays: RelayRegistry;
+  readonly relays: RelayRegistry<ServerRelay>;
   private isClosed = false;
   private readonly closedWaiters: Array<(v: void | Error) => void> = [];
 
   private constructor(
     private readonly server: grpc.Server,
+    /** The raw-TCP transport's listener (cluster.transport = tcp); always up, it costs one idle port. */
+    readonly tcp: TcpRelayServer,
     readonly protos: LoadedProtos,
     readonly maxMessageBytes: number,
     readonly log: Logger | undefined,
@@ -78,12 +86,13 @@ export class CollectiveServer {
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': maxMessageBytes,
     });
-    const self = new CollectiveServer(server, protos, maxMessageBytes, options.log);
-    server.addService(service, collectiveHandlers(self.relays));
+    const tcp = await TcpRelayServer.start({ host, port: options.tcpPort ?? 0, protos, log: options.log });
+    const self = new CollectiveServer(server, tcp, protos, maxMessageBytes, options.log);
+    server.addService(service, collectiveHandlers(self.relays, tcp.port));
     const bound = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
         e ? reject(new Error(`collective server cannot bind ${host}:${port}: ${e.message}`, { cause: e })) : resolve(p));
-    });
+    }).catch(async (e: unknown) => { await tcp.close(); throw e; });
     self.address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
     options.log?.debug({ address: self.address }, 'collective server listening');
     return self;
@@ -95,6 +104,7 @@ export class CollectiveServer {
     this.isClosed = true;
     this.relays.closeAll();
     this.server.forceShutdown();
+    await this.tcp.close();
     for (const w of this.closedWaiters.splice(0)) w(undefined);
   }
 
@@ -106,8 +116,11 @@ export class CollectiveServer {
 }
 
 /** The Collective service: decode, hand the call to the registry, nothing else. */
-function collectiveHandlers(relays: RelayRegistry): CollectiveHandlers {
+function collectiveHandlers(relays: RelayRegistry<ServerRelay>, tcpPort: number): CollectiveHandlers {
   return {
+    TcpEndpoint(_call, callback) {
+      callback(null, { port: tcpPort, framingVersion: TCP_FRAMING_VERSION });
+    },
     Relay(call: RelayCall) {
       let relay: ServerRelay | undefined;
       call.on('data', (req: RelayRequest__Output) => {
@@ -133,7 +146,7 @@ function collectiveHandlers(relays: RelayRegistry): CollectiveHandlers {
 }
 
 /** The sending half of one Relay call: what a GrpcPeer writes its chunks into. */
-class ServerRelay {
+class ServerRelay implements Relay {
   private gone: Error | undefined;
   private readonly pending = new Set<(e: Error) => void>();
   private readonly goneListeners: Array<() => void> = [];
@@ -175,88 +188,6 @@ class ServerRelay {
     if (code === grpc.status.OK) this.call.end();
     else this.call.emit('error', { code, details });
   }
-}
-
-/** Matches Relay calls to the rings of this process, whichever of the two arrives first. */
-class RelayRegistry {
-  private readonly parked = new Map<string, ServerRelay>();
-  private readonly wanted = new Map<string, { receiverRank: number; resolve: (r: ServerRelay) => void; reject: (e: Error) => void }>();
-  private readonly latestEpoch = new Map<string, number>();
-  private readonly retired = new Set<string>();
-
-  constructor(private readonly log: Logger | undefined) {}
-
-  /** A Relay call arrived (from the handler). */
-  offer(relay: ServerRelay): void {
-    const { runId, ringEpoch, receiverRank } = relay.open;
-    const key = keyOf(runId, ringEpoch);
-    if (this.retired.has(key) || ringEpoch < (this.latestEpoch.get(runId) ?? 0)) {
-      relay.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${ringEpoch} of run '${runId}' is over on this worker`);
-      return;
-    }
-    const want = this.wanted.get(key);
-    if (want) {
-      this.wanted.delete(key);
-      if (receiverRank !== want.receiverRank) {
-        const details = `receiver_rank ${receiverRank} is not this worker's right neighbour (rank ${want.receiverRank}) in run '${runId}' epoch ${ringEpoch}`;
-        relay.finish(grpc.status.INVALID_ARGUMENT, details);
-        want.reject(new Error(details));
-        return;
-      }
-      want.resolve(relay);
-    } else if (this.parked.has(key)) {
-      relay.finish(grpc.status.ALREADY_EXISTS, `a Relay call for run '${runId}' epoch ${ringEpoch} is already open`);
-    } else {
-      this.parked.set(key, relay);
-      relay.onGone(() => { if (this.parked.get(key) === relay) this.parked.delete(key); });
-      this.log?.debug({ runId, ringEpoch, receiverRank }, 'relay parked until its ring forms here');
-    }
-  }
-
-  /** The ring (runId, epoch) formed here: its right neighbour's Relay call, now or when it comes. */
-  want(runId: string, epoch: number, receiverRank: number): Promise<ServerRelay> {
-    const key = keyOf(runId, epoch);
-    if (epoch > (this.latestEpoch.get(runId) ?? -1)) this.latestEpoch.set(runId, epoch);
-    for (const [k, r] of this.parked) {
-      if (r.open.runId === runId && r.open.ringEpoch < epoch) {
-        r.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${r.open.ringEpoch} of run '${runId}' is over on this worker`);
-        this.parked.delete(k);
-      }
-    }
-    const parked = this.parked.get(key);
-    if (parked) {
-      this.parked.delete(key);
-      if (parked.open.receiverRank !== receiverRank) {
-        const details = `receiver_rank ${parked.open.receiverRank} is not this worker's right neighbour (rank ${receiverRank}) in run '${runId}' epoch ${epoch}`;
-        parked.finish(grpc.status.INVALID_ARGUMENT, details);
-        return Promise.reject(new Error(details));
-      }
-      return Promise.resolve(parked);
-    }
-    if (this.wanted.has(key)) return Promise.reject(new Error(`ring of run '${runId}' epoch ${epoch} already formed on this worker`));
-    return new Promise((resolve, reject) => this.wanted.set(key, { receiverRank, resolve, reject }));
-  }
-
-  /** The ring is over: refuse its calls from now on. */
-  retire(runId: string, epoch: number): void {
-    const key = keyOf(runId, epoch);
-    this.retired.add(key);
-    this.wanted.get(key)?.reject(new Error(`ring of run '${runId}' epoch ${epoch} closed`));
-    this.wanted.delete(key);
-    this.parked.get(key)?.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${epoch} of run '${runId}' is over on this worker`);
-    this.parked.delete(key);
-  }
-
-  closeAll(): void {
-    for (const w of this.wanted.values()) w.reject(new Error('collective server closed'));
-    this.wanted.clear();
-    for (const r of this.parked.values()) r.markGone(new Error('collective server closed'));
-    this.parked.clear();
-  }
-}
-
-function keyOf(runId: string, epoch: number): string {
-  return `${runId}\u0000${epoch}`;
 }
 
 export interface GrpcPeerOptions {

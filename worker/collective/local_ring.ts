@@ -1,14 +1,15 @@
 /**
- * Several ranks of a ring inside one process, each with its own real gRPC server on 127.0.0.1:0
+ * Several ranks of a ring inside one process, each with its own real Collective server (gRPC + ring TCP) on 127.0.0.1:0
  * (tests, demos). `formRing` can be called again on the same servers with another membership and a
  * higher epoch: that is how a ring re-forms without restarting anything.
  */
 import type { LoadedProtos } from '../../shared/rpc/load.js';
 import { loadProtos } from '../../shared/rpc/load.js';
-import { CollectiveServer, GrpcPeer } from './grpc_peer.js';
+import { CollectiveServer } from './grpc_peer.js';
+import { createPeer, type Transport } from './peers.js';
 import { Ring, type RingOptions } from './ring.js';
 
-export type LocalRingOptions = Omit<RingOptions, 'rank' | 'worldSize' | 'runId' | 'epoch'> & { runId?: string; epoch?: number };
+export type LocalRingOptions = Omit<RingOptions, 'rank' | 'worldSize' | 'runId' | 'epoch'> & { runId?: string; epoch?: number; /** @default 'tcp' */ transport?: Transport };
 
 export interface LocalCluster {
   servers: CollectiveServer[];
@@ -30,8 +31,9 @@ export async function startLocalCluster(count: number, protos: LoadedProtos = lo
       const runId = options.runId ?? DEFAULT_RUN_ID;
       const formed = members.map((m, rank) => {
         const server = servers[m] as CollectiveServer;
-        const peer = new GrpcPeer({ server, runId, epoch: options.epoch, rank, addresses });
-        return new Ring(peer, { ...options, runId, rank, worldSize: members.length });
+        const { transport = 'tcp', ...ringOptions } = options;
+        const peer = createPeer(transport, { server, runId, epoch: options.epoch, rank, addresses });
+        return new Ring(peer, { ...ringOptions, runId, rank, worldSize: members.length });
       });
       rings.push(...formed);
       return formed;

@@ -6,6 +6,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from './ring.js';
+import type { Transport } from './peers.js';
 import { type FromRingProcess, parseFromRingProcess, type ToRingProcess } from './ring_ipc.js';
 import type { WireName } from './wire.js';
 
@@ -91,6 +92,8 @@ export class RingProcess {
 
 export interface ProcessRingOptions {
   worldSize: number;
+  /** @default 'tcp' */
+  transport?: Transport;
   runId?: string;
   /** @default DEFAULT_CHUNK_BYTES */
   chunkBytes?: number;
@@ -113,7 +116,7 @@ export class ProcessRing {
     try {
       const addresses = processes.map((p) => p.address);
       await Promise.all(processes.map((p, rank) => p.request({
-        type: 'form', runId: options.runId ?? 'bench', epoch: 0, rank, addresses,
+        type: 'form', transport: options.transport ?? 'tcp', runId: options.runId ?? 'bench', epoch: 0, rank, addresses,
         chunkBytes: options.chunkBytes ?? DEFAULT_CHUNK_BYTES, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
         pipelineDepth: options.pipelineDepth ?? DEFAULT_PIPELINE_DEPTH,
       })));

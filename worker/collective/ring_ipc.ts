@@ -3,15 +3,21 @@
  * Node's IPC channel with `serialization: 'advanced'` (typed arrays travel as typed arrays).
  * Addresses come over IPC rather than argv because every process binds port 0 first.
  */
+import { TRANSPORTS, type Transport } from './peers.js';
 import { WIRE_NAMES, type WireName } from './wire.js';
 
 export type ToRingProcess =
-  | { type: 'form'; id: number; runId: string; epoch: number; rank: number; addresses: string[]; chunkBytes: number; timeoutMs: number; pipelineDepth: number }
+  | { type: 'form'; id: number; transport: Transport; runId: string; epoch: number; rank: number; addresses: string[]; chunkBytes: number; timeoutMs: number; pipelineDepth: number }
   | { type: 'allreduce'; id: number; step: number; wire: WireName; input: Float32Array }
   /** `iterations` timed all-reduces of `elements` floats, each after a 1-element all-reduce (barrier). */
   | { type: 'bench'; id: number; firstStep: number; elements: number; wire: WireName; warmup: number; iterations: number }
   | { type: 'tcp-sink'; id: number; bytes: number }
   | { type: 'tcp-blast'; id: number; port: number; bytes: number }
+  /** Ring TCP ceiling: listen, then connect to `port` (the right neighbour's) once it is known. */
+  | { type: 'tcp-ring-listen'; id: number }
+  | { type: 'tcp-ring-connect'; id: number; port: number }
+  /** Send `bytes` to the right while receiving `bytes` from the left; reply with the milliseconds. */
+  | { type: 'tcp-ring-run'; id: number; bytes: number }
   /** This process's CPU time so far (user + system). */
   | { type: 'cpu'; id: number }
   | { type: 'close'; id: number };
@@ -57,7 +63,9 @@ export function parseToRingProcess(m: unknown): ToRingProcess {
       const addresses = m['addresses'];
       if (!Array.isArray(addresses) || !addresses.every((a): a is string => typeof a === 'string'))
         throw new Error(`ring IPC message 'form': field 'addresses' is not a list of strings`);
-      return { type: 'form', id, runId: str(m, 'runId'), epoch: num(m, 'epoch'), rank: num(m, 'rank'), addresses,
+      const transport = TRANSPORTS.find((t) => t === m['transport']);
+      if (!transport) throw new Error(`ring IPC message 'form': field 'transport' is ${String(m['transport'])}, expected one of ${TRANSPORTS.join(', ')}`);
+      return { type: 'form', id, transport, runId: str(m, 'runId'), epoch: num(m, 'epoch'), rank: num(m, 'rank'), addresses,
         chunkBytes: num(m, 'chunkBytes'), timeoutMs: num(m, 'timeoutMs'), pipelineDepth: num(m, 'pipelineDepth') };
     }
     case 'allreduce': {
@@ -71,6 +79,12 @@ export function parseToRingProcess(m: unknown): ToRingProcess {
       return { type: 'tcp-sink', id, bytes: num(m, 'bytes') };
     case 'tcp-blast':
       return { type: 'tcp-blast', id, port: num(m, 'port'), bytes: num(m, 'bytes') };
+    case 'tcp-ring-listen':
+      return { type: 'tcp-ring-listen', id };
+    case 'tcp-ring-connect':
+      return { type: 'tcp-ring-connect', id, port: num(m, 'port') };
+    case 'tcp-ring-run':
+      return { type: 'tcp-ring-run', id, bytes: num(m, 'bytes') };
     case 'cpu':
       return { type: 'cpu', id };
     case 'close':

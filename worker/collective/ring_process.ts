@@ -6,10 +6,11 @@
  */
 import { createLogger } from '../../shared/log.js';
 import { flagValue } from '../../shared/config.js';
-import { CollectiveServer, GrpcPeer } from './grpc_peer.js';
+import { CollectiveServer } from './grpc_peer.js';
+import { createPeer } from './peers.js';
 import { Ring } from './ring.js';
 import { type FromRingProcess, parseToRingProcess, type ToRingProcess } from './ring_ipc.js';
-import { tcpBlast, tcpSink } from './tcp_probe.js';
+import { tcpBlast, tcpSink, TcpRingProbe } from './tcp_probe.js';
 
 /** Value of every benchmark buffer element before the first all-reduce: any normal number works. */
 const BENCH_FILL = 0.5;
@@ -20,13 +21,14 @@ async function main(): Promise<void> {
   const server = await CollectiveServer.start({ host, log });
   let ring: Ring | undefined;
   const sinks: Array<() => Promise<void>> = [];
+  let ringProbe: TcpRingProbe | undefined;
   const reply = (m: FromRingProcess): void => { process.send?.(m); };
 
   async function handle(m: ToRingProcess): Promise<void> {
     switch (m.type) {
       case 'form': {
         await ring?.close();
-        const peer = new GrpcPeer({ server, runId: m.runId, epoch: m.epoch, rank: m.rank, addresses: m.addresses, log });
+        const peer = createPeer(m.transport, { server, runId: m.runId, epoch: m.epoch, rank: m.rank, addresses: m.addresses, log });
         ring = new Ring(peer, { runId: m.runId, epoch: m.epoch, rank: m.rank, worldSize: m.addresses.length,
           chunkBytes: m.chunkBytes, timeoutMs: m.timeoutMs, pipelineDepth: m.pipelineDepth, log });
         reply({ type: 'formed', id: m.id });
@@ -62,6 +64,19 @@ async function main(): Promise<void> {
       case 'tcp-blast':
         reply({ type: 'tcp-done', id: m.id, ms: await tcpBlast(m.port, m.bytes, host) });
         return;
+      case 'tcp-ring-listen': {
+        ringProbe = await TcpRingProbe.listen(host);
+        sinks.push(() => (ringProbe as TcpRingProbe).close());
+        reply({ type: 'tcp-port', id: m.id, port: ringProbe.port });
+        return;
+      }
+      case 'tcp-ring-connect':
+        await requireProbe(ringProbe).connect(m.port);
+        reply({ type: 'tcp-done', id: m.id, ms: 0 });
+        return;
+      case 'tcp-ring-run':
+        reply({ type: 'tcp-done', id: m.id, ms: await requireProbe(ringProbe).run(m.bytes) });
+        return;
       case 'cpu': {
         const { user, system } = process.cpuUsage(); // microseconds
         reply({ type: 'cpu-time', id: m.id, cpuMs: (user + system) / 1000 });
@@ -95,6 +110,11 @@ async function main(): Promise<void> {
   });
   process.on('disconnect', () => { void ring?.close().then(() => server.close()); });
   reply({ type: 'listening', address: server.address });
+}
+
+function requireProbe(p: TcpRingProbe | undefined): TcpRingProbe {
+  if (!p) throw new Error("no TCP ring probe yet: send 'tcp-ring-listen' first");
+  return p;
 }
 
 function requireRing(ring: Ring | undefined): Ring {

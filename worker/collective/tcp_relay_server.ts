@@ -1,0 +1,159 @@
+/**
+ * The listening half of the raw-TCP transport: one per worker process, next to its Collective gRPC
+ * server (same host, its own port, announced by the TcpEndpoint RPC). Each accepted connection is a
+ * right neighbour's Relay call: after the preamble and a RelayRequest `open` it becomes a `TcpRelay`
+ * that a TcpPeer writes its chunks into. Framing: tcp_frames.ts; the messages are collective.proto's.
+ */
+import net from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../../shared/log.js';
+import { ConfigError } from '../../shared/errors.js';
+import type { LoadedProtos } from '../../shared/rpc/load.js';
+import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
+import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
+import { chunkHeadEncoder } from './chunk_codec.js';
+import { RelayRegistry, type Relay } from './relay_registry.js';
+import type { OutgoingChunk } from './ring.js';
+import { FRAME_KIND, FrameReader, frame, frameHeader } from './tcp_frames.js';
+
+/** RelayRequests are small: a run id and a reason. */
+const MAX_REQUEST_FRAME_BYTES = 64 * 1024;
+/** A connection that has not sent its `open` within this long is dropped (a port scanner, a stuck peer). */
+const OPEN_TIMEOUT_MS = 10_000;
+
+export interface TcpRelayServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  protos: LoadedProtos;
+  log?: Logger;
+}
+
+export class TcpRelayServer {
+  readonly relays: RelayRegistry<TcpRelay>;
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(private readonly server: net.Server, readonly port: number, private readonly protos: LoadedProtos, private readonly log: Logger | undefined) {
+    this.relays = new RelayRegistry(log);
+  }
+
+  static async start(o: TcpRelayServerOptions): Promise<TcpRelayServer> {
+    if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new ConfigError('collective.tcpPort', `${o.port} is not a port number`);
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (e) => reject(new Error(`ring TCP listener cannot bind ${o.host}:${o.port}: ${e.message}`, { cause: e })));
+      server.listen(o.port, o.host, () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error(`ring TCP listener has no port: ${String(address)}`);
+    const self = new TcpRelayServer(server, address.port, o.protos, o.log);
+    server.on('connection', (socket) => self.accept(socket));
+    return self;
+  }
+
+  /** Drops every connection and releases the port. */
+  async close(): Promise<void> {
+    this.relays.closeAll();
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    const from = `${socket.remoteAddress}:${socket.remotePort}`;
+    const relayMethod = this.protos.grpc.dsi.v1.Collective.service.Relay;
+    const reader = new FrameReader({ maxFrameBytes: MAX_REQUEST_FRAME_BYTES, accept: [FRAME_KIND.RELAY_REQUEST], preamble: true, from });
+    let relay: TcpRelay | undefined;
+    const refuse = (details: string): void => {
+      this.log?.warn({ from, details }, 'ring TCP connection refused');
+      if (relay) relay.finish(grpc.status.INVALID_ARGUMENT, details);
+      else TcpRelay.end(socket, this.protos, details);
+    };
+    const openTimer = setTimeout(() => refuse(`no RelayRequest 'open' within ${OPEN_TIMEOUT_MS} ms`), OPEN_TIMEOUT_MS);
+    socket.on('data', (bytes: Buffer) => {
+      let frames;
+      try { frames = reader.push(bytes); } catch (e) { refuse((e as Error).message); return; }
+      for (const f of frames) {
+        let req;
+        try { req = relayMethod.requestDeserialize(f.payload); } catch (e) { refuse(`${from}: RelayRequest does not decode: ${(e as Error).message}`); return; }
+        if (!relay) {
+          if (req.kind !== 'open' || !req.open) { refuse(`first RelayRequest must be 'open', got '${String(req.kind)}'`); return; }
+          clearTimeout(openTimer);
+          relay = new TcpRelay(socket, req.open, this.protos);
+          this.relays.offer(relay);
+        } else if (req.kind === 'abort' && req.abort) {
+          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason}`));
+        } else {
+          refuse(`RelayRequest '${String(req.kind)}' after 'open' (only 'abort' may follow)`);
+          return;
+        }
+      }
+    });
+    const gone = (what: string): void => relay?.markGone(new Error(`rank ${relay.open.receiverRank} ${what} (it closed the ring, or its process is gone)`));
+    socket.on('end', () => { gone('ended its connection'); socket.end(); });
+    socket.on('error', (e) => gone(`connection failed: ${e.message}`));
+    socket.on('close', () => { clearTimeout(openTimer); this.sockets.delete(socket); gone('closed its connection'); });
+  }
+}
+
+/** The sending half of one raw-TCP Relay: what a TcpPeer writes its chunks into. */
+export class TcpRelay implements Relay {
+  private gone: Error | undefined;
+  private readonly pending = new Set<(e: Error) => void>();
+  private readonly goneListeners: Array<() => void> = [];
+  private readonly chunkHead: (chunk: RingChunk & { data: Uint8Array }) => Buffer;
+
+  constructor(readonly socket: net.Socket, readonly open: RelayOpen__Output, private readonly protos: LoadedProtos) {
+    this.chunkHead = chunkHeadEncoder(protos.grpc.dsi.v1.Collective.service.Relay.responseSerialize);
+  }
+
+  /** Frame header and message head in one small buffer, then `data` itself: one writev, no copy of `data`. */
+  write(chunk: OutgoingChunk): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    const head = this.chunkHead(chunk);
+    const { socket } = this;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.add(reject);
+      socket.cork();
+      socket.write(Buffer.concat([frameHeader(FRAME_KIND.RING_CHUNK, head.length + chunk.data.byteLength), head]));
+      // the callback comes once the kernel has every byte: `data` is free again then
+      socket.write(chunk.data, (err) => {
+        this.pending.delete(reject);
+        if (err) reject(err);
+        else resolve();
+      });
+      socket.uncork();
+    });
+  }
+
+  onGone(listener: () => void): void {
+    if (this.gone) listener();
+    else this.goneListeners.push(listener);
+  }
+
+  markGone(e: Error): void {
+    if (this.gone) return;
+    this.gone = e;
+    for (const reject of this.pending) reject(e);
+    this.pending.clear();
+    for (const l of this.goneListeners.splice(0)) l();
+  }
+
+  /** Ends the connection: a FIN when all is well, else a RELAY_END frame carrying `details` first. */
+  finish(code: grpc.status = grpc.status.OK, details = ''): void {
+    const wasGone = this.gone !== undefined;
+    this.markGone(new Error(details || 'ring closed by this rank'));
+    if (wasGone && code === grpc.status.OK) return;
+    if (code === grpc.status.OK && !details) this.socket.end();
+    else TcpRelay.end(this.socket, this.protos, details);
+  }
+
+  /** RELAY_END with `reason`, then FIN (the receiver reads the reason before the end of the stream). */
+  static end(socket: net.Socket, protos: LoadedProtos, reason: string): void {
+    if (socket.destroyed || socket.writableEnded) return;
+    const payload = protos.grpc.dsi.v1.RelayAbort.serialize({ reason });
+    socket.end(frame(FRAME_KIND.RELAY_END, payload));
+  }
+}
+
