@@ -19,7 +19,7 @@ import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';
 import type { RingChunk, RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { fastChunkSerializer } from './chunk_codec.js';
-import { RelayRegistry, type Relay } from './relay_registry.js';
+import { RelayBase, RelayRegistry } from './relay_registry.js';
 import { TCP_FRAMING_VERSION } from './tcp_frames.js';
 import { TcpRelayServer } from './tcp_relay_server.js';
 import type { OutgoingChunk, Peer } from './ring.js';
@@ -146,45 +146,17 @@ function collectiveHandlers(relays: RelayRegistry<ServerRelay>, tcpPort: number)
 }
 
 /** The sending half of one Relay call: what a GrpcPeer writes its chunks into. */
-class ServerRelay implements Relay {
-  private gone: Error | undefined;
-  private readonly pending = new Set<(e: Error) => void>();
-  private readonly goneListeners: Array<() => void> = [];
+class ServerRelay extends RelayBase {
+  constructor(private readonly call: RelayCall, open: RelayOpen__Output) {
+    super(open);
+  }
 
-  constructor(private readonly call: RelayCall, readonly open: RelayOpen__Output) {}
-
+  // grpc-js serializes and frames the chunk before it calls back: `data` is free again then
   write(chunk: RingChunk): Promise<void> {
-    if (this.gone) return Promise.reject(this.gone);
-    return new Promise<void>((resolve, reject) => {
-      this.pending.add(reject);
-      // grpc-js serializes and frames the chunk before it calls back: `data` is free again then
-      this.call.write(chunk, (err: Error | null | undefined) => {
-        this.pending.delete(reject);
-        if (err) reject(err);
-        else resolve();
-      });
-    });
+    return this.track((done) => this.call.write(chunk, done));
   }
 
-  onGone(listener: () => void): void {
-    if (this.gone) listener();
-    else this.goneListeners.push(listener);
-  }
-
-  /** The receiver went away: pending and later writes fail with `e` (a cancelled call never calls back). */
-  markGone(e: Error): void {
-    if (this.gone) return;
-    this.gone = e;
-    for (const reject of this.pending) reject(e);
-    this.pending.clear();
-    for (const l of this.goneListeners.splice(0)) l();
-  }
-
-  /** Ends the call: status OK, or `code` with `details` the receiver will see. */
-  finish(code: grpc.status = grpc.status.OK, details = ''): void {
-    const wasGone = this.gone !== undefined;
-    this.markGone(new Error(details || 'ring closed by this rank'));
-    if (wasGone && code === grpc.status.OK) return;
+  protected end(code: grpc.status, details: string): void {
     if (code === grpc.status.OK) this.call.end();
     else this.call.emit('error', { code, details });
   }

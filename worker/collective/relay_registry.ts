@@ -17,6 +17,56 @@ export interface Relay {
   finish(code?: grpc.status, details?: string): void;
 }
 
+/**
+ * What both transports' sending halves share: once the receiver is gone, pending and later writes
+ * fail with why, and listeners hear it once. A subclass says how one write completes and how the
+ * connection ends.
+ */
+export abstract class RelayBase implements Relay {
+  private gone: Error | undefined;
+  private readonly pending = new Set<(e: Error) => void>();
+  private readonly goneListeners: Array<() => void> = [];
+
+  constructor(readonly open: RelayOpen__Output) {}
+
+  /** Runs `start`, whose callback says when the transport is done with the chunk's bytes. */
+  protected track(start: (done: (err?: Error | null) => void) => void): Promise<void> {
+    if (this.gone) return Promise.reject(this.gone);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.add(reject);
+      start((err) => {
+        this.pending.delete(reject);
+        if (err) reject(err);
+        else resolve();
+      });
+    });
+  }
+
+  onGone(listener: () => void): void {
+    if (this.gone) listener();
+    else this.goneListeners.push(listener);
+  }
+
+  /** The receiver went away: pending and later writes fail with `e` (a dead connection never calls back). */
+  markGone(e: Error): void {
+    if (this.gone) return;
+    this.gone = e;
+    for (const reject of this.pending) reject(e);
+    this.pending.clear();
+    for (const l of this.goneListeners.splice(0)) l();
+  }
+
+  finish(code: grpc.status = grpc.status.OK, details = ''): void {
+    const wasGone = this.gone !== undefined;
+    this.markGone(new Error(details || 'ring closed by this rank'));
+    if (wasGone && code === grpc.status.OK) return;
+    this.end(code, details);
+  }
+
+  /** Closes the connection: cleanly for OK without details, else so the receiver sees `details`. */
+  protected abstract end(code: grpc.status, details: string): void;
+}
+
 /** Matches Relay calls to the rings of this process, whichever of the two arrives first. */
 export class RelayRegistry<R extends Relay> {
   private readonly parked = new Map<string, R>();

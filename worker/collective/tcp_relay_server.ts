@@ -12,7 +12,7 @@ import type { LoadedProtos } from '../../shared/rpc/load.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { chunkHeadEncoder } from './chunk_codec.js';
-import { RelayRegistry, type Relay } from './relay_registry.js';
+import { RelayBase, RelayRegistry } from './relay_registry.js';
 import type { OutgoingChunk } from './ring.js';
 import { FRAME_KIND, FrameReader, frame, frameHeader } from './tcp_frames.js';
 
@@ -98,53 +98,29 @@ export class TcpRelayServer {
 }
 
 /** The sending half of one raw-TCP Relay: what a TcpPeer writes its chunks into. */
-export class TcpRelay implements Relay {
-  private gone: Error | undefined;
-  private readonly pending = new Set<(e: Error) => void>();
-  private readonly goneListeners: Array<() => void> = [];
+export class TcpRelay extends RelayBase {
   private readonly chunkHead: (chunk: RingChunk & { data: Uint8Array }) => Buffer;
 
-  constructor(readonly socket: net.Socket, readonly open: RelayOpen__Output, private readonly protos: LoadedProtos) {
+  constructor(readonly socket: net.Socket, open: RelayOpen__Output, private readonly protos: LoadedProtos) {
+    super(open);
     this.chunkHead = chunkHeadEncoder(protos.grpc.dsi.v1.Collective.service.Relay.responseSerialize);
   }
 
   /** Frame header and message head in one small buffer, then `data` itself: one writev, no copy of `data`. */
   write(chunk: OutgoingChunk): Promise<void> {
-    if (this.gone) return Promise.reject(this.gone);
-    const head = this.chunkHead(chunk);
-    const { socket } = this;
-    return new Promise<void>((resolve, reject) => {
-      this.pending.add(reject);
+    return this.track((done) => {
+      const head = this.chunkHead(chunk);
+      const { socket } = this;
       socket.cork();
       socket.write(Buffer.concat([frameHeader(FRAME_KIND.RING_CHUNK, head.length + chunk.data.byteLength), head]));
       // the callback comes once the kernel has every byte: `data` is free again then
-      socket.write(chunk.data, (err) => {
-        this.pending.delete(reject);
-        if (err) reject(err);
-        else resolve();
-      });
+      socket.write(chunk.data, done);
       socket.uncork();
     });
   }
 
-  onGone(listener: () => void): void {
-    if (this.gone) listener();
-    else this.goneListeners.push(listener);
-  }
-
-  markGone(e: Error): void {
-    if (this.gone) return;
-    this.gone = e;
-    for (const reject of this.pending) reject(e);
-    this.pending.clear();
-    for (const l of this.goneListeners.splice(0)) l();
-  }
-
-  /** Ends the connection: a FIN when all is well, else a RELAY_END frame carrying `details` first. */
-  finish(code: grpc.status = grpc.status.OK, details = ''): void {
-    const wasGone = this.gone !== undefined;
-    this.markGone(new Error(details || 'ring closed by this rank'));
-    if (wasGone && code === grpc.status.OK) return;
+  /** A FIN when all is well, else a RELAY_END frame carrying `details` first. */
+  protected end(code: grpc.status, details: string): void {
     if (code === grpc.status.OK && !details) this.socket.end();
     else TcpRelay.end(this.socket, this.protos, details);
   }
