@@ -54,7 +54,7 @@ function embedTfidf(corpus: EmbedderCorpus, options: EmbedderOptions): { embeddi
   const dims = options.dims ?? DEFAULT_EMBEDDING_DIMS;
   const fitSample = options.fitSample ?? DEFAULT_FIT_SAMPLE;
   if (!Number.isInteger(fitSample) || fitSample < 1) throw new RangeError(`embedDocuments: option 'fitSample' must be an integer >= 1, got ${fitSample}`);
-  const picked = sampleIndices(corpus.count, fitSample, mixSeed(options.seed, FIT_SAMPLE_STREAM));
+  const picked = fitSampleIndices(corpus.count, fitSample, options.seed);
   const sample = { [Symbol.iterator]: () => pickTexts(corpus.texts(), picked) };
   const model = fitTfidfSvdModel(sample, { seed: options.seed, dims });
   const out = new EmbeddingFileWriter(options.file, dims);
@@ -75,6 +75,11 @@ function embedTfidf(corpus: EmbedderCorpus, options: EmbedderOptions): { embeddi
     throw err;
   }
   return { embeddings: out.finish(), info: { name: 'tfidf-svd', dims, vocabulary: model.vocabulary.size, seed: options.seed, fit_documents: picked.length } };
+}
+
+/** The documents TF-IDF + SVD is fitted on, under the caller's seed. */
+export function fitSampleIndices(n: number, size: number, seed: number): Uint32Array {
+  return sampleIndices(n, size, mixSeed(seed, FIT_SAMPLE_STREAM));
 }
 
 /** `size` of 0..n-1 (all when n <= size) by seeded reservoir sampling, ascending. */
