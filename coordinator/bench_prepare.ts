@@ -107,7 +107,8 @@ async function benchPrepareScale(cfg: Config, log: Logger, n: number): Promise<n
       const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', cli, 'prepare', '--format', 'msmarco-passage',
         '--input', files.collection, '--queries', files.queries, '--qrels', files.qrels, '--out', path.join(dir, `out-${passages}`),
         '--docids', cfg.data.scheme, '--seed', String(cfg.runtime.seed), '--augment', SCALE_AUGMENT, '--pseudo-queries', String(SCALE_PSEUDO_QUERIES),
-        '--bm25-top-k', String(SCALE_BM25_TOP_K), '--json'], { maxBuffer: 64 * MIB, env: { ...process.env, DSI_LOG_LEVEL: 'warn' } });
+        '--bm25-top-k', String(SCALE_BM25_TOP_K), '--semantic-fit-sample', String(cfg.prepare.semanticFitSample),
+        '--semantic-kmeans-sample', String(cfg.prepare.semanticKmeansSample), '--json'], { maxBuffer: 64 * MIB, env: { ...process.env, DSI_LOG_LEVEL: 'warn' } });
       const seconds = (performance.now() - t0) / 1000;
       const m = JSON.parse(stdout) as DatasetManifest;
       const stages = (m.pipeline?.['stages'] ?? []) as unknown as StageRecord[];

@@ -29,7 +29,7 @@ export interface Config {
   prepare: {
     input: string; format: 'sample' | 'msmarco-v1.1' | 'msmarco-passage'; queries: string; qrels: string; out: string;
     indexing: 'inputs2targets' | 'targets2inputs' | 'bidirectional'; augment: string; posMlmShare: number; mlmModel: string;
-    pseudoQueries: number; doc2queryModel: string; embedderModel: string; semanticK: number; semanticMaxLeaf: number;
+    pseudoQueries: number; doc2queryModel: string; embedderModel: string; semanticK: number; semanticMaxLeaf: number; semanticFitSample: number; semanticKmeansSample: number;
     evalFraction: number; bm25TopK: number; bm25K1: number; bm25B: number; skipBad: boolean; overwrite: boolean;
   };
   train: {
@@ -114,6 +114,8 @@ const schema: convict.Schema<Config> = {
     embedderModel: { doc: 'prepare: local BERT-family folder (ONNX) embedding documents for semantic docids; empty: TF-IDF + SVD.', format: String, default: '', arg: 'embedder-model' },
     semanticK: { doc: 'prepare: semantic docids, clusters per level (k).', format: 'positive-int', default: 10, arg: 'semantic-k' },
     semanticMaxLeaf: { doc: 'prepare: semantic docids, most documents per leaf (c).', format: 'positive-int', default: 100, arg: 'semantic-max-leaf' },
+    semanticFitSample: { doc: 'prepare: semantic docids, documents sampled (seeded, uniform) to fit the TF-IDF vocabulary, idf and SVD; every document is then embedded into a float32 file. Bounds the fit\'s memory (50k: a few hundred MB); a corpus no larger is fitted whole.', format: 'positive-int', default: 50000, arg: 'semantic-fit-sample' },
+    semanticKmeansSample: { doc: 'prepare: semantic docids, a k-means node with more documents fits its k centroids on a seeded sample of this many and assigns all its documents to the nearest; smaller nodes are clustered whole. At least k.', format: 'positive-int', default: 20000, arg: 'semantic-kmeans-sample' },
     evalFraction: { doc: 'prepare: share of queries held out for evaluation.', format: 'unit-interval', default: 0.2, arg: 'eval-fraction' },
     bm25TopK: { doc: 'prepare: BM25 documents saved per held-out query; 0: no BM25 run.', format: 'nonneg-int', default: 1000, arg: 'bm25-top-k' },
     bm25K1: { doc: "prepare: BM25 k1 (Anserini's MS MARCO value).", format: 'nonneg-number', default: 0.9, arg: 'bm25-k1' },

@@ -10,7 +10,7 @@ export function prepareOptions(tokenizer: T5Tokenizer, out: string, over: Partia
   return {
     format: 'sample', input: SAMPLE_JSONL, out, scheme: 'naive', seed: 7, evalFraction: 0.2, maxInputTokens: 64,
     indexing: 'inputs2targets', augment: '', posMlmShare: 0.1, mlmModel: '', pseudoQueries: 0, doc2queryModel: '',
-    embedderModel: '', semanticK: 10, semanticMaxLeaf: 100, bm25TopK: 100, bm25K1: 0.9, bm25B: 0.4,
+    embedderModel: '', semanticK: 10, semanticMaxLeaf: 100, semanticFitSample: 50_000, semanticKmeansSample: 20_000, bm25TopK: 100, bm25K1: 0.9, bm25B: 0.4,
     skipBad: false, overwrite: false, tokenizer, log: createLogger({ level: 'silent' }), ...over,
   };
 }

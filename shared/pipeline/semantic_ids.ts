@@ -24,9 +24,22 @@
  * k-means is ml-kmeans (kmeans++ initialisation, squared Euclidean distance) seeded per node from the
  * caller's seed and the node's prefix, so the ids depend only on the embeddings and the seed. It holds
  * a node's embeddings as number[][] (about 8·n·d bytes plus a copy during kmeans++), the library's format.
+ *
+ * Scale: the embeddings are read through EmbeddingRows (embedding_file.ts: a float32 file on disk for
+ * a whole corpus) and a node's documents are a Uint32Array of indices, so what stays in memory is 4
+ * bytes per document for the nodes waiting on the stack (they partition the documents not yet in a
+ * leaf) plus, while a node is split, its index list, its children's and 1 byte of cluster per document.
+ * A node of at most `sampleSize` documents is clustered exactly as above. A larger node fits its k
+ * centroids with the same ml-kmeans call on a seeded uniform sample of `sampleSize` of its documents
+ * (in input order), then every document of the node goes to its nearest centroid (squared Euclidean,
+ * the lowest cluster on ties, as ml-kmeans assigns) in one streaming pass over the file: mini-batch
+ * k-means's usual trade, centroids from a sample and assignment of all. The degenerate cases are
+ * decided the same way: fewer than two distinct embeddings in the sample, or every document nearest
+ * one centroid, split the node by order.
  */
 import { kmeans } from 'ml-kmeans';
-import { mixSeed } from '../random.js';
+import { mixSeed, Rng } from '../random.js';
+import { embeddingRowsOf, type EmbeddingRows } from './embedding_file.js';
 
 export interface SemanticDocidOptions {
   /** Seed of every k-means initialisation. */
@@ -37,38 +50,52 @@ export interface SemanticDocidOptions {
   maxLeaf?: number;
   /** Lloyd iterations per k-means run (ml-kmeans's default). @default 100 */
   maxIterations?: number;
+  /** Nodes with more documents fit their centroids on a sample of this many. @default 20_000 */
+  sampleSize?: number;
 }
 
 export const DEFAULT_CLUSTERS = 10;
 export const DEFAULT_MAX_LEAF = 100;
 export const DEFAULT_KMEANS_ITERATIONS = 100;
+/** ml-kmeans on 20k × 128 number[][] is ~25 MB and a few seconds; larger nodes are sampled. */
+export const DEFAULT_KMEANS_SAMPLE = 20_000;
 
-/** One subtree still to be assigned: documents (indices into the input) and their common prefix. */
+/** Mixed into a node's seed for its sample, so the sample and kmeans++ draw different numbers. */
+const SAMPLE_STREAM = 0x5a3d;
+
+/** One subtree still to be assigned: documents (ascending indices into the input) and their common prefix. */
 interface Subtree {
-  members: number[];
+  members: Uint32Array;
   prefix: string;
 }
 
 /** The semantic docid of each embedding, in input order. */
-export function semanticDocids(embeddings: readonly Float32Array[], options: SemanticDocidOptions): string[] {
+export function semanticDocids(embeddings: readonly Float32Array[] | EmbeddingRows, options: SemanticDocidOptions): string[] {
+  const rows = Array.isArray(embeddings) ? (checkEmbeddings(embeddings), embeddingRowsOf(embeddings)) : (embeddings as EmbeddingRows);
   const k = options.k ?? DEFAULT_CLUSTERS;
   const maxLeaf = options.maxLeaf ?? DEFAULT_MAX_LEAF;
   const maxIterations = options.maxIterations ?? DEFAULT_KMEANS_ITERATIONS;
+  const sampleSize = options.sampleSize ?? DEFAULT_KMEANS_SAMPLE;
   if (!Number.isInteger(k) || k < 2) throw new RangeError(`semanticDocids: option 'k' must be an integer >= 2, got ${k}`);
   if (!Number.isInteger(maxLeaf) || maxLeaf < 1) throw new RangeError(`semanticDocids: option 'maxLeaf' must be an integer >= 1, got ${maxLeaf}`);
   if (!Number.isInteger(maxIterations) || maxIterations < 1) {
     throw new RangeError(`semanticDocids: option 'maxIterations' must be an integer >= 1, got ${maxIterations}`);
   }
-  checkEmbeddings(embeddings);
+  if (!Number.isInteger(sampleSize) || sampleSize < k) throw new RangeError(`semanticDocids: option 'sampleSize' must be an integer >= k (${k}), got ${sampleSize}`);
   const clusterWidth = String(k - 1).length;
   const leafWidth = String(maxLeaf - 1).length;
-  const ids = new Array<string>(embeddings.length);
-  if (embeddings.length === 0) return ids;
+  const ids = new Array<string>(rows.count);
+  if (rows.count === 0) return ids;
+  const all = new Uint32Array(rows.count);
+  for (let i = 0; i < all.length; i++) all[i] = i;
 
   // depth-first with an explicit stack: degenerate data may nest deeper than the call stack allows
-  const stack: Subtree[] = [{ members: embeddings.map((_, i) => i), prefix: '' }];
+  const stack: Subtree[] = [{ members: all, prefix: '' }];
   for (let node = stack.pop(); node !== undefined; node = stack.pop()) {
-    const groups = partition(embeddings, node, k, maxIterations, options.seed);
+    const seed = nodeSeed(options.seed, node.prefix);
+    const groups = node.members.length > sampleSize
+      ? partitionSampled(rows, node.members, { k, maxIterations, seed, sampleSize })
+      : partition(rows, node.members, k, maxIterations, seed);
     groups.forEach((group, i) => {
       const prefix = node.prefix + String(i).padStart(clusterWidth, '0');
       if (group.length > maxLeaf) {
@@ -83,29 +110,88 @@ export function semanticDocids(embeddings: readonly Float32Array[], options: Sem
   return ids;
 }
 
+/** A node's embeddings as Float32Array copies, in member order. */
+function gather(rows: EmbeddingRows, members: Uint32Array): Float32Array[] {
+  const out = new Array<Float32Array>(members.length);
+  rows.forEach(members, (row, j) => { out[j] = row.slice(); });
+  return out;
+}
+
 /** Splits a node's documents into 2..k non-empty groups (1 only for a single document), each in input order. */
-function partition(embeddings: readonly Float32Array[], node: Subtree, k: number, maxIterations: number, seed: number): number[][] {
-  const { members } = node;
-  const kEff = distinctUpTo(embeddings, members, Math.min(k, members.length));
+function partition(rows: EmbeddingRows, members: Uint32Array, k: number, maxIterations: number, seed: number): Uint32Array[] {
+  const vectors = gather(rows, members);
+  const kEff = distinctUpTo(vectors, Math.min(k, members.length));
   if (kEff < 2) return splitByOrder(members, k);
-  const data = members.map((i) => Array.from(embeddings[i] as Float32Array));  // members index the input
-  const result = kmeans(data, kEff, { initialization: 'kmeans++', seed: nodeSeed(seed, node.prefix), maxIterations });
-  const byCluster: number[][] = Array.from({ length: kEff }, () => []);
-  result.clusters.forEach((cluster, j) => byCluster[cluster]?.push(members[j] as number));
-  const groups = byCluster.filter((g) => g.length > 0);
+  const data = vectors.map((v) => Array.from(v));
+  const result = kmeans(data, kEff, { initialization: 'kmeans++', seed, maxIterations });
+  return groupsOf(members, result.clusters, kEff, k);
+}
+
+/** partition() for a node larger than the sample: centroids from a sample, every document to its nearest. */
+function partitionSampled(rows: EmbeddingRows, members: Uint32Array, o: { k: number; maxIterations: number; seed: number; sampleSize: number }): Uint32Array[] {
+  const sample = gather(rows, sampleOf(members, o.sampleSize, mixSeed(o.seed, SAMPLE_STREAM)));
+  const kEff = distinctUpTo(sample, o.k);
+  if (kEff < 2) return splitByOrder(members, o.k);
+  const { centroids } = kmeans(sample.map((v) => Array.from(v)), kEff, { initialization: 'kmeans++', seed: o.seed, maxIterations: o.maxIterations });
+  const d = rows.dims;
+  const flat = new Float64Array(kEff * d);                         // (kEff, d)
+  centroids.forEach((c, i) => flat.set(c, i * d));
+  const cluster = kEff <= 256 ? new Uint8Array(members.length) : new Uint32Array(members.length);
+  rows.forEach(members, (row, j) => {
+    let best = 0;
+    let bestDist = Infinity;
+    for (let c = 0; c < kEff; c++) {
+      let s = 0;
+      for (let t = 0, base = c * d; t < d; t++) s += ((row[t] as number) - (flat[base + t] as number)) ** 2;
+      if (s < bestDist) { bestDist = s; best = c; }
+    }
+    cluster[j] = best;
+  });
+  return groupsOf(members, cluster, kEff, o.k);
+}
+
+/** The members grouped by cluster (empty clusters dropped), or split by order when all share one. */
+function groupsOf(members: Uint32Array, cluster: ArrayLike<number>, kEff: number, k: number): Uint32Array[] {
+  const sizes = new Uint32Array(kEff);
+  for (let j = 0; j < members.length; j++) {
+    const c = cluster[j] as number;
+    sizes[c] = (sizes[c] as number) + 1;
+  }
+  const groups = Array.from(sizes, (n) => new Uint32Array(n));
+  const fill = new Uint32Array(kEff);
+  for (let j = 0; j < members.length; j++) {
+    const c = cluster[j] as number;
+    const at = fill[c] as number;
+    (groups[c] as Uint32Array)[at] = members[j] as number;
+    fill[c] = at + 1;
+  }
+  const nonEmpty = groups.filter((g) => g.length > 0);
   // all in one cluster: k-means cannot separate these documents, so order must
-  return groups.length > 1 ? groups : splitByOrder(members, k);
+  return nonEmpty.length > 1 ? nonEmpty : splitByOrder(members, k);
+}
+
+/** `size` of `members` (fewer only if there are fewer), uniformly by reservoir sampling, kept in input order. */
+function sampleOf(members: Uint32Array, size: number, seed: number): Uint32Array {
+  if (members.length <= size) return members;
+  const rng = new Rng(seed);
+  const picked = new Uint32Array(size);                            // positions into members
+  for (let j = 0; j < size; j++) picked[j] = j;
+  for (let j = size; j < members.length; j++) {
+    const r = rng.nextInt(j + 1);
+    if (r < size) picked[r] = j;
+  }
+  picked.sort();
+  return picked.map((j) => members[j] as number);
 }
 
 /**
- * min(limit, number of distinct embeddings among `members`). kmeans++ needs at least K distinct points
- * (it samples proportionally to squared distances, which are all zero once every distinct point is a
- * centre), so K is capped by this. Early exit keeps it about O(limit · n) comparisons.
+ * min(limit, number of distinct vectors). kmeans++ needs at least K distinct points (it samples
+ * proportionally to squared distances, which are all zero once every distinct point is a centre), so
+ * K is capped by this. Early exit keeps it about O(limit · n) comparisons.
  */
-function distinctUpTo(embeddings: readonly Float32Array[], members: readonly number[], limit: number): number {
+function distinctUpTo(vectors: readonly Float32Array[], limit: number): number {
   const seen: Float32Array[] = [];
-  for (const i of members) {
-    const e = embeddings[i] as Float32Array;
+  for (const e of vectors) {
     if (!seen.some((s) => sameVector(s, e))) {
       seen.push(e);
       if (seen.length >= limit) break;
@@ -119,10 +205,10 @@ function sameVector(a: Float32Array, b: Float32Array): boolean {
   return true;
 }
 
-/** Contiguous chunks of ceil(n / k), so at most k chunks, each smaller than n when n > 1. */
-function splitByOrder(members: number[], k: number): number[][] {
+/** Contiguous chunks of ceil(n / k), so at most k chunks, each smaller than n when n > 1; copies, so the parent's list can go. */
+function splitByOrder(members: Uint32Array, k: number): Uint32Array[] {
   const size = Math.ceil(members.length / k);
-  const chunks: number[][] = [];
+  const chunks: Uint32Array[] = [];
   for (let start = 0; start < members.length; start += size) chunks.push(members.slice(start, start + size));
   return chunks;
 }

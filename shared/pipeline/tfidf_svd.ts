@@ -78,6 +78,22 @@ export class TfidfSvdModel {
  * iterated twice (document counts, then the matrix), so a corpus on disk is read, not held.
  */
 export function fitTfidfSvd(texts: Iterable<string>, options: TfidfSvdOptions): { model: TfidfSvdModel; embeddings: Float32Array[] } {
+  const { model, x } = fitModel(texts, options);
+  // 5) the fitted rows as X·V, exactly as embed() computes a new text (U·Σ is the same up to the
+  //    sketch's approximation error, but documents and queries must share one computation)
+  return { model, embeddings: model.project(x) };
+}
+
+/**
+ * Fits TF-IDF + SVD on `texts` (iterated twice) and returns only the model: for a sample of a corpus
+ * whose every document is then embedded with model.embed(), a batch at a time. Row by row the same
+ * numbers as fitTfidfSvd's embeddings when the sample is the whole corpus.
+ */
+export function fitTfidfSvdModel(texts: Iterable<string>, options: TfidfSvdOptions): TfidfSvdModel {
+  return fitModel(texts, options).model;
+}
+
+function fitModel(texts: Iterable<string>, options: TfidfSvdOptions): { model: TfidfSvdModel; x: CsrMatrix } {
   const dims = options.dims ?? DEFAULT_EMBEDDING_DIMS;
   const minDf = options.minDf ?? DEFAULT_MIN_DF;
   const maxVocab = options.maxVocab ?? DEFAULT_MAX_VOCAB;
@@ -109,10 +125,7 @@ export function fitTfidfSvd(texts: Iterable<string>, options: TfidfSvdOptions): 
     oversample: options.oversample ?? DEFAULT_OVERSAMPLE,
     powerIterations: options.powerIterations ?? DEFAULT_POWER_ITERATIONS,
   });
-  const model = new TfidfSvdModel(vocabulary, idf, svd.right, dims, svd.singularValues);
-  // 5) the fitted rows as X·V, exactly as embed() computes a new text (U·Σ is the same up to the
-  //    sketch's approximation error, but documents and queries must share one computation)
-  return { model, embeddings: model.project(x) };
+  return { model: new TfidfSvdModel(vocabulary, idf, svd.right, dims, svd.singularValues), x };
 }
 
 /** Unit-L2-norm TF-IDF rows (N, V) of `texts`; words outside the vocabulary are ignored. 12 bytes per non-zero. */

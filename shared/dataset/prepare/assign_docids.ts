@@ -4,11 +4,13 @@
  * semantic ids, and the k and c used.
  *
  * Memory: naive and atomic docids are computed from a permutation (4 bytes per document) or the index.
- * Semantic ids stay in memory while they are made: TF-IDF reads the texts twice from the store, but its
- * sparse matrix (12 bytes per distinct term of a document, ~40 terms for an MS MARCO passage), the
- * 128-dim embeddings (512 bytes + ~100 bytes of typed-array object) and ml-kmeans's number[][] copy of a
- * node (~1.1 KB per document at the top node) are all resident: ~2 KB per document, ~18 GB for 8.8M.
+ * Semantic ids: the embedder fits on a bounded sample and writes every embedding to a float32 file in
+ * the work folder (embedder.ts, embedding_file.ts); the recursive k-means reads that file by index
+ * lists and samples nodes larger than `kmeansSample` (semantic_ids.ts). What grows with the corpus in
+ * memory is the index lists (4 bytes per document, ~9 while a node is split) and the ids themselves
+ * (~40 bytes per document as strings, then packed); the file is removed when the ids are made.
  */
+import path from 'node:path';
 import { embedDocuments } from '../../pipeline/embedder.js';
 import { semanticDocids } from '../../pipeline/semantic_ids.js';
 import { atomicDocidTable, naiveDocidTable, packedDocidTable, type DocidScheme, type DocidTable } from '../docids.js';
@@ -22,6 +24,12 @@ export interface AssignDocidsOptions {
   /** semantic: clusters per level (k) and most documents per leaf (c). */
   k: number;
   maxLeaf: number;
+  /** semantic: documents sampled to fit TF-IDF + SVD. */
+  fitSample: number;
+  /** semantic: nodes with more documents fit k-means on a sample of this many. */
+  kmeansSample: number;
+  /** semantic: folder for the embeddings file (removed again). */
+  workDir: string;
   stages: Stages;
 }
 
@@ -40,10 +48,16 @@ export async function assignDocids(corpus: TextCorpus, scheme: DocidScheme, o: A
     return { docids, info: { scheme, seed: o.seed } };
   }
   const embedTimer = o.stages.start('embed', 'documents', n);
-  const { embeddings, info: embedder } = await embedDocuments(corpus, { modelDir: o.embedderModel, seed: o.seed, onProgress: (done) => embedTimer.tick(done) });
+  const { embeddings, info: embedder } = await embedDocuments(corpus, {
+    modelDir: o.embedderModel, seed: o.seed, fitSample: o.fitSample, file: path.join(o.workDir, 'embeddings.f32'), onProgress: (done) => embedTimer.tick(done),
+  });
   embedTimer.end(n);
-  const clusterTimer = o.stages.start('cluster', 'documents', n);
-  const docids = packedDocidTable(semanticDocids(embeddings, { seed: o.seed, k: o.k, maxLeaf: o.maxLeaf }));
-  clusterTimer.end(n);
-  return { docids, info: { scheme, seed: o.seed, k: o.k, max_leaf: o.maxLeaf, embedder } };
+  try {
+    const clusterTimer = o.stages.start('cluster', 'documents', n);
+    const docids = packedDocidTable(semanticDocids(embeddings, { seed: o.seed, k: o.k, maxLeaf: o.maxLeaf, sampleSize: o.kmeansSample }));
+    clusterTimer.end(n);
+    return { docids, info: { scheme, seed: o.seed, k: o.k, max_leaf: o.maxLeaf, kmeans_sample: o.kmeansSample, embedder } };
+  } finally {
+    embeddings.remove();
+  }
 }

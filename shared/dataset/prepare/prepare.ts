@@ -72,6 +72,10 @@ export interface PrepareOptions {
   embedderModel: string;
   semanticK: number;
   semanticMaxLeaf: number;
+  /** Semantic docids: documents sampled to fit TF-IDF + SVD. */
+  semanticFitSample: number;
+  /** Semantic docids: k-means nodes larger than this fit their centroids on a sample of this many. */
+  semanticKmeansSample: number;
   /** BM25 documents per held-out query; 0: no BM25 run. */
   bm25TopK: number;
   bm25K1: number;
@@ -125,7 +129,8 @@ async function prepareIn(work: string, o: PrepareOptions, { chains, stages, bad,
 
   // 3) docids
   const { docids, info: docidInfo } = await assignDocids(docs, o.scheme, {
-    seed: o.seed, embedderModel: o.embedderModel, k: o.semanticK, maxLeaf: o.semanticMaxLeaf, stages,
+    seed: o.seed, embedderModel: o.embedderModel, k: o.semanticK, maxLeaf: o.semanticMaxLeaf,
+    fitSample: o.semanticFitSample, kmeansSample: o.semanticKmeansSample, workDir: work, stages,
   });
   const queries: Query[] = corpus.queries.map((q, i) => ({ qid: q.qid, query: q.query, docids: q.docs.map((d) => docids.get(d)), split: split[i] ?? 'train' }));
 
@@ -201,6 +206,7 @@ function checkOptions(o: PrepareOptions): void {
   if (!(o.posMlmShare >= 0 && o.posMlmShare <= 1)) throw new ConfigError('prepare.posMlmShare', `must be in [0, 1], got ${o.posMlmShare}`);
   if (!Number.isInteger(o.maxInputTokens) || o.maxInputTokens < 2) throw new ConfigError('data.maxInputTokens', `must be an integer >= 2, got ${o.maxInputTokens}`);
   if (o.semanticK < 2) throw new ConfigError('prepare.semanticK', `must be >= 2, got ${o.semanticK}`);
+  if (o.semanticKmeansSample < o.semanticK) throw new ConfigError('prepare.semanticKmeansSample', `must be >= semanticK (${o.semanticK}), got ${o.semanticKmeansSample}`);
 }
 
 /** The manifest's source.format: the format and, for v1.1, the file type read. */
