@@ -99,11 +99,16 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
   const a = tf.randomNormal([MATMUL.m, MATMUL.k]) as tf.Tensor2D;
   const b = tf.randomNormal([MATMUL.k, MATMUL.n]) as tf.Tensor2D;
   tf.matMul(a, b).dispose();
-  let reps = 0;
+  const mmTimes: number[] = [];
   const t0 = performance.now();
-  // read each product back (async: webgpu in Node has no synchronous read) so that its time counts
-  while (performance.now() - t0 < MATMUL_MIN_MS) { const y = tf.matMul(a, b); await y.data(); y.dispose(); reps++; }
-  const mmMs = (performance.now() - t0) / reps;
+  // read each product back (async: webgpu in Node has no synchronous read) so that its time counts;
+  // the median, like the step's, so that one slow rep on a shared machine moves neither figure
+  while (performance.now() - t0 < MATMUL_MIN_MS || mmTimes.length < 5) {
+    const t = performance.now();
+    const y = tf.matMul(a, b); await y.data(); y.dispose();
+    mmTimes.push(performance.now() - t);
+  }
+  const mmMs = median(mmTimes);
   tf.dispose([a, b]);
   const mmGflops = (2 * MATMUL.m * MATMUL.k * MATMUL.n) / mmMs / 1e6;
   const stepGflops = flops / stepMs / 1e6;
