@@ -23,6 +23,7 @@ import { RelayBase, RelayRegistry } from './relay_registry.js';
 import { TCP_FRAMING_VERSION } from './tcp_frames.js';
 import { TcpRelayServer } from './tcp_relay_server.js';
 import type { OutgoingChunk, Peer } from './ring.js';
+import type { PeerOptions } from './peers.js';
 
 const MiB = 1 << 20;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -162,18 +163,9 @@ class ServerRelay extends RelayBase {
   }
 }
 
-export interface GrpcPeerOptions {
-  /** This process's server: the right neighbour's Relay call arrives there. */
-  server: CollectiveServer;
-  runId: string;
-  /** Ring generation. @default 0 */
-  epoch?: number;
-  rank: number;
-  /** Collective server addresses in ring order (index = rank). */
-  addresses: readonly string[];
+export interface GrpcPeerOptions extends PeerOptions {
   /** Receive window of the call to the left neighbour. @default DEFAULT_FLOW_CONTROL_WINDOW_BYTES */
   flowControlWindowBytes?: number;
-  log?: Logger;
 }
 
 /** One rank's link in one ring over gRPC. */

@@ -10,11 +10,15 @@ import { TcpPeer } from './tcp_peer.js';
 export const TRANSPORTS = ['tcp', 'grpc'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
+/** What every transport's link needs: its own server, the run, the ring's generation and members. */
 export interface PeerOptions {
+  /** This process's Collective server: the right neighbour's link (gRPC call or TCP connection) arrives there. */
   server: CollectiveServer;
   runId: string;
+  /** Ring generation. @default 0 */
   epoch?: number;
   rank: number;
+  /** Collective (gRPC) server addresses in ring order (index = rank); the TCP port is asked there. */
   addresses: readonly string[];
   log?: Logger;
 }

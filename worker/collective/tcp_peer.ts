@@ -11,16 +11,15 @@
  */
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../../shared/log.js';
 import { ConfigError } from '../../shared/errors.js';
 import type { CollectiveClient } from '../../proto/gen/dsi/v1/Collective.js';
 import type { RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import type { TcpEndpointReply__Output } from '../../proto/gen/dsi/v1/TcpEndpointReply.js';
-import type { CollectiveServer } from './grpc_peer.js';
 import type { OutgoingChunk, Peer } from './ring.js';
 import { MAX_CHUNK_BYTES } from './ring.js';
 import { FRAME_KIND, FrameReader, frame, preamble, TCP_FRAMING_VERSION } from './tcp_frames.js';
 import type { TcpRelay } from './tcp_relay_server.js';
+import type { PeerOptions } from './peers.js';
 
 /** A chunk's frame: at most MAX_CHUNK_BYTES of data plus its header fields (as gRPC's 4 MiB message limit). */
 export const MAX_CHUNK_FRAME_BYTES = MAX_CHUNK_BYTES + (1 << 16);
@@ -33,17 +32,7 @@ const CONNECT_TIMEOUT_MS = 10_000;
 /** On close, how long to wait for the left neighbour to close the connection before destroying it. */
 const CLOSE_GRACE_MS = 200;
 
-export interface TcpPeerOptions {
-  /** This process's Collective server; its TCP listener takes the right neighbour's connection. */
-  server: CollectiveServer;
-  runId: string;
-  /** Ring generation. @default 0 */
-  epoch?: number;
-  rank: number;
-  /** Collective (gRPC) server addresses in ring order (index = rank); the TCP port is asked there. */
-  addresses: readonly string[];
-  log?: Logger;
-}
+export type TcpPeerOptions = PeerOptions;
 
 export class TcpPeer implements Peer {
   private readonly runId: string;
