@@ -52,7 +52,7 @@ export interface ModelBenchResult {
 const WARMUP_STEPS = 2;
 /** The "large 2-D matMul" of DEVELOPERS.md: (4096, 256) @ (256, 1024). */
 const MATMUL = { m: 4096, k: 256, n: 1024 };
-const MATMUL_MIN_MS = 1000;
+const MATMUL_REPS_PER_STEP = 4;
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -79,7 +79,12 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
     labels: Int32Array.from({ length: B * T }, (_, i) => (i % T === T - 1 ? 1 : 3 + rng.nextInt(32000))),
     B, S, T,
   };
+  // The large 2-D matMul is timed between the steps, MATMUL_REPS_PER_STEP reps after each: both figures
+  // then see the same machine (a shared VM's speed drifts by 20-30% within a minute), and both are medians.
+  const a = tf.randomNormal([MATMUL.m, MATMUL.k]) as tf.Tensor2D;
+  const b = tf.randomNormal([MATMUL.k, MATMUL.n]) as tf.Tensor2D;
   const times: number[] = [];
+  const mmTimes: number[] = [];
   for (let i = 0; i < WARMUP_STEPS + o.steps; i++) {
     const t0 = performance.now();
     grad.fill(0);
@@ -89,27 +94,21 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
     clipByGlobalNorm(grad, 1);
     adamWStep(trainLayout, trainable, grad, opt, 1e-4, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
     if (i >= WARMUP_STEPS) times.push(performance.now() - t0);
+    for (let r = 0; r < MATMUL_REPS_PER_STEP; r++) {
+      const t1 = performance.now();
+      // read each product back (async: webgpu in Node has no synchronous read) so that its time counts
+      const y = tf.matMul(a, b); await y.data(); y.dispose();
+      if (i >= WARMUP_STEPS) mmTimes.push(performance.now() - t1);
+    }
   }
+  tf.dispose([a, b]);
   const stepMs = median(times);
+  const mmMs = median(mmTimes);
   const memory = adapted?.memory() ?? fullMemory(layout);
   adapted?.dispose();
   // a frozen base needs no weight gradients: forward + input gradients, 2x the forward (adapters' small matMuls left out)
   const flops = mode === 'full' ? trainStepFlops(c, B, S, T) : 2 * forwardFlops(c, B, S, T);
 
-  const a = tf.randomNormal([MATMUL.m, MATMUL.k]) as tf.Tensor2D;
-  const b = tf.randomNormal([MATMUL.k, MATMUL.n]) as tf.Tensor2D;
-  tf.matMul(a, b).dispose();
-  const mmTimes: number[] = [];
-  const t0 = performance.now();
-  // read each product back (async: webgpu in Node has no synchronous read) so that its time counts;
-  // the median, like the step's, so that one slow rep on a shared machine moves neither figure
-  while (performance.now() - t0 < MATMUL_MIN_MS || mmTimes.length < 5) {
-    const t = performance.now();
-    const y = tf.matMul(a, b); await y.data(); y.dispose();
-    mmTimes.push(performance.now() - t);
-  }
-  const mmMs = median(mmTimes);
-  tf.dispose([a, b]);
   const mmGflops = (2 * MATMUL.m * MATMUL.k * MATMUL.n) / mmMs / 1e6;
   const stepGflops = flops / stepMs / 1e6;
   return {

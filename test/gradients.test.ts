@@ -6,7 +6,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/backend.js';
-import { embeddingLookup, matMul, relativePositionBuckets, vocabLogits } from '../shared/model/layers.js';
+import { embeddingLookup, matMul, relativePositionBuckets, rmsNorm, vocabLogits } from '../shared/model/layers.js';
 import { crossEntropy, crossEntropyReference } from '../shared/model/loss.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
@@ -55,6 +55,20 @@ test('vocabulary logits h @ table^T: value and both gradients equal tf.matMul\'s
   assert.ok(Math.abs((ours.value.dataSync()[0] as number) - (theirs.value.dataSync()[0] as number)) < 1e-4);
   assert.deepEqual(ours.grads.map((g) => g.shape), [[6, 5], [13, 5]]);
   for (let i = 0; i < 2; i++) assert.ok(maxAbsDiff(ours.grads[i] as tf.Tensor, theirs.grads[i] as tf.Tensor) < 1e-5);
+});
+
+test('RMS norm: value and both gradients equal tf\'s own gradient of the plain formula', () => {
+  const x = tf.randomNormal([7, 6], 0, 2, 'float32', 21) as tf.Tensor2D;
+  const w = tf.randomNormal([6], 1, 0.5, 'float32', 22) as tf.Tensor1D;
+  const dy = tf.randomNormal([7, 6], 0, 1, 'float32', 23);
+  const plain = (xi: tf.Tensor2D, wi: tf.Tensor1D): tf.Tensor => tf.mul(tf.mul(xi, tf.rsqrt(tf.add(tf.mean(tf.square(xi), -1, true), 1e-6))), wi);
+  const f = (norm: (xi: tf.Tensor2D, wi: tf.Tensor1D) => tf.Tensor) => (xi: tf.Tensor, wi: tf.Tensor) =>
+    tf.sum(tf.mul(norm(xi as tf.Tensor2D, wi as tf.Tensor1D), dy));
+  const ours = tf.valueAndGrads(f((xi, wi) => rmsNorm(xi, wi, 1e-6)))([x, w]);
+  const theirs = tf.valueAndGrads(f(plain))([x, w]);
+  assert.ok(Math.abs((ours.value.dataSync()[0] as number) - (theirs.value.dataSync()[0] as number)) < 1e-4);
+  assert.deepEqual(ours.grads.map((g) => g.shape), [[7, 6], [6]]);
+  for (let i = 0; i < 2; i++) assert.ok(maxAbsDiff(ours.grads[i] as tf.Tensor, theirs.grads[i] as tf.Tensor) < 1e-5, `grad ${i}: ${maxAbsDiff(ours.grads[i] as tf.Tensor, theirs.grads[i] as tf.Tensor)}`);
 });
 
 test('cross-entropy: fused gradient (softmax - one-hot) equals the gradient of logSoftmax form; padding carries no loss', () => {

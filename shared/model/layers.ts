@@ -57,8 +57,8 @@ export function matMul<R extends tf.Rank.R2 | tf.Rank.R3>(a: tf.Tensor<R>, b: tf
 /**
  * Output logits h @ table^T for a (V, D) table in Hugging Face's layout (tied embedding or
  * lm_head), V the large side. Every product puts the (V, D) operand where tfjs-wasm's XNNPACK path
- * is fastest (the many-rows side, or as is) and transposes once per product: logits^T = table @ h^T,
- * dh = dY @ table (no transpose of the table at all), dTable = dY^T @ h. The generic matMul on
+ * is fastest (the many-rows side, or as is): logits^T = table @ h^T, dh = dY @ table (no transpose
+ * of the table at all), dTable = dY^T @ h with dY read transposed in place. The generic matMul on
  * table^T transposed the (V, D) table twice more. Proved equal to tf's gradient in gradients.test.ts.
  */
 export function vocabLogits(h: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
@@ -69,17 +69,36 @@ export function vocabLogits(h: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [sx, st] = saved as [tf.Tensor2D, tf.Tensor2D];
       const d = dy as tf.Tensor2D;                                        // (N, V)
-      return [tf.matMul(d, st), tf.matMul(tf.transpose(d), sx)];          // (N, D), (V, D)
+      // tf.transpose of the (N, V) gradient then XNNPACK: 13 + 28 ms of a t5-tiny step on wasm; in place ~20-35 ms
+      return [tf.matMul(d, st), transposedProduct(d, sx)];                // (N, D), (V, D)
     };
     return { value, gradFunc };
   });
   return op(h, table) as tf.Tensor2D;
 }
 
-/** T5's RMS norm: no mean subtraction, no bias. (N, D) -> (N, D). */
+/**
+ * T5's RMS norm: no mean subtraction, no bias. (N, D) -> (N, D). With y = w * x * r, r = rsqrt(mean(x^2) + eps):
+ * dx = r * (g - xn * mean(g * xn)) for g = dy * w, xn = x * r, and dw = the column sums of dy * xn, taken as
+ * ones(1, N) @ (dy * xn): tf's own gradient sums over axis 0, which tfjs-wasm does by transposing first (10
+ * norms: ~12 ms of a t5-tiny step). Proved equal to tf's gradient in gradients.test.ts.
+ */
 export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Tensor2D {
-  const variance = tf.mean(tf.square(x), -1, true);              // (N, 1)
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
+  const op = tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const [xi, w] = inputs as [tf.Tensor2D, tf.Tensor1D];
+    const r = tf.rsqrt(tf.add(tf.mean(tf.square(xi), -1, true), eps));  // (N, 1)
+    const xn = tf.mul(xi, r);                                            // (N, D)
+    (inputs[2] as tf.GradSaveFunc)([xn, r, w]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
+      const [sxn, sr, sw] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+      const g = tf.mul(dy, sw);                                          // (N, D)
+      const dx = tf.mul(sr, tf.sub(g, tf.mul(sxn, tf.mean(tf.mul(g, sxn), -1, true))));
+      const dw = tf.matMul(tf.ones([1, sxn.shape[0]]), tf.mul(dy, sxn)).reshape([-1]);   // (1, N) @ (N, D) -> (D)
+      return [dx, dw];
+    };
+    return { value: tf.mul(xn, w), gradFunc };
+  });
+  return op(x, weight) as tf.Tensor2D;
 }
 
 /** Where dropout draws its masks: one seed per call site per forward, so runs repeat exactly. */
