@@ -28,6 +28,9 @@ test('embedding lookup: scatter gradient equals tf.gather gradient (repeated ids
   assert.ok(maxAbsDiff(ours, theirs) < 1e-6, `max diff ${maxAbsDiff(ours, theirs)}`);
   // row 3 was looked up three times: its gradient is the sum of three dy rows, not zero
   assert.ok(Math.abs((ours.slice([3, 0], [1, 1]).dataSync()[0] as number)) > 0);
+  // the rows themselves are tf.gather's; an id outside the table is an error, not a row of zeros
+  assert.deepEqual(embeddingLookup(table, ids).arraySync(), tf.gather(table, ids).arraySync());
+  assert.throws(() => embeddingLookup(table, tf.tensor1d([2, 11], 'int32')), /id 11 at position 1 is outside the table's 11 rows/);
 });
 
 for (const shapes of [[[7, 4], [4, 9]], [[3, 6, 4], [3, 4, 5]]] as const) {
