@@ -179,8 +179,9 @@ export async function examplesStage(work: WorkDir, o: PrepareOptions, stages: St
       work.log.info({ stage: 'examples', fromExample: files.examples }, 'examples resumed from their checkpoint');
     }
     const timer = stages.start('tokenize + write examples', 'examples');
+    const start = files.examples;
     try {
-      for (const ex of generateExamples(plan, counts, timer, files.examples)) {
+      for (const ex of generateExamples(plan, counts, timer, start)) {
         await files.add(ex);
         if (files.examples % every === 0) {
           work.save('examples-progress', { progress: await files.sync(), counts } as unknown as JsonValue);
@@ -192,7 +193,7 @@ export async function examplesStage(work: WorkDir, o: PrepareOptions, stages: St
       throw err;
     }
     const written = await files.finish();
-    timer.end(written.count);
+    timer.end(written.count - start);   // the examples this run wrote: its throughput
     return { value: { written, counts }, data: { written, counts } };
   });
 }

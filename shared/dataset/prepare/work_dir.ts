@@ -80,6 +80,7 @@ export class WorkDir {
     }
     const { value, data } = await run();
     this.save(stage, { result: data, stages: stages.records } as unknown as JsonValue);
+    this.log.info({ stage }, 'checkpoint saved');
     return value;
   }
 
@@ -197,12 +198,21 @@ function ownerAlive(dir: string): boolean {
   return pid !== undefined && pid !== process.pid && alive(pid);
 }
 
-/** True unless `pid` names no process (ESRCH). */
+/**
+ * True unless `pid` names no process (ESRCH) or, where /proc tells, a zombie: a killed prepare whose
+ * parent has not reaped it (a container without an init process) must not hold its folder forever.
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  try {
+    // /proc/PID/stat: "pid (comm) state ...", comm may hold spaces and parentheses
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
   }
 }
