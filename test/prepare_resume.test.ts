@@ -26,7 +26,7 @@ interface Run {
 }
 
 /** Runs prepare into `out`; with `killOn`, SIGKILLs it at the first log line that matches. */
-async function prepare(out: string, killOn?: (l: LogLine) => boolean, extra: string[] = []): Promise<Run> {
+async function prepare(out: string, killOn?: (l: LogLine) => boolean, extra: readonly string[] = []): Promise<Run> {
   const child = spawn(process.execPath, [CLI, ...ARGS, '--out', out, ...extra], { cwd: REPO_ROOT, env: { ...process.env, DSI_LOG_LEVEL: 'debug' } });
   const watcher = new LogWatcher(child);
   let stdout = '';
@@ -40,7 +40,14 @@ async function prepare(out: string, killOn?: (l: LogLine) => boolean, extra: str
   return { code, signal, log: watcher.lines, stdout };
 }
 
-const fileHashes = (m: DatasetManifest): Record<string, string> => Object.fromEntries(Object.entries(m.files).map(([name, f]) => [name, f.sha256]));
+/** The files' sha256, and the manifest records that do not depend on timing (stages and throughput do). */
+function fileHashes(m: DatasetManifest): Record<string, unknown> {
+  const p = m.pipeline ?? {};
+  return {
+    ...Object.fromEntries(Object.entries(m.files).map(([name, f]) => [name, f.sha256])),
+    manifest: { source: m.source, counts: m.counts, tokenizer: m.tokenizer, sources: p['sources'], pipelineCounts: p['counts'], bad: p['bad_input'], bm25: p['bm25'], docids: p['docids'], pseudo: p['pseudo_queries'] },
+  };
+}
 const manifestOf = (r: Run): DatasetManifest => JSON.parse(r.stdout) as DatasetManifest;
 const resumedLine = (r: Run): LogLine | undefined => r.log.find((l) => l.msg === 'prepare resumed');
 /** Stages that the run started itself (the progress.ts 'stage' lines). */
@@ -54,8 +61,8 @@ function tmp(t: { after(fn: () => void): void }): string {
 }
 
 /** The uninterrupted run every resumed one is compared with. */
-let reference: Record<string, string> | undefined;
-async function referenceHashes(t: { after(fn: () => void): void }): Promise<Record<string, string>> {
+let reference: Record<string, unknown> | undefined;
+async function referenceHashes(t: { after(fn: () => void): void }): Promise<Record<string, unknown>> {
   if (reference) return reference;
   const dir = tmp(t);
   const r = await prepare(path.join(dir, 'ref'));
@@ -147,4 +154,19 @@ test('other options start afresh and remove the stale work folder; a damaged che
   assert.ok(started(redone).includes('read'));
   assert.deepEqual(fileHashes(manifestOf(redone)), ref);
   assert.deepEqual(workFolders(dir), []);
+});
+
+test('semantic docids: killed after the docids checkpoint, the rerun reads the saved docids instead of embedding and clustering again', async (t) => {
+  const semantic = ['--docids', 'semantic', '--semantic-k', '4', '--semantic-max-leaf', '50'];
+  const dir = tmp(t);
+  const ref = await prepare(path.join(dir, 'ref'), undefined, semantic);
+  assert.equal(ref.code, 0, JSON.stringify(ref.log.slice(-3)));
+  const out = path.join(dir, 'out');
+  const killed = await prepare(out, (l) => l.msg === 'checkpoint saved' && l['stage'] === 'docids', semantic);
+  assert.equal(killed.signal, 'SIGKILL');
+  const resumed = await prepare(out, undefined, semantic);
+  assert.equal(resumed.code, 0, JSON.stringify(resumed.log.slice(-3)));
+  assert.deepEqual((resumedLine(resumed)?.['restored'] as string[] | undefined)?.slice(0, 2), ['read', 'docids']);
+  assert.ok(!started(resumed).includes('embed') && !started(resumed).includes('cluster'), started(resumed).join(', '));
+  assert.deepEqual(fileHashes(manifestOf(resumed)), fileHashes(manifestOf(ref)));
 });

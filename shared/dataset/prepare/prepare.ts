@@ -199,7 +199,9 @@ async function prepareIn(work: WorkDir, o: PrepareOptions, { chains, stages, bad
 /** The options that decide the output (what the work folder's key hashes): all but overwrite, the logger, the tokenizer object and checkpoint intervals. */
 function outputOptions(o: PrepareOptions): Record<string, JsonValue> {
   const { log: _log, overwrite: _overwrite, tokenizer: _tokenizer, checkpointExamples: _every, ...rest } = o;
-  return Object.fromEntries(Object.entries(rest).map(([k, v]) => [k, v ?? null])) as Record<string, JsonValue>;
+  // paths resolved: the same files named another way are the same run
+  const paths = { out: resolve(o.out), input: resolve(o.input), queries: o.queries ? resolve(o.queries) : '', qrels: o.qrels ? resolve(o.qrels) : '' };
+  return Object.fromEntries(Object.entries({ ...rest, ...paths }).map(([k, v]) => [k, v ?? null])) as Record<string, JsonValue>;
 }
 
 async function folderHasEntries(dir: string): Promise<boolean> {
