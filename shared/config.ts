@@ -30,7 +30,7 @@ export interface Config {
     input: string; format: 'sample' | 'msmarco-v1.1' | 'msmarco-passage'; queries: string; qrels: string; out: string;
     indexing: 'inputs2targets' | 'targets2inputs' | 'bidirectional'; augment: string; posMlmShare: number; mlmModel: string;
     pseudoQueries: number; doc2queryModel: string; embedderModel: string; semanticK: number; semanticMaxLeaf: number; semanticFitSample: number; semanticKmeansSample: number;
-    evalFraction: number; bm25TopK: number; bm25K1: number; bm25B: number; skipBad: boolean; overwrite: boolean;
+    evalFraction: number; bm25TopK: number; bm25K1: number; bm25B: number; skipBad: boolean; overwrite: boolean; checkpointExamples: number;
   };
   train: {
     steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
@@ -122,6 +122,7 @@ const schema: convict.Schema<Config> = {
     bm25B: { doc: "prepare: BM25 b (Anserini's MS MARCO value).", format: 'nonneg-number', default: 0.4, arg: 'bm25-b' },
     skipBad: { doc: 'prepare: skip malformed records, count them in the manifest; off: stop at the first with its file:line.', format: Boolean, default: false, arg: 'skip-bad' },
     overwrite: { doc: 'prepare: replace an existing non-empty --out folder.', format: Boolean, default: false, arg: 'overwrite' },
+    checkpointExamples: { doc: 'prepare: examples written between checkpoints of the examples stage; a killed prepare resumes from the last one (the other stages resume from their end). Does not change the output.', format: 'positive-int', default: 200000, arg: 'checkpoint-examples' },
   },
   train: {
     steps: { doc: 'Optimizer steps.', format: 'positive-int', default: 600, env: 'DSI_STEPS', arg: 'steps' },

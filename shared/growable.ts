@@ -7,6 +7,12 @@ const INITIAL_CAPACITY = 1024;
 export class GrowableArray<T extends Numeric> {
   length = 0;
   constructor(private data: T, private readonly make: (n: number) => T) {}
+  /** A column holding `data` (read back from disk) that can grow further. */
+  static filled<U extends Numeric>(data: U, make: (n: number) => U): GrowableArray<U> {
+    const g = new GrowableArray(data.length > 0 ? data : make(INITIAL_CAPACITY), make);
+    g.length = data.length;
+    return g;
+  }
   push(x: number): void {
     if (this.length === this.data.length) {
       const bigger = this.make(this.data.length * 2);

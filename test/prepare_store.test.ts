@@ -166,7 +166,7 @@ test('prepare killed mid-run leaves no --out folder; the rerun cleans up and wri
   await new Promise((resolve) => child.once('exit', resolve));
   assert.ok(!existsSync(out), 'no --out folder after the kill');
   const left = readdirSync(dir).filter((n) => n.startsWith('.out.'));
-  assert.ok(left.some((n) => n.startsWith('.out.work-')), `the work folder stays behind: ${left.join(', ')}`);
+  assert.ok(left.some((n) => n.startsWith('.out.prepare-')), `the work folder stays behind for the rerun to resume: ${left.join(', ')}`);
 
   const again = spawn(process.execPath, [CLI, ...args(out)], { env: { ...process.env, DSI_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';

@@ -78,6 +78,22 @@ export function packedDocidTable(ids: readonly string[]): DocidTable {
   return { count: ids.length, get: (d) => digits.toString('latin1', d === 0 ? 0 : at(ends, d - 1, ids.length), at(ends, d, ids.length)) };
 }
 
+/** packedDocidTable of a file's bytes, one id per '\n'-ended line (as docids.txt holds them), without a string per id. */
+export function packedDocidTableFromLines(text: Buffer): DocidTable {
+  let n = 0;
+  for (let i = text.indexOf(0x0a); i >= 0; i = text.indexOf(0x0a, i + 1)) n++;
+  const ends = new Uint32Array(n);
+  const digits = Buffer.alloc(text.length - n);
+  let total = 0, start = 0;
+  for (let d = 0; d < n; d++) {
+    const end = text.indexOf(0x0a, start);
+    total += text.copy(digits, total, start, end);
+    ends[d] = total;
+    start = end + 1;
+  }
+  return { count: n, get: (d) => digits.toString('latin1', d === 0 ? 0 : at(ends, d - 1, n), at(ends, d, n)) };
+}
+
 function at(xs: Int32Array | Uint32Array, i: number, n: number): number {
   const x = xs[i];
   if (x === undefined || i >= n) throw new RangeError(`docid of document ${i}: there are ${n} documents`);

@@ -1,27 +1,24 @@
 /**
  * Writes a prepared-dataset folder (layout in format.ts) all or nothing: every file goes into a hidden
  * temporary folder next to the target, manifest.json last, and one rename publishes it. An interrupted
- * prepare leaves at most hidden `.NAME.{tmp,old,work}-PID-STAMP` folders behind, never a half-written
- * NAME; the next run for NAME (recoverInterrupted) finishes a publish the kill cut short (a tmp folder
- * with its manifest is complete), or puts the replaced folder back, and deletes the rest.
+ * publish leaves at most hidden `.NAME.{tmp,old}-PID-STAMP` folders behind, never a half-written NAME;
+ * the next run for NAME (recoverInterrupted) finishes a publish the kill cut short (a tmp folder with
+ * its manifest is complete), or puts the replaced folder back, and deletes the rest (and the
+ * `.NAME.work-PID-STAMP` scratch folders of older versions; prepare's resumable work folder is
+ * prepare/work_dir.ts's). examples.bin/.idx may come already written (a resumable prepare writes them
+ * in its work folder): they are hard-linked into the temporary folder.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, stat, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { docidProblem, modelVocabSize } from './docids.js';
+import { writeExamples, type WrittenExamples } from './examples_writer.js';
+import { HashedFile } from './hashed_file.js';
 import { StringHashIndex } from './store/hash_index.js';
 import {
-  DATA_FILES, DATASET_FORMAT, DATASET_VERSION, DOCUMENTS_FILE, EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, EXAMPLES_BIN_FILE,
-  EXAMPLES_IDX_FILE, IDX_HEADER_BYTES, IDX_MAGIC, IDX_RECORD_BYTES, IDX_RECORD_WORDS, IDX_VERSION, MANIFEST_FILE, QUERIES_FILE,
+  DATA_FILES, DATASET_FORMAT, DATASET_VERSION, DOCUMENTS_FILE, EXAMPLES_BIN_FILE, EXAMPLES_IDX_FILE, MANIFEST_FILE, QUERIES_FILE,
   type DatasetManifest, type Doc, type Example, type FileEntry, type ManifestInfo, type PipelineInfo, type Query,
 } from './format.js';
-
-/** Buffered bytes before a write to disk. */
-const FLUSH_BYTES = 1 << 20; // 1 MiB
-/** uint32 limit of offsets in examples.idx. */
-const MAX_TOKENS = 2 ** 32 - 1;
 
 /** The documents of a folder: how many, each one's docid, and one pass over all of them in order. */
 export interface DocumentList {
@@ -37,12 +34,19 @@ export interface DatasetContent {
   documents: DocumentList;
   /** Each query's docids must name documents above. */
   queries: readonly Query[];
-  /** Read once, in order; example i of the folder is the i-th item. */
-  examples: Iterable<Example>;
+  /** Read once, in order; example i of the folder is the i-th item. Or examples.bin and examples.idx
+   *  already written in `dir` (a resumable prepare writes them in its work folder): linked in, not copied. */
+  examples: Iterable<Example> | PrewrittenExamples;
   /** More files, written after the examples in this order, each from its text chunks (read once). */
   extraFiles?: ReadonlyArray<ExtraFile>;
   /** The manifest's "pipeline" record, asked for after every file is written (so it can hold their counts). */
   pipeline?: () => PipelineInfo;
+}
+
+/** examples.bin and examples.idx written beforehand (examples_writer.ts) in `dir`, beside the target. */
+export interface PrewrittenExamples {
+  dir: string;
+  written: WrittenExamples;
 }
 
 /** A file beside the data files; its size and sha256 go into the manifest's "files". */
@@ -55,47 +59,6 @@ export interface ExtraFile {
 export interface WriteDatasetOptions {
   /** Replace an existing non-empty folder. @default false */
   overwrite?: boolean;
-}
-
-/** A file written in chunks, hashed on the way, fsynced on close. */
-class HashedFile {
-  private readonly hash: Hash = createHash('sha256');
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private bytes = 0;
-
-  private constructor(private readonly handle: FileHandle) {}
-
-  static async create(file: string): Promise<HashedFile> {
-    return new HashedFile(await open(file, 'wx'));
-  }
-
-  async write(chunk: Buffer): Promise<void> {
-    this.hash.update(chunk);
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    this.bytes += chunk.length;
-    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const data = Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
-    this.pendingBytes = 0;
-    let done = 0; // one write(2) may write less than asked
-    while (done < data.length) done += (await this.handle.write(data, done, data.length - done)).bytesWritten;
-  }
-
-  async close(): Promise<FileEntry> {
-    try {
-      await this.flush();
-      await this.handle.sync();
-    } finally {
-      await this.handle.close();
-    }
-    return { bytes: this.bytes, sha256: this.hash.digest('hex') };
-  }
 }
 
 async function writeChunks(file: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<FileEntry> {
@@ -125,49 +88,6 @@ function* documentRows(docs: DocumentList): Generator<unknown> {
   for (const d of docs.all()) yield { docid: d.docid, text: d.text, source_ids: d.sourceIds };
 }
 
-function int32Bytes(tokens: Int32Array): Buffer {
-  // little-endian on every platform Node supports (x86-64, arm64): the typed array's bytes are the file's bytes
-  return Buffer.from(tokens.buffer, tokens.byteOffset, tokens.byteLength);
-}
-
-/**
- * Writes examples.bin and examples.idx; returns their entries and the number of examples. The index
- * records go to a hidden body file as they are made (the header, written first, needs the final count),
- * then header + body are copied into examples.idx: nothing per example stays in memory.
- */
-async function writeExamples(dir: string, examples: Iterable<Example>): Promise<{ bin: FileEntry; idx: FileEntry; count: number }> {
-  const bin = await HashedFile.create(join(dir, EXAMPLES_BIN_FILE));
-  const bodyFile = join(dir, `.${EXAMPLES_IDX_FILE}.body`);
-  const body = await HashedFile.create(bodyFile);
-  const record = Buffer.alloc(IDX_RECORD_BYTES);
-  let offset = 0; // in tokens
-  let count = 0;
-  for (const ex of examples) {
-    if (ex.input.length === 0 || ex.target.length === 0) throw new RangeError(`example ${count}: input and target must not be empty`);
-    if (ex.kind !== EXAMPLE_KIND_INDEXING && ex.kind !== EXAMPLE_KIND_RETRIEVAL) throw new RangeError(`example ${count}: unknown kind ${String(ex.kind)}`);
-    if (offset + ex.input.length + ex.target.length > MAX_TOKENS) throw new RangeError(`example ${count}: examples.bin would exceed 2^32 tokens`);
-    [offset, ex.input.length, offset + ex.input.length, ex.target.length, ex.kind].forEach((w, i) => record.writeUInt32LE(w, i * 4));
-    await body.write(Buffer.from(record));
-    await bin.write(int32Bytes(ex.input));
-    await bin.write(int32Bytes(ex.target));
-    offset += ex.input.length + ex.target.length;
-    count++;
-  }
-  const binEntry = await bin.close();
-  await body.close();
-
-  const idx = await HashedFile.create(join(dir, EXAMPLES_IDX_FILE));
-  const header = Buffer.alloc(IDX_HEADER_BYTES);
-  header.write(IDX_MAGIC, 0, 'ascii');
-  header.writeUInt32LE(IDX_VERSION, 4);
-  header.writeUInt32LE(count, 8);
-  header.writeUInt32LE(IDX_RECORD_WORDS, 12);
-  await idx.write(header);
-  for await (const chunk of createReadStream(bodyFile, { highWaterMark: FLUSH_BYTES })) await idx.write(chunk as Buffer);
-  await rm(bodyFile);
-  return { bin: binEntry, idx: await idx.close(), count };
-}
-
 /**
  * Checks docids (valid, unique) and that queries name existing documents; errors say which. The docids
  * are indexed by hash (17-34 bytes per document) and read back from `documents`, not copied into a Set.
@@ -192,6 +112,21 @@ function checkContent(target: string, c: DatasetContent): void {
   });
 }
 
+/**
+ * Puts prewritten example files into `tmp` as hard links (same file system: both are beside the
+ * target), so the originals stay whole until the folder is published; a copy where links are refused.
+ * Sizes are checked against what was recorded when they were written.
+ */
+async function linkExamples(pre: PrewrittenExamples, tmp: string): Promise<WrittenExamples> {
+  for (const [name, entry] of [[EXAMPLES_BIN_FILE, pre.written.bin], [EXAMPLES_IDX_FILE, pre.written.idx]] as const) {
+    const from = join(pre.dir, name);
+    const size = (await stat(from)).size;
+    if (size !== entry.bytes) throw new InputError(from, undefined, undefined, `${size} bytes, ${entry.bytes} were written`);
+    await link(from, join(tmp, name)).catch(() => copyFile(from, join(tmp, name)));
+  }
+  return pre.written;
+}
+
 /** Fsyncs a folder so that a rename inside it survives a crash. */
 async function syncDir(dir: string): Promise<void> {
   const h = await open(dir, 'r');
@@ -209,15 +144,6 @@ async function targetState(target: string): Promise<'absent' | 'empty' | 'full'>
 /** `PID-STAMP` of this process and moment: names the hidden folders of one run. */
 function runStamp(): string {
   return `${process.pid}-${Date.now().toString(36)}`;
-}
-
-/** A hidden folder beside `dir` for the run's scratch files (the caller removes it). */
-export async function createWorkDir(dir: string): Promise<string> {
-  const target = resolve(dir);
-  await mkdir(dirname(target), { recursive: true });
-  const work = join(dirname(target), `.${basename(target)}.work-${runStamp()}`);
-  await mkdir(work);
-  return work;
 }
 
 /** What recoverInterrupted did with a folder left by a dead process. */
@@ -300,7 +226,9 @@ export async function writePreparedDataset(dir: string, content: DatasetContent,
     const documents = await writeJsonl(join(tmp, DOCUMENTS_FILE), documentRows(content.documents));
     const queries = await writeJsonl(join(tmp, QUERIES_FILE),
       content.queries.map((q) => ({ qid: q.qid, query: q.query, docids: q.docids, split: q.split })));
-    const examples = await writeExamples(tmp, content.examples);
+    const examples = Symbol.iterator in content.examples
+      ? await writeExamples(tmp, content.examples)
+      : await linkExamples(content.examples, tmp);
     const extra: Record<string, FileEntry> = {};
     for (const f of content.extraFiles ?? []) extra[f.name] = await writeChunks(join(tmp, f.name), f.chunks);
     // 2) the manifest, last: a folder with a manifest is complete

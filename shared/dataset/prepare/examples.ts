@@ -47,8 +47,13 @@ export interface ExampleCounts {
   retrieval: number;
 }
 
-/** The examples of `plan`, in the order above; `counts` is filled as they are produced. */
-export function* generateExamples(plan: ExamplePlan, counts: ExampleCounts, timer: StageTimer): Generator<Example> {
+/**
+ * The examples of `plan`, in the order above; `counts` is filled as they are produced (an example is
+ * counted before it is yielded, so the counts match what the consumer has taken). With `start`, the
+ * first `start` examples are passed over without tokenizing them or counting them (a resumed run wrote
+ * and counted them before), the rest are as an uninterrupted run makes them.
+ */
+export function* generateExamples(plan: ExamplePlan, counts: ExampleCounts, timer: StageTimer, start = 0): Generator<Example> {
   const { tokenizer: tok, maxInputTokens: max, scheme, mode } = plan;
   const bidirectional = mode === 'bidirectional';
   // prefix pieces without their </s>: they go in front of the input's own pieces
@@ -57,38 +62,41 @@ export function* generateExamples(plan: ExamplePlan, counts: ExampleCounts, time
   const docidPrefix = prefix(DOCID_PREFIX);
   const text = (t: string): Int32Array => concat(docPrefix, tok.encode(t, Math.max(1, max - docPrefix.length)));
   let n = 0;
-  const tick = (): void => { if (++n % TICK_EVERY === 0) timer.tick(n); };
+  /** Counts the next example; false while it is one the resumed run already has. */
+  const next = (): boolean => {
+    if (++n % TICK_EVERY === 0) timer.tick(n);
+    return n > start;
+  };
 
   let d = 0;
   for (const docText of plan.texts) {
-    const target = docidToTokens(scheme, plan.docids.get(d++));
-    if (mode !== 'targets2inputs') {
-      yield { input: text(docText), target, kind: EXAMPLE_KIND_INDEXING };
+    const docid = plan.docids.get(d++);
+    if (mode !== 'targets2inputs' && next()) {
       counts.indexing_inputs2targets++;
-      tick();
+      yield { input: text(docText), target: docidToTokens(scheme, docid), kind: EXAMPLE_KIND_INDEXING };
     }
-    if (mode !== 'inputs2targets') {
-      yield { input: concat(docidPrefix, target), target: tok.encode(docText, max), kind: EXAMPLE_KIND_INDEXING };
+    if (mode !== 'inputs2targets' && next()) {
       counts.indexing_targets2inputs++;
-      tick();
+      yield { input: concat(docidPrefix, docidToTokens(scheme, docid)), target: tok.encode(docText, max), kind: EXAMPLE_KIND_INDEXING };
     }
   }
   for (const a of plan.augmented) {
-    yield { input: text(a.text), target: docidToTokens(scheme, plan.docids.get(a.doc)), kind: EXAMPLE_KIND_INDEXING };
+    if (!next()) continue;
     counts.augmented++;
-    tick();
+    yield { input: text(a.text), target: docidToTokens(scheme, plan.docids.get(a.doc)), kind: EXAMPLE_KIND_INDEXING };
   }
   for (const q of plan.pseudoQueries) {
-    yield { input: tok.encode(q.text, max), target: docidToTokens(scheme, plan.docids.get(q.doc)), kind: EXAMPLE_KIND_RETRIEVAL };
+    if (!next()) continue;
     counts.pseudo_queries++;
-    tick();
+    yield { input: tok.encode(q.text, max), target: docidToTokens(scheme, plan.docids.get(q.doc)), kind: EXAMPLE_KIND_RETRIEVAL };
   }
   for (const q of plan.trainQueries) {
-    const input = tok.encode(q.query, max);
+    let input: Int32Array | undefined;   // tokenized once for all its docids (and not at all when passed over)
     for (const docid of q.docids) {
-      yield { input, target: docidToTokens(scheme, docid), kind: EXAMPLE_KIND_RETRIEVAL };
+      if (!next()) continue;
+      input ??= tok.encode(q.query, max);
       counts.retrieval++;
-      tick();
+      yield { input, target: docidToTokens(scheme, docid), kind: EXAMPLE_KIND_RETRIEVAL };
     }
   }
 }

@@ -14,7 +14,7 @@ export function prepareOptionsFromConfig(cfg: Config, tokenizer: T5Tokenizer, lo
     indexing: p.indexing, augment: p.augment, posMlmShare: p.posMlmShare, mlmModel: p.mlmModel,
     pseudoQueries: p.pseudoQueries, doc2queryModel: p.doc2queryModel, embedderModel: p.embedderModel,
     semanticK: p.semanticK, semanticMaxLeaf: p.semanticMaxLeaf, semanticFitSample: p.semanticFitSample, semanticKmeansSample: p.semanticKmeansSample,
-    bm25TopK: p.bm25TopK, bm25K1: p.bm25K1, bm25B: p.bm25B, skipBad: p.skipBad, overwrite: p.overwrite,
+    bm25TopK: p.bm25TopK, bm25K1: p.bm25K1, bm25B: p.bm25B, skipBad: p.skipBad, overwrite: p.overwrite, checkpointExamples: p.checkpointExamples,
     tokenizer, log,
   };
 }

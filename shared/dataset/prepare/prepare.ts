@@ -1,48 +1,46 @@
 /**
  * `coordinator prepare`: an input (MS MARCO v1.1 records, MS MARCO passage ranking, or the bundled
- * sample) in, a prepared-dataset folder (format.ts) out. Stages, each timed (progress.ts):
- *   1) read       stream the records; one document per distinct passage, kept on disk in a work folder
- *                 beside --out (corpus.ts, store/); later stages read the documents from there
+ * sample) in, a prepared-dataset folder (format.ts) out. Stages, each timed (progress.ts) and, but for
+ * the split, checkpointed in a work folder beside --out that a killed run resumes from (work_dir.ts,
+ * stages.ts):
+ *   1) read       stream the records; one document per distinct passage, kept on disk in the work
+ *                 folder (corpus.ts, store/); later stages read the documents from there
  *   2) split      seeded: round(evalFraction × queries) held out ('eval'), the rest 'train'
  *   3) docids     naive / atomic / semantic (assign_docids.ts)
  *   4) augment    the --augment corpora (augment.ts), then --pseudo-queries per document
- *   5) write      examples tokenized and streamed to disk (examples.ts), docids.txt, source_ids.tsv,
- *                 augmented.jsonl, the BM25 run of the held-out queries (bm25_run.ts), manifest last,
- *                 all published by one rename (writer.ts)
+ *   5) bm25       the BM25 run of the held-out queries (bm25_run.ts)
+ *   6) examples   tokenized and written to examples.bin/.idx (examples.ts, examples_writer.ts)
+ *   7) publish    documents, queries, docids.txt, source_ids.tsv, augmented.jsonl and the BM25 run
+ *                 written beside the examples, manifest last, all published by one rename (writer.ts)
  */
-import { readFileSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { ConfigError } from '../../errors.js';
+import { createReadStream, readFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { ConfigError, InputError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { REPO_ROOT } from '../../paths.js';
 import { mixSeed, Rng } from '../../random.js';
 import type { T5Tokenizer } from '../../tokenizer.js';
-import { loadStopwords } from '../../pipeline/augment_stopwords.js';
-import { Doc2QueryGenerator, KeyPhraseQueryGenerator, type PseudoQueryGenerator } from '../../pipeline/pseudo_queries.js';
 import type { DocidScheme, DocidTable } from '../docids.js';
 import {
   AUGMENTED_FILE, BM25_RUN_FILE, DOCIDS_FILE, SOURCE_IDS_FILE,
-  type DatasetManifest, type Example, type JsonValue, type Query, type QuerySplit,
+  type DatasetManifest, type JsonValue, type Query, type QuerySplit,
 } from '../format.js';
 import { BadInputPolicy } from '../sources/lines.js';
 import { openSource } from '../sources/open.js';
 import type { Source, SourceFormat } from '../sources/source.js';
-import { DocTextStore } from '../store/doc_texts.js';
+import type { DocTextStore } from '../store/doc_texts.js';
 import type { DocumentStore } from '../store/document_store.js';
-import { createWorkDir, recoverInterrupted, writePreparedDataset, type DocumentList, type ExtraFile } from '../writer.js';
-import { parseAugmentSpec, runAugmentations, type AugmentationStep } from './augment.js';
-import { assignDocids } from './assign_docids.js';
-import { collectCorpus } from './corpus.js';
-import { Bm25Run } from './bm25_run.js';
-import { generateExamples, DOCID_PREFIX, DOCUMENT_PREFIX, type ExampleCounts, type IndexingMode } from './examples.js';
+import { recoverInterrupted, writePreparedDataset, type DocumentList, type ExtraFile } from '../writer.js';
+import { parseAugmentSpec, type AugmentationStep } from './augment.js';
+import { DOCID_PREFIX, DOCUMENT_PREFIX, type IndexingMode } from './examples.js';
 import { Stages } from './progress.js';
+import { augmentStage, bm25Stage, docidLines, docidStage, examplesStage, readStage } from './stages.js';
+import { WorkDir, workKey } from './work_dir.js';
 
 /** Keeps the split's random numbers apart from the docids' (the stream the former sample preparer used: same split). */
 const SPLIT_STREAM = 0x73706c74; // "splt"
 const CREATED_BY = 'dsi-cluster coordinator prepare';
-/** The augmentation name of pseudo-queries in augmented.jsonl. */
-const PSEUDO_QUERY_KIND = 'pseudo-query';
 /** Libraries whose versions the manifest records. */
 const TOOLS = ['@xenova/transformers', 'hyparquet', 'ml-kmeans', 'n2words', 'wink-pos-tagger'];
 
@@ -82,6 +80,8 @@ export interface PrepareOptions {
   bm25B: number;
   skipBad: boolean;
   overwrite: boolean;
+  /** Examples between checkpoints of the examples stage (a resumed run goes on from the last). @default 200000 */
+  checkpointExamples?: number;
   tokenizer: T5Tokenizer;
   log: Logger;
 }
@@ -95,13 +95,20 @@ export async function prepareDataset(o: PrepareOptions): Promise<DatasetManifest
   const source = await openSource(o.format, { input: o.input, queries: o.queries, qrels: o.qrels });
   // a run killed earlier may have left its folders beside --out: finish or undo its publish, drop the rest
   for (const r of await recoverInterrupted(o.out)) log.warn({ ...r }, 'left by an interrupted prepare');
-  const work = await createWorkDir(o.out);
-  const stores: Array<{ close(): void }> = [];
+  // refused now, not after hours of work (the writer checks again when it publishes)
+  if (!o.overwrite && (await folderHasEntries(o.out))) throw new InputError(resolve(o.out), undefined, undefined, 'folder exists and is not empty: pass overwrite to replace it');
+  const work = await WorkDir.open(o.out, await workKey(outputOptions(o), o.tokenizer.sha256, source.files), log);
+  const stores: Array<{ close(keep: boolean): void }> = [];
+  let published = false;
   try {
-    return await prepareIn(work, o, { chains, stages, bad, source, stores });
+    const manifest = await prepareIn(work, o, { chains, stages, bad, source, stores });
+    published = true;
+    return manifest;
   } finally {
-    for (const s of stores) s.close();
-    await rm(work, { recursive: true, force: true });
+    for (const s of stores) s.close(true);
+    // kept for the next run unless published, or nothing in it can be resumed
+    if (published || !work.hasCheckpoints()) await work.remove();
+    else work.release();
   }
 }
 
@@ -110,61 +117,50 @@ interface Run {
   stages: Stages;
   bad: BadInputPolicy;
   source: Source;
-  /** Stores to close when the run ends, however it ends. */
-  stores: Array<{ close(): void }>;
+  /** Stores to close when the run ends, however it ends (their files stay for a resumed run). */
+  stores: Array<{ close(keep: boolean): void }>;
 }
 
-async function prepareIn(work: string, o: PrepareOptions, { chains, stages, bad, source, stores }: Run): Promise<DatasetManifest> {
+async function prepareIn(work: WorkDir, o: PrepareOptions, { chains, stages, bad, source, stores }: Run): Promise<DatasetManifest> {
   // 1) read: documents into the store on disk
-  const corpus = await collectCorpus(source, bad, stages, work);
+  const corpus = await readStage(work, o, source, bad, stages);
   const docs = corpus.docs;
   stores.push(docs);
-  if (docs.count === 0) throw new ConfigError('prepare.input', `${o.input}: no passages were read (${bad.skipped} bad records skipped)`);
 
-  // 2) split: a seeded permutation of the queries; its first numEval are held out
+  // 2) split: a seeded permutation of the queries (recomputed on resume: it is cheap and seeded); its first numEval are held out
   const numEval = Math.round(o.evalFraction * corpus.queries.length);
   const order = new Rng(mixSeed(o.seed, SPLIT_STREAM)).permutation(corpus.queries.length);
   const split = new Array<QuerySplit>(corpus.queries.length).fill('train');
   for (let k = 0; k < numEval; k++) split[order[k] ?? 0] = 'eval';
 
   // 3) docids
-  const { docids, info: docidInfo } = await assignDocids(docs, o.scheme, {
-    seed: o.seed, embedderModel: o.embedderModel, k: o.semanticK, maxLeaf: o.semanticMaxLeaf,
-    fitSample: o.semanticFitSample, kmeansSample: o.semanticKmeansSample, workDir: work, stages,
-  });
+  const { docids, info: docidInfo } = await docidStage(work, o, docs, stages);
   const queries: Query[] = corpus.queries.map((q, i) => ({ qid: q.qid, query: q.query, docids: q.docs.map((d) => docids.get(d)), split: split[i] ?? 'train' }));
 
   // 4) augmented corpora and pseudo-queries, into stores on disk
-  const stopwords = await loadStopwords();
-  const augmented = new DocTextStore(work, 'augmented.text');
-  stores.push(augmented);
-  const augmentReport = await runAugmentations(docs, chains, augmented, {
-    seed: o.seed, posMlmShare: o.posMlmShare, mlmModel: o.mlmModel, stopwords, stages, workDir: work,
-  });
-  const pseudo = new DocTextStore(work, 'pseudo-queries.text');
-  stores.push(pseudo);
-  const pseudoInfo = await pseudoQueries(docs, stopwords, o, stages, pseudo);
+  const aug = await augmentStage(work, o, docs, chains, stages);
+  stores.push(aug.augmented, aug.pseudo);
+  const { augmented, pseudo } = aug;
 
-  // 5) write
-  const counts: ExampleCounts = { indexing_inputs2targets: 0, indexing_targets2inputs: 0, augmented: 0, pseudo_queries: 0, retrieval: 0 };
-  const examplesTimer = stages.start('tokenize + write examples', 'examples');
+  // 5) the BM25 run of the held-out queries, into the work folder
+  const evalQueries = queries.filter((q) => q.split === 'eval');
+  const bm25 = await bm25Stage(work, o, docs, docids, evalQueries, stages);
+
+  // 6) examples, tokenized into examples.bin/.idx in the work folder (checkpointed as they go)
   const trainQueries = queries.filter((q) => q.split === 'train');
-  const examples = generateExamples({
+  const examples = await examplesStage(work, o, stages, {
     texts: docs.texts(), docids, scheme: o.scheme, mode: o.indexing, augmented: augmented.entries(), pseudoQueries: pseudo.entries(), trainQueries,
     tokenizer: o.tokenizer, maxInputTokens: o.maxInputTokens,
-  }, counts, examplesTimer);
-  function* timedExamples(): Generator<Example> {
-    yield* examples;
-    examplesTimer.end(counts.indexing_inputs2targets + counts.indexing_targets2inputs + counts.augmented + counts.pseudo_queries + counts.retrieval);
-  }
-  const evalQueries = queries.filter((q) => q.split === 'eval');
-  const bm25 = o.bm25TopK > 0 ? Bm25Run.build(docs, docids, evalQueries, { topK: o.bm25TopK, k1: o.bm25K1, b: o.bm25B }, stages) : undefined;
+  });
+
+  // 7) publish: documents, queries and the other files written next to the examples, manifest last, one rename
+  work.resumed('publish');
   const documents: DocumentList = { count: docs.count, docid: (d) => docids.get(d), all: () => docs.documents((d) => docids.get(d)) };
   const extraFiles: ExtraFile[] = [
     { name: DOCIDS_FILE, chunks: docidLines(docids) },
     { name: SOURCE_IDS_FILE, chunks: sourceIdLines(docs, docids) },
     { name: AUGMENTED_FILE, chunks: augmentedLines(docids, augmented, pseudo) },
-    ...(bm25 ? [{ name: BM25_RUN_FILE, chunks: bm25.lines() }] : []),
+    ...(bm25 ? [{ name: BM25_RUN_FILE, chunks: createReadStream(bm25.file, { encoding: 'utf8' }) as AsyncIterable<string> }] : []),
   ];
 
   const pipeline = (): { [key: string]: JsonValue } => ({
@@ -177,12 +173,13 @@ async function prepareIn(work: string, o: PrepareOptions, { chains, stages, bad,
     tools: toolVersions(),
     docids: docidInfo,
     indexing: { mode: o.indexing, ...(o.indexing === 'bidirectional' ? { document_prefix: DOCUMENT_PREFIX, docid_prefix: DOCID_PREFIX } : {}) },
-    augmentations: augmentReport,
-    pseudo_queries: { per_document: o.pseudoQueries, total: pseudo.count, ...(pseudoInfo ?? {}) },
-    counts: { ...corpus.counts, ...source.unused, train_queries: trainQueries.length, eval_queries: evalQueries.length, examples: { ...counts }, bad_records_skipped: bad.skipped },
+    augmentations: aug.report,
+    pseudo_queries: { per_document: o.pseudoQueries, total: pseudo.count, ...(aug.pseudoInfo ?? {}) },
+    counts: { ...corpus.counts, ...corpus.unused, train_queries: trainQueries.length, eval_queries: evalQueries.length, examples: { ...examples.counts }, bad_records_skipped: bad.skipped },
     bad_input: bad.report(),
-    bm25: bm25 ? { k1: o.bm25K1, b: o.bm25B, top_k: o.bm25TopK, run_file: BM25_RUN_FILE, split: 'eval', ...bm25.metrics() } : null,
+    bm25: bm25 ? { k1: o.bm25K1, b: o.bm25B, top_k: o.bm25TopK, run_file: BM25_RUN_FILE, split: 'eval', ...bm25.metrics } : null,
     stages: stages.records.map((s) => ({ ...s })),
+    ...(work.resumedAt !== undefined ? { resumed: { at: work.resumedAt, restored: [...work.restored] } } : {}),
   });
 
   const first = source.files[0];
@@ -195,8 +192,20 @@ async function prepareIn(work: string, o: PrepareOptions, { chains, stages, bad,
       max_input_tokens: o.maxInputTokens,
       split: { eval_fraction: o.evalFraction, seed: o.seed },
     },
-    documents, queries, examples: timedExamples(), extraFiles, pipeline,
+    documents, queries, examples: { dir: work.dir, written: examples.written }, extraFiles, pipeline,
   }, { overwrite: o.overwrite });
+}
+
+/** The options that decide the output (what the work folder's key hashes): all but overwrite, the logger, the tokenizer object and checkpoint intervals. */
+function outputOptions(o: PrepareOptions): Record<string, JsonValue> {
+  const { log: _log, overwrite: _overwrite, tokenizer: _tokenizer, checkpointExamples: _every, ...rest } = o;
+  // paths resolved: the same files named another way are the same run
+  const paths = { out: resolve(o.out), input: resolve(o.input), queries: o.queries ? resolve(o.queries) : '', qrels: o.qrels ? resolve(o.qrels) : '' };
+  return Object.fromEntries(Object.entries({ ...rest, ...paths }).map(([k, v]) => [k, v ?? null])) as Record<string, JsonValue>;
+}
+
+async function folderHasEntries(dir: string): Promise<boolean> {
+  return (await readdir(resolve(dir)).catch(() => [] as string[])).length > 0;
 }
 
 function checkOptions(o: PrepareOptions): void {
@@ -213,26 +222,6 @@ function checkOptions(o: PrepareOptions): void {
 function sourceFormatName(o: PrepareOptions): string {
   if (o.format === 'msmarco-v1.1') return o.input.toLowerCase().endsWith('.parquet') ? 'msmarco-v1.1-parquet' : 'msmarco-v1.1-jsonl';
   return o.format === 'sample' ? 'msmarco-joined-jsonl' : 'msmarco-passage-tsv';
-}
-
-/** --pseudo-queries per document into `out`; returns the generator's manifest info (none when off). */
-async function pseudoQueries(docs: DocumentStore, stopwords: ReadonlySet<string>, o: PrepareOptions, stages: Stages, out: DocTextStore): Promise<{ [key: string]: JsonValue } | undefined> {
-  if (o.pseudoQueries === 0) return undefined;
-  const timer = stages.start('pseudo-queries', 'documents', docs.count);
-  const generator: PseudoQueryGenerator = o.doc2queryModel === ''
-    ? new KeyPhraseQueryGenerator(docs.texts(), stopwords, mixSeed(o.seed, 0x7071))
-    : await Doc2QueryGenerator.load(o.doc2queryModel);
-  let doc = 0;
-  for (const text of docs.texts()) {
-    for (const query of await generator.generate(text, doc, o.pseudoQueries)) out.append(doc, PSEUDO_QUERY_KIND, query);
-    if (++doc % 1024 === 0) timer.tick(doc);
-  }
-  timer.end(docs.count);
-  return { ...generator.info };
-}
-
-function* docidLines(docids: DocidTable): Generator<string> {
-  for (let d = 0; d < docids.count; d++) yield docids.get(d) + '\n';
 }
 
 function* sourceIdLines(docs: DocumentStore, docids: DocidTable): Generator<string> {

@@ -43,6 +43,14 @@ export class BadInputPolicy {
     return this.total;
   }
 
+  /** Takes over the counts of a report() (saved by a run that is being resumed). */
+  restore(r: ReturnType<BadInputPolicy['report']>): void {
+    this.total = r.skipped;
+    this.perFile.clear();
+    for (const [file, n] of Object.entries(r.per_file)) this.perFile.set(file, n);
+    this.messages.splice(0, this.messages.length, ...r.first_errors);
+  }
+
   /** The manifest's record of what was skipped. */
   report(): { skip_bad: boolean; skipped: number; per_file: Record<string, number>; first_errors: string[] } {
     return { skip_bad: this.skip, skipped: this.total, per_file: Object.fromEntries(this.perFile), first_errors: [...this.messages] };

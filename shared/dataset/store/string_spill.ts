@@ -9,8 +9,8 @@
  * from, the BM25 builder) are synchronous loops, and a page-cache read of a few hundred bytes costs
  * microseconds.
  */
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { growF64, type GrowableArray } from '../../growable.js';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { GrowableArray, growF64 } from '../../growable.js';
 
 /** Bytes buffered before a write(2): keeps appends off the syscall path. */
 const WRITE_BUFFER_BYTES = 1 << 20; // 1 MiB
@@ -19,16 +19,45 @@ const READ_CHUNK_BYTES = 1 << 20;   // 1 MiB
 
 export class StringSpill {
   private readonly fd: number;
-  private readonly ends: GrowableArray<Float64Array> = growF64();  // (count) end offset of each string
+  private readonly ends: GrowableArray<Float64Array>;  // (count) end offset of each string
   private pending = Buffer.allocUnsafe(WRITE_BUFFER_BYTES);
   private pendingBytes = 0;
   private flushed = 0;        // bytes on disk
   private total = 0;          // bytes appended
   private closed = false;
 
-  /** Creates (or truncates) `file`; it is deleted by close(). */
-  constructor(readonly file: string) {
-    this.fd = openSync(file, 'w+');
+  /**
+   * Creates (or truncates) `file`; or, given `ends` (saved by endOffsets() after sync()), reopens it
+   * with those strings, cutting off whatever was appended after them.
+   */
+  constructor(readonly file: string, ends?: Float64Array) {
+    if (ends === undefined) {
+      this.fd = openSync(file, 'w+');
+      this.ends = growF64();
+      return;
+    }
+    this.fd = openSync(file, 'r+');
+    const bytes = ends.length === 0 ? 0 : (ends[ends.length - 1] as number);
+    const size = fstatSync(this.fd).size;
+    if (size < bytes) {
+      closeSync(this.fd);
+      throw new Error(`${file}: ${size} bytes, shorter than the ${bytes} its saved offsets name`);
+    }
+    ftruncateSync(this.fd, bytes);
+    this.ends = GrowableArray.filled(ends, (n) => new Float64Array(n));
+    this.flushed = this.total = bytes;
+  }
+
+  /** Each string's end offset (a copy): with the file, all that reopening needs. */
+  endOffsets(): Float64Array {
+    return this.ends.trimmed();
+  }
+
+  /** Writes the buffered strings and fsyncs the file: what is appended so far survives a crash. */
+  sync(): void {
+    this.checkOpen();
+    this.flush();
+    fsyncSync(this.fd);
   }
 
   get count(): number {
@@ -110,12 +139,12 @@ export class StringSpill {
     if (this.closed) throw new Error(`${this.file}: the store is closed`);
   }
 
-  /** Closes and deletes the file. */
-  close(): void {
+  /** Closes and deletes the file; with `keep`, closes and leaves it (a resumable run's store). */
+  close(keep = false): void {
     if (this.closed) return;
     this.closed = true;
     closeSync(this.fd);
-    rmSync(this.file, { force: true });
+    if (!keep) rmSync(this.file, { force: true });
   }
 }
 
