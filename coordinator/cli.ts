@@ -3,7 +3,6 @@
  * `coordinator <command>`: the one executable of the system. Each command lives in
  * coordinator/commands/<name>.ts and exports `run(args): Promise<number>` (the exit code).
  */
-import '../shared/v8_heap.js';
 import { ConfigError, InputError, ModelFormatError } from '../shared/errors.js';
 
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };

@@ -5,13 +5,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, mkdirSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { cli } from './run_cli.js';
+import { WORKER_NODE_FLAGS } from '../coordinator/cluster/run_cluster.js';
 
 
 test('start --json trains, checkpoints, evaluates and prints the summary; search answers from the run', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-cli-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const runDir = path.join(dir, 'run');
-  const r = await cli(['start', '--workers', '1', '--steps', '4', '--log-every', '2', '--max-queries', '6', '--run-dir', runDir, '--json']);
+  const r = await cli(['start', '--workers', '1', '--steps', '4', '--log-every', '2', '--max-queries', '6', '--run-dir', runDir, '--json'], { DSI_LOG_LEVEL: 'info' });
   assert.equal(r.code, 0, r.stderr);
   const s = JSON.parse(r.stdout) as Record<string, unknown> & { eval: Record<string, number> };
   assert.equal(s['steps'], 4);
@@ -22,6 +23,9 @@ test('start --json trains, checkpoints, evaluates and prints the summary; search
   assert.equal(s['checkpoint'], path.join(runDir, 'checkpoints', 'step-00000004'));
   assert.ok(existsSync(path.join(runDir, 'checkpoints', 'step-00000004', 'model.safetensors')));
   assert.deepEqual((s as unknown as { workers: Array<{ rank: number }> }).workers.map((w) => w.rank), [0]);
+  // the worker process runs with the V8 flags of WORKER_NODE_FLAGS (its 'joined' log line says which)
+  const joined = r.stderr.split('\n').filter((l) => l.includes('"nodeFlags"')).map((l) => JSON.parse(l) as { nodeFlags: string[] });
+  assert.deepEqual(joined.map((j) => j.nodeFlags), [WORKER_NODE_FLAGS]);
   // the TREC run has 10 ranked docids for each of the 6 queries
   const trec = readFileSync(path.join(runDir, 'eval', 'run.eval.trec'), 'utf8').trim().split('\n');
   assert.equal(trec.length, 60);

@@ -8,9 +8,9 @@ const run = promisify(execFile);
 export const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 
 /** Exit code, stdout and stderr of `coordinator ...args` (logs at warn unless the args say otherwise). */
-export async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, maxBuffer: 64 << 20, env: { ...process.env, DSI_LOG_LEVEL: 'warn' } });
+    const r = await run(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, maxBuffer: 64 << 20, env: { ...process.env, DSI_LOG_LEVEL: 'warn', ...env } });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };

@@ -1,9 +1,8 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 /**
  * `worker --coordinator HOST:PORT`: one worker process. `coordinator start` starts these itself;
  * on other hosts (or as Kubernetes pods) start them by hand with the run's --preset/--mode.
  */
-import '../shared/v8_heap.js';
 import os from 'node:os';
 import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';

@@ -87,7 +87,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
     const reply = await join(client, o, address, backend.name, log);
     const plan = JSON.parse(reply.configJson) as RunPlan;
     const cfg = loadConfig({ args: [], env: {}, defaults: plan[RUN_CONFIG_KEY] as unknown as Record<string, unknown> });
-    log.info({ rank: reply.rank, worldSize: reply.worldSize, backend: backend.name, step: reply.step }, 'joined');
+    log.info({ rank: reply.rank, worldSize: reply.worldSize, backend: backend.name, step: reply.step, nodeFlags: process.execArgv }, 'joined');
     // per-step metrics on NATS when the coordinator has a server (this worker's own --nats-url else)
     const natsUrl = plan.natsUrl || (o.local.telemetry.nats ? o.local.telemetry.natsUrl : '');
     if (natsUrl) telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${o.workerId}`, log });

@@ -244,6 +244,15 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   return summary;
 }
 
+/**
+ * V8 flags of a worker process. --single-threaded-gc: V8's parallel and concurrent GC threads took a
+ * training process to ~125% of a core (bench model, t5-tiny, wasm), so two workers on two cores each
+ * ran a step ~1.4x slower than one alone (450 -> 620-650 ms); with the collector on the main thread,
+ * ~105% of a core and 470-500 ms side by side, the same 445 ms alone. Must be given at start: V8
+ * refuses it at run time. worker/cli.ts's first line gives it to `worker` started by hand.
+ */
+export const WORKER_NODE_FLAGS = ['--single-threaded-gc'];
+
 /** Starts `worker` processes on this machine, each its own OS process with its own gRPC server. */
 function spawnLocalWorkers(cfg: Config, configFile: string, coordinator: string, members: Membership, log: Logger): ChildProcess[] {
   const cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
@@ -252,7 +261,7 @@ function spawnLocalWorkers(cfg: Config, configFile: string, coordinator: string,
     const workerId = `local-${String(i).padStart(3, '0')}`;
     // the run's own resolved config file: local workers build exactly the coordinator's model
     const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed'];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', (code, signal) => {
       if (code === 0) return;
       members.exited(workerId, `process ${child.pid} exited with ${signal ?? `code ${code}`}`);
