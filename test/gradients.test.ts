@@ -12,12 +12,9 @@ import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
 import { accumulateGradients, batchLoss, type TokenBatch } from '../shared/model/grads.js';
+import { maxAbsDiff, GRADIENT_PROBES } from './tensor_checks.js';
 
 before(async () => { await initBackend('cpu'); });
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);
-}
 
 test('embedding lookup: scatter gradient equals tf.gather gradient (repeated ids add up)', () => {
   const table = tf.randomNormal([11, 5], 0, 1, 'float32', 1) as tf.Tensor2D;
@@ -107,9 +104,7 @@ test('T5 loss gradient matches central finite differences (gated-gelu, untied he
   await accumulateGradients(c, layout, weightsFromFlat(layout, flat), batch, 1, grad);
   const lossAt = (p: Float32Array): number => tf.tidy(() => batchLoss(c, weightsFromFlat(layout, p), batch).dataSync()[0] as number);
   // probe a few coordinates of different parameters (float64 would be exact; float32 needs a loose bound)
-  const probes = ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.0.layer.1.EncDecAttention.v.weight',
-    'decoder.block.0.layer.2.DenseReluDense.wi_0.weight', 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'lm_head.weight'];
-  for (const name of probes) {
+  for (const name of GRADIENT_PROBES) {
     const spec = layout.byName.get(name);
     assert.ok(spec, name);
     const i = spec.offset + Math.floor(spec.size / 3);

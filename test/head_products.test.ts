@@ -9,12 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../shared/backend.js';
 import { headMix, headScores, type HeadImpl } from '../shared/model/head_products.js';
 import { layout, simdKernels } from '../shared/model/simd_kernels.js';
+import { maxAbsDiff } from './tensor_checks.js';
 
 before(async () => { await initBackend('cpu'); });
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);
-}
 
 /** The textbook formulation: split heads with transposes, batched tf.matMul, merge. */
 function reference(q: tf.Tensor2D, k: tf.Tensor2D, v: tf.Tensor2D, B: number, T: number, S: number, H: number): tf.Tensor2D {

@@ -10,12 +10,9 @@ import { initBackend } from '../shared/backend.js';
 import { crossEntropy, crossEntropyReference } from '../shared/model/loss.js';
 import { vocabLogits } from '../shared/model/layers.js';
 import { headMix, headScores } from '../shared/model/head_products.js';
+import { maxAbsDiff } from './tensor_checks.js';
 
 before(async () => { await initBackend('wasm'); });
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] as number);
-}
 
 test('wasm: cross-entropy value and gradient equal tf\'s own gradient of the logSoftmax form', () => {
   const logits = tf.randomNormal([6, 13], 0, 2, 'float32', 6) as tf.Tensor2D;

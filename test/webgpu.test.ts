@@ -23,6 +23,7 @@ import { accumulateGradients, batchLoss, type TokenBatch } from '../shared/model
 import { newAdamWState } from '../shared/train/adamw.js';
 import { Trainer, type TrainingExamples } from '../worker/trainer.js';
 import { Rng } from '../shared/random.js';
+import { GRADIENT_PROBES } from './tensor_checks.js';
 
 // Tolerances, float32 on both sides; the webgpu kernels sum in another order than the cpu ones
 /** Elementwise ops and small matMuls (K <= 13): a few ulps of values of order 1. */
@@ -166,8 +167,7 @@ test('webgpu: whole T5 loss and gradient equal the cpu backend\'s, and match cen
     const [l] = await on('webgpu', () => [batchLoss(tinyT5, weightsFromFlat(layout, p), tinyBatch)]);
     return l?.[0] ?? NaN;
   };
-  for (const name of ['shared.weight', 'encoder.block.0.layer.0.SelfAttention.q.weight', 'decoder.block.0.layer.1.EncDecAttention.v.weight',
-    'decoder.block.0.layer.2.DenseReluDense.wi_0.weight', 'encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight', 'lm_head.weight']) {
+  for (const name of GRADIENT_PROBES) {
     const spec = layout.byName.get(name);
     assert.ok(spec, name);
     const i = spec.offset + Math.floor(spec.size / 3);
