@@ -4,7 +4,7 @@
  * here; and training checkpoints, which add the optimizer state and where training stands.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ModelFormatError } from '../errors.js';
 import { configToHf, readHfConfig, type T5Config } from './config.js';
@@ -12,6 +12,7 @@ import { t5ParamLayout, transpose2d, type ParamLayout } from './params.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
 import { Rng } from '../random.js';
 import type { AdamWState } from '../train/adamw.js';
+import { syncDirSync, writeFileDurable } from '../durable_files.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
@@ -109,23 +110,11 @@ interface TrainerStateFile {
   files: Record<string, string>;   // name -> sha256
 }
 
-/** Writes a text file and fsyncs it: a checkpoint's files are on disk before its folder is renamed into place. */
-export function writeFileDurable(file: string, text: string): void {
-  const fd = openSync(file, 'w');
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Replaces `dir` by the finished temporary folder `tmp`, then fsyncs the parent so the rename survives a crash. */
 export function publishFolder(tmp: string, dir: string): void {
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
-  const fd = openSync(path.dirname(dir), 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
+  syncDirSync(path.dirname(dir));
 }
 
 export function sha256File(file: string): string {

@@ -13,7 +13,7 @@
  * made durable. A checkpoint that cannot be read, or names another KEY, counts as missing.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, writeFileSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../../errors.js';
@@ -21,6 +21,7 @@ import type { Logger } from '../../log.js';
 import type { JsonValue } from '../format.js';
 import type { StageRecord, Stages } from './progress.js';
 import type { SourceFile } from '../sources/lines.js';
+import { replaceFileDurable, syncDirSync } from '../../durable_files.js';
 
 /** The checkpointed stages in run order; a stage's checkpoint is only used when every earlier one is. */
 export const CHECKPOINTS = ['read', 'docids', 'augment', 'bm25', 'examples-progress', 'examples'] as const;
@@ -107,7 +108,7 @@ export class WorkDir {
       throw new InputError(dir, undefined, undefined, `in use by prepare process ${owner ?? process.pid} (same --out, options and inputs): wait for it or stop it`);
     }
     openHere.add(dir);
-    writeDurably(join(dir, PID_FILE), `${process.pid}\n`);
+    replaceFileDurable(join(dir, PID_FILE), `${process.pid}\n`);
     return new WorkDir(dir, key, log);
   }
 
@@ -135,13 +136,13 @@ export class WorkDir {
 
   /** Records `stage` done with `data` (durable when this returns). */
   save(stage: Checkpoint, data: JsonValue): void {
-    writeDurably(this.file(stage), JSON.stringify({ key: this.key, stage, data }) + '\n');
+    replaceFileDurable(this.file(stage), JSON.stringify({ key: this.key, stage, data }) + '\n');
   }
 
   /** Removes the checkpoints of `stage` and every later stage (their work is redone). */
   dropFrom(stage: Checkpoint): void {
     for (const s of CHECKPOINTS.slice(CHECKPOINTS.indexOf(stage))) rmSync(this.file(s), { force: true });
-    syncDir(this.dir);
+    syncDirSync(this.dir);
   }
 
   /** Deletes the folder (after a successful publish, or a run that checkpointed nothing). */
@@ -167,21 +168,6 @@ export class WorkDir {
   private file(stage: Checkpoint): string {
     return join(this.dir, `checkpoint.${stage}.json`);
   }
-}
-
-/** Writes `text` to a temporary name, fsyncs, renames it over `file` and fsyncs the folder. */
-export function writeDurably(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, text);
-  const fd = openSync(tmp, 'r+');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-  renameSync(tmp, file);
-  syncDir(dirname(file));
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 function readOwner(dir: string): number | undefined {
