@@ -25,7 +25,7 @@ export type LoraTarget = (typeof LORA_TARGETS)[number];
 export interface Config {
   runtime: { backend: BackendName; webgpuApi: WebGpuApi; seed: number; logLevel: string; json: boolean };
   model: { preset: PresetName; from: string; dropout: number };
-  data: { dir: string; scheme: 'naive' | 'atomic' | 'semantic'; maxInputTokens: number };
+  data: { dir: string; scheme: 'naive' | 'atomic' | 'semantic'; maxInputTokens: number; lowercase: boolean };
   prepare: {
     input: string; format: 'sample' | 'msmarco-v1.1' | 'msmarco-passage'; queries: string; qrels: string; out: string;
     indexing: 'inputs2targets' | 'targets2inputs' | 'bidirectional'; augment: string; posMlmShare: number; mlmModel: string;
@@ -36,6 +36,7 @@ export interface Config {
     steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
     decay: LrDecay; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
     gradClip: number; logEvery: number; mode: TrainMode;
+    mix: string; spanMinTokens: number; spanMaxTokens: number; termsMin: number; termsMax: number; decoderOutput: 'auto' | 'docids' | 'vocab';
   };
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   prune: { final: number; initial: number; beginStep: number; endStep: number; every: number; scope: 'global' | 'layer' };
@@ -98,6 +99,7 @@ const schema: convict.Schema<Config> = {
     dir: { doc: 'Prepared dataset folder; empty: the bundled MS MARCO sample, prepared on first use.', format: String, default: '', env: 'DSI_DATA', arg: 'data' },
     scheme: { doc: 'Docid scheme of prepare and of the bundled sample (naive: random integers as digit strings; atomic: one token per document; semantic: recursive k-means digit strings).', format: ['naive', 'atomic', 'semantic'], default: 'naive', env: 'DSI_DOCIDS', arg: 'docids' },
     maxInputTokens: { doc: 'Inputs are truncated to this many tokens (</s> included).', format: 'positive-int', default: 64, arg: 'max-input-tokens' },
+    lowercase: { doc: 'prepare: lower-case every text before tokenizing (MS MARCO queries are lower case, passages are not; the T5 tokenizer splits names differently by case). Recorded in the manifest; search and eval lower-case queries to match.', format: Boolean, default: true, arg: 'lowercase' },
   },
   prepare: {
     input: { doc: 'prepare: the input: records file (sample, msmarco-v1.1 .jsonl or .parquet) or collection.tsv (msmarco-passage); empty with --format sample: the bundled sample.', format: String, default: '', arg: 'input' },
@@ -138,6 +140,12 @@ const schema: convict.Schema<Config> = {
     epsilon: { doc: 'AdamW epsilon.', format: 'nonneg-number', default: 1e-8, arg: 'epsilon' },
     gradClip: { doc: 'Clip gradients to this global L2 norm; 0 turns clipping off.', format: 'nonneg-number', default: 1.0, arg: 'grad-clip' },
     logEvery: { doc: 'Log and report progress every N steps.', format: 'positive-int', default: 10, arg: 'log-every' },
+    mix: { doc: "Training examples drawn per position, SOURCE:WEIGHT joined by ',': documents (prepared indexing examples), spans (random windows of a document's tokens, NCI's DocAsQuery), terms (a few of a document's top tf-idf words in random order), queries (training queries and pseudo-queries). auto: documents:1,spans:4,terms:2,queries:1 when the dataset has sampling.bin, else the prepared examples in seeded epochs. Recorded in the run's config and summary.", format: String, default: 'auto', env: 'DSI_MIX', arg: 'mix' },
+    spanMinTokens: { doc: 'Shortest sampled span, in tokens.', format: 'positive-int', default: 4, arg: 'span-min-tokens' },
+    spanMaxTokens: { doc: 'Longest sampled span, in tokens.', format: 'positive-int', default: 16, arg: 'span-max-tokens' },
+    termsMin: { doc: 'Fewest top tf-idf words in a sampled term query.', format: 'positive-int', default: 3, arg: 'terms-min' },
+    termsMax: { doc: 'Most top tf-idf words in a sampled term query (at most the 8 that prepare keeps).', format: 'positive-int', default: 6, arg: 'terms-max' },
+    decoderOutput: { doc: "The decoder's output layer in training and retrieval: docids (the docid tokens and </s> only, as the constrained beam search scores them: a 1,001-row softmax for 1,000 atomic docids instead of 33,128), vocab (the whole vocabulary), or auto (docids when every target is a docid, i.e. inputs2targets indexing).", format: ['auto', 'docids', 'vocab'], default: 'auto', arg: 'decoder-output' },
     mode: { doc: 'full: train every weight; lora: train low-rank adapters on the frozen base; qlora: adapters on a 4-bit NF4 base.', format: [...TRAIN_MODES], default: 'full', env: 'DSI_MODE', arg: 'mode' },
   },
   prune: {

@@ -13,6 +13,7 @@ import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { prepareOptions } from './prepare_helpers.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';
 import { initialModel } from '../shared/train/setup.js';
+import { PreparedOrder } from '../shared/train/sampler.js';
 import { Trainer } from '../worker/trainer.js';
 import { newAdamWState } from '../shared/train/adamw.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
@@ -36,7 +37,7 @@ test(`t5-tiny memorises ${PASSAGES} passages: Hits@1 = 1.0 within ${MAX_STEPS} s
   const cfg = loadConfig({ args: ['--batch-size', '16', '--lr', '3e-3', '--steps', String(MAX_STEPS), '--warmup-steps', '20', '--min-lr-ratio', '0'], env: {} });
   const { model, layout, params } = await initialModel(cfg, data.manifest.model_vocab_size);
   const state = { step: 0, params, opt: newAdamWState(layout.total) };
-  const trainer = new Trainer({ cfg, model, layout, data, rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
+  const trainer = new Trainer({ cfg, model, layout, data: new PreparedOrder(data, cfg.runtime.seed), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
   const docs = data.documents();
   assert.equal(docs.length, PASSAGES);
   const passagesAsQueries = docs.map((d) => ({ qid: d.docid, query: d.text, docids: [d.docid] }));

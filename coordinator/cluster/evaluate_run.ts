@@ -5,8 +5,7 @@ import type { Config } from '../../shared/config.js';
 import type { Logger } from '../../shared/log.js';
 import type { PreparedDataset } from '../../shared/dataset/reader.js';
 import type { T5Tokenizer } from '../../shared/tokenizer.js';
-import { DocidTrie } from '../../shared/model/docid_trie.js';
-import { evaluateModel } from '../../shared/eval/dsi_retrieval.js';
+import { evaluateModel, retrievalModelOf } from '../../shared/eval/dsi_retrieval.js';
 import type { RetrievalMetrics } from '../../shared/pipeline/metrics.js';
 import { currentWeights, releaseWeights, type TrainingSetup } from '../../shared/train/setup.js';
 
@@ -25,9 +24,9 @@ export async function evaluateRun(
     mkdirSync(path.dirname(trecRun), { recursive: true });
     let lastReport = 0;
     const r = await evaluateModel(
-      { config: setup.model, weights, trie: new DocidTrie(data.docidTokens()), docids: data.documents().map((d) => d.docid) }, tok, queries,
+      { ...retrievalModelOf(cfg, data, setup.model, weights) }, tok, queries,
       {
-        beamSize: cfg.eval.beamSize, maxInputTokens: data.manifest.max_input_tokens, trecRunFile: trecRun, runTag: 'dsi',
+        beamSize: cfg.eval.beamSize, maxInputTokens: data.manifest.max_input_tokens, lowercase: data.manifest.lowercase === true, trecRunFile: trecRun, runTag: 'dsi',
         onProgress: (done, total) => {
           if (done - lastReport >= PROGRESS_EVERY_QUERIES || done === total) { lastReport = done; log.info({ done, total }, 'evaluating'); }
         },

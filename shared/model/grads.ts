@@ -18,17 +18,53 @@ export interface TokenBatch {
   T: number;
 }
 
+/**
+ * The decoder's output restricted to these vocabulary ids (docid tokens and </s>; t5.ts OutputRows).
+ * The loss is then the cross-entropy of the softmax over these rows only: the full-vocabulary loss
+ * restricted to them (tested equal, gradient too). Every label must be one of them.
+ */
+export class OutputVocabulary {
+  /** Vocabulary id -> column of the restricted logits, -1 outside. */
+  private readonly column: Int32Array;
+
+  constructor(readonly ids: Int32Array, vocabSize: number) {
+    this.column = new Int32Array(vocabSize).fill(-1);
+    ids.forEach((id, col) => {
+      if (!(id >= 0 && id < vocabSize)) throw new RangeError(`output vocabulary: id ${id} outside the model's ${vocabSize} rows`);
+      this.column[id] = col;
+    });
+  }
+
+  /** Column of vocabulary id `id`, -1 when it is not an output. */
+  columnOf(id: number): number {
+    return this.column[id] ?? -1;
+  }
+
+  /** labels (B*T) as columns; padding (which carries no loss) maps to column 0. */
+  columns(labels: Int32Array, padId: number): Int32Array {
+    return labels.map((l, i) => {
+      if (l === padId) return 0;
+      const col = this.columnOf(l);
+      if (col < 0) throw new RangeError(`label ${l} at position ${i} is not one of the ${this.ids.length} output tokens (docid tokens and </s>): train with the full vocabulary (--decoder-output vocab) when targets are text`);
+      return col;
+    });
+  }
+}
+
 /** Teacher-forced loss of a batch for the given weights; runs inside the caller's tidy. */
-export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: DropoutContext): tf.Scalar {
+export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: DropoutContext, output?: OutputVocabulary): tf.Scalar {
   const { B, S, T } = batch;
   const inputIds = tf.tensor2d(batch.inputIds, [B, S], 'int32');
   const decoderInputIds = tf.tensor2d(shiftRight(batch.labels, B, T, c.decoderStartTokenId), [B, T], 'int32');
-  const [encRows, decRows] = embedBoth(w, inputIds, decoderInputIds);
+  const outputIds = output ? tf.tensor1d(output.ids, 'int32') : undefined;          // (R,)
+  const [encRows, decRows, outRows] = embedBoth(w, inputIds, decoderInputIds, outputIds);
   const enc = encode(c, w, inputIds, drop, encRows);
-  const logits = decode(c, w, enc, decoderInputIds, drop, decRows);              // (B*T, V)
+  const logits = decode(c, w, enc, decoderInputIds, drop, decRows,
+    outputIds ? { ids: outputIds, ...(outRows ? { rows: outRows } : {}) } : undefined);  // (B*T, V or R)
   const labels = tf.tensor1d(batch.labels, 'int32');                              // (B*T,)
   const weights = tf.cast(tf.notEqual(labels, c.padTokenId), 'float32') as tf.Tensor1D;
-  return crossEntropy(logits, labels, weights);
+  const targets = output ? tf.tensor1d(output.columns(batch.labels, c.padTokenId), 'int32') : labels;
+  return crossEntropy(logits, targets, weights);
 }
 
 export interface LossAndGrads {
@@ -46,7 +82,7 @@ export interface LossAndGrads {
  */
 export async function accumulateGradients(
   c: T5Config, layout: ParamLayout, weights: Weights, batch: TokenBatch, scale: number,
-  gradOut: Float32Array, drop?: DropoutContext,
+  gradOut: Float32Array, drop?: DropoutContext, output?: OutputVocabulary,
 ): Promise<LossAndGrads> {
   const names = layout.specs.map((s) => s.name);
   const params = names.map((n) => weights.get(n) as tf.Tensor);
@@ -54,7 +90,7 @@ export async function accumulateGradients(
     const f = (...xs: tf.Tensor[]): tf.Scalar => {
       const w: Weights = Object.assign(new Map(weights), { adapted: weights.adapted });   // LoRA settings travel with the copy
       names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
-      return batchLoss(c, w, batch, drop);
+      return batchLoss(c, w, batch, drop, output);
     };
     return tf.valueAndGrads(f)(params);
   });
