@@ -40,7 +40,7 @@ export interface Config {
   };
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   prune: { final: number; initial: number; beginStep: number; endStep: number; every: number; scope: 'global' | 'layer' };
-  eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
+  eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train'; every: number; everyQueries: number };
   run: { dir: string; interruptedExitCode: number };
   cluster: {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
@@ -168,6 +168,8 @@ const schema: convict.Schema<Config> = {
     beamSize: { doc: 'Beam size of the docid-constrained beam search (>= 10 for Hits@10).', format: 'positive-int', default: 10, arg: 'beam-size' },
     maxQueries: { doc: 'Evaluate on at most this many held-out queries; 0: all.', format: 'nonneg-int', default: 0, arg: 'max-queries' },
     split: { doc: 'Query set to evaluate: eval (held-out queries) or train (memorisation).', format: ['eval', 'train'], default: 'eval', arg: 'split' },
+    every: { doc: 'coordinator start: evaluate rank 0\'s model every N steps during training (the workers wait meanwhile), on eval.everyQueries queries of eval.split; the curve goes to the summary (eval_curve), the run events and the dashboard. 0: only at the end.', format: 'nonneg-int', default: 0, env: 'DSI_EVAL_EVERY', arg: 'eval-every' },
+    everyQueries: { doc: 'Queries of each --eval-every evaluation (the first of the split; 0: all).', format: 'nonneg-int', default: 100, arg: 'eval-every-queries' },
   },
   run: {
     dir: { doc: 'Run folder (checkpoints, summary, TREC run); empty: runs/<timestamp>.', format: String, default: '', env: 'DSI_RUN_DIR', arg: 'run-dir' },

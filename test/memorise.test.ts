@@ -47,7 +47,7 @@ test(`t5-tiny memorises ${PASSAGES} passages: Hits@1 = 1.0 within ${MAX_STEPS} s
     await trainer.step();
     if (state.step >= CHECK_FROM && state.step % CHECK_EVERY === 0) {
       const weights = weightsFromFlat(layout, state.params);
-      const r = await evaluateModel({ config: model, weights, trie, docids: docs.map((d) => d.docid) }, tok, passagesAsQueries, { beamSize: 10, maxInputTokens: 64, batchSize: 16 });
+      const r = await evaluateModel({ config: model, weights, trie, docids: docs.map((d) => d.docid) }, tok, passagesAsQueries, { beamSize: 10, maxInputTokens: 64, batchSize: 16, lowercase: data.manifest.lowercase === true });
       curve.push([state.step, r.metrics.hits_at_1]);
       if (r.metrics.hits_at_1 === 1) break;
     }

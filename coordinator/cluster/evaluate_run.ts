@@ -14,13 +14,13 @@ export type EvalSummary = RetrievalMetrics & { split: string; beam_size: number;
 const PROGRESS_EVERY_QUERIES = 50;
 
 export async function evaluateRun(
-  cfg: Config, setup: TrainingSetup, data: PreparedDataset, tok: T5Tokenizer, runDir: string, log: Logger,
+  cfg: Config, setup: TrainingSetup, data: PreparedDataset, tok: T5Tokenizer, runDir: string, log: Logger, tag = '',
 ): Promise<EvalSummary> {
   const weights = currentWeights(setup);
   try {
     let queries = data.queries(cfg.eval.split);
     if (cfg.eval.maxQueries > 0) queries = queries.slice(0, cfg.eval.maxQueries);
-    const trecRun = path.join(runDir, 'eval', `run.${cfg.eval.split}.trec`);
+    const trecRun = path.join(runDir, 'eval', `run.${cfg.eval.split}${tag ? `.${tag}` : ''}.trec`);
     mkdirSync(path.dirname(trecRun), { recursive: true });
     let lastReport = 0;
     const r = await evaluateModel(
