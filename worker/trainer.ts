@@ -9,7 +9,7 @@ import type { Logger } from '../shared/log.js';
 import type { T5Config } from '../shared/model/config.js';
 import type { ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat, type Weights } from '../shared/model/t5.js';
-import { accumulateGradients, type OutputVocabulary } from '../shared/model/grads.js';
+import { accumulateWeightedGradients, type OutputVocabulary, type WeightedBatch } from '../shared/model/grads.js';
 import type { DropoutContext } from '../shared/model/layers.js';
 import { adamWStep, clipByGlobalNorm } from '../shared/train/adamw.js';
 import type { TrainState } from '../shared/train/setup.js';
@@ -131,22 +131,22 @@ export class Trainer {
         const examples = positions.map((p) => data.exampleAt(p));
         // examples of like length forward together: a 64-token passage must not pad 100 8-token spans to 64
         const buckets = lengthBuckets(examples.map((e) => e.input.length));
-        dataMs += performance.now() - td;
-        for (const [b, members] of buckets.entries()) {
+        const groups: WeightedBatch[] = buckets.map((members, b) => {
           const ex: TrainingExample[] = members.map((i) => examples[i] as TrainingExample);
-          const batch = padBatch(ex.map((e) => e.input), ex.map((e) => e.target));
+          // weight = this group's share of the global batch's target tokens, times N because the
+          // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
+          const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
+          tokens += ex.reduce((n, e) => n + e.input.length, 0);   // input tokens (no padding); target tokens below
           // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
           const drop: DropoutContext | undefined = dropping
             ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m, b), calls: 0 } : undefined;
-          // weight = this bucket's share of the global batch's target tokens, times N because the
-          // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
-          const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
-          const weight = (worldSize * targetTokens) / globalTargetTokens;
-          const r = await accumulateGradients(model, layout, weights, batch, weight, this.grad, drop, this.o.output);
-          lossSum += r.loss * weight;
-          peakTensorBytes = Math.max(peakTensorBytes, r.tensorBytes);
-          tokens += r.tokens + ex.reduce((n, e) => n + e.input.length, 0);   // target + input tokens (no padding)
-        }
+          return { batch: padBatch(ex.map((e) => e.input), ex.map((e) => e.target)), weight: (worldSize * targetTokens) / globalTargetTokens, ...(drop ? { drop } : {}) };
+        });
+        dataMs += performance.now() - td;
+        const r = await accumulateWeightedGradients(model, layout, weights, groups, this.grad, this.o.output, cfg.train.labelSmoothing);
+        lossSum += r.loss;
+        peakTensorBytes = Math.max(peakTensorBytes, r.tensorBytes);
+        tokens += r.tokens;
       }
     } finally {
       source.release(weights);

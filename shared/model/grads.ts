@@ -52,7 +52,7 @@ export class OutputVocabulary {
 }
 
 /** Teacher-forced loss of a batch for the given weights; runs inside the caller's tidy. */
-export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: DropoutContext, output?: OutputVocabulary): tf.Scalar {
+export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: DropoutContext, output?: OutputVocabulary, labelSmoothing = 0): tf.Scalar {
   const { B, S, T } = batch;
   const inputIds = tf.tensor2d(batch.inputIds, [B, S], 'int32');
   const decoderInputIds = tf.tensor2d(shiftRight(batch.labels, B, T, c.decoderStartTokenId), [B, T], 'int32');
@@ -64,7 +64,7 @@ export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: Dro
   const labels = tf.tensor1d(batch.labels, 'int32');                              // (B*T,)
   const weights = tf.cast(tf.notEqual(labels, c.padTokenId), 'float32') as tf.Tensor1D;
   const targets = output ? tf.tensor1d(output.columns(batch.labels, c.padTokenId), 'int32') : labels;
-  return crossEntropy(logits, targets, weights);
+  return crossEntropy(logits, targets, weights, labelSmoothing);
 }
 
 export interface LossAndGrads {
@@ -73,6 +73,13 @@ export interface LossAndGrads {
   tensorBytes: number;
   /** Tokens that carried loss (non-pad labels). */
   tokens: number;
+}
+
+/** One of the length groups of a micro-batch, with its share of the loss (trainer: its target tokens' share). */
+export interface WeightedBatch {
+  batch: TokenBatch;
+  weight: number;
+  drop?: DropoutContext;
 }
 
 /**
@@ -84,13 +91,33 @@ export async function accumulateGradients(
   c: T5Config, layout: ParamLayout, weights: Weights, batch: TokenBatch, scale: number,
   gradOut: Float32Array, drop?: DropoutContext, output?: OutputVocabulary,
 ): Promise<LossAndGrads> {
+  return accumulate(c, layout, weights, [{ batch, weight: 1, ...(drop ? { drop } : {}) }], scale, gradOut, output);
+}
+
+/**
+ * The gradient of sum_b weight_b x loss_b over the groups of one micro-batch (each padded to its own
+ * length), added into `gradOut`; returns that weighted sum. One backward pass and one read of the
+ * gradients for all groups: reading and adding the (V, D) table's gradient once per group cost ~12 ms each.
+ */
+export async function accumulateWeightedGradients(
+  c: T5Config, layout: ParamLayout, weights: Weights, groups: readonly WeightedBatch[], gradOut: Float32Array, output?: OutputVocabulary,
+  labelSmoothing = 0,
+): Promise<LossAndGrads> {
+  return accumulate(c, layout, weights, groups, 1, gradOut, output, labelSmoothing);
+}
+
+async function accumulate(
+  c: T5Config, layout: ParamLayout, weights: Weights, groups: readonly WeightedBatch[], scale: number,
+  gradOut: Float32Array, output?: OutputVocabulary, labelSmoothing = 0,
+): Promise<LossAndGrads> {
   const names = layout.specs.map((s) => s.name);
   const params = names.map((n) => weights.get(n) as tf.Tensor);
   const { value, grads } = tf.tidy(() => {
     const f = (...xs: tf.Tensor[]): tf.Scalar => {
       const w: Weights = Object.assign(new Map(weights), { adapted: weights.adapted });   // LoRA settings travel with the copy
       names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
-      return batchLoss(c, w, batch, drop, output);
+      const losses = groups.map((g) => tf.mul(batchLoss(c, w, g.batch, g.drop, output, labelSmoothing), g.weight) as tf.Scalar);
+      return (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
     };
     return tf.valueAndGrads(f)(params);
   });
@@ -109,6 +136,6 @@ export async function accumulateGradients(
   const tensorBytes = tf.memory().numBytes;
   tf.dispose([value, ...grads]);
   let tokens = 0;
-  for (const l of batch.labels) if (l !== c.padTokenId) tokens++;
+  for (const g of groups) for (const l of g.batch.labels) if (l !== c.padTokenId) tokens++;
   return { loss, tokens, tensorBytes };
 }
