@@ -10,11 +10,11 @@ import { weightsFromFlat } from '../shared/model/t5.js';
 import { accumulateGradients, type TokenBatch } from '../shared/model/grads.js';
 import { forwardFlops, trainStepFlops } from '../shared/model/flops.js';
 import { adamWStep, clipByGlobalNorm, newAdamWState } from '../shared/train/adamw.js';
-import { Rng } from '../shared/random.js';
-import type { PresetName, TrainMode } from '../shared/config.js';
+import { Rng } from '../shared/runtime/random.js';
+import type { PresetName, TrainMode } from '../shared/runtime/config.js';
 import { initLora } from '../shared/model/lora.js';
 import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../shared/model/peft.js';
-import type { GpuAdapterReport } from '../shared/webgpu.js';
+import type { GpuAdapterReport } from '../shared/runtime/webgpu.js';
 
 export interface ModelBenchOptions {
   preset: PresetName;

@@ -7,8 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../shared/config.js';
-import type { Logger } from '../shared/log.js';
+import { loadConfig } from '../shared/runtime/config.js';
+import type { Logger } from '../shared/runtime/log.js';
 import { bytesPerElement } from '../worker/collective/wire.js';
 import { runCluster } from './cluster/run_cluster.js';
 

@@ -12,7 +12,7 @@ import { EmbeddingFile, EmbeddingFileWriter } from '../shared/pipeline/embedding
 import { semanticDocids } from '../shared/pipeline/semantic_ids.js';
 import { fitSampleIndices, sampleIndices } from '../shared/pipeline/embedder.js';
 import { fitTfidfSvdModel } from '../shared/pipeline/tfidf_svd.js';
-import { mixSeed, Rng } from '../shared/random.js';
+import { mixSeed, Rng } from '../shared/runtime/random.js';
 import { loadT5Tokenizer } from '../shared/tokenizer.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { DOCIDS_FILE, DOCUMENTS_FILE } from '../shared/dataset/format.js';

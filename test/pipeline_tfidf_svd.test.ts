@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomizedSvd, symmetricEigen } from '../shared/pipeline/randomized_svd.js';
 import type { CsrMatrix } from '../shared/pipeline/randomized_svd.js';
 import { fitTfidfSvd } from '../shared/pipeline/tfidf_svd.js';
-import { Rng } from '../shared/random.js';
+import { Rng } from '../shared/runtime/random.js';
 
 /** A dense row-major (rows, cols) matrix in CSR form. */
 function csr(dense: number[][]): CsrMatrix {

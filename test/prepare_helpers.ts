@@ -1,8 +1,8 @@
 /** Shared by the prepare tests: default options, a silent logger, and JSON-lines readers for the written folder. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createLogger } from '../shared/log.js';
-import { SAMPLE_JSONL } from '../shared/paths.js';
+import { createLogger } from '../shared/runtime/log.js';
+import { SAMPLE_JSONL } from '../shared/runtime/paths.js';
 import type { T5Tokenizer } from '../shared/tokenizer.js';
 import type { PrepareOptions } from '../shared/dataset/prepare/prepare.js';
 

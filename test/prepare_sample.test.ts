@@ -16,7 +16,7 @@ import { openPreparedDataset } from '../shared/dataset/reader.js';
 import { loadStopwords } from '../shared/pipeline/augment_stopwords.js';
 import Tagger from 'wink-pos-tagger';
 import { CorpusVerbFiller, findVerbSlots, posMlmAugment } from '../shared/pipeline/augment_pos_mlm.js';
-import { SAMPLE_JSONL } from '../shared/paths.js';
+import { SAMPLE_JSONL } from '../shared/runtime/paths.js';
 import { fitTfidfSvd } from '../shared/pipeline/tfidf_svd.js';
 import { semanticDocids } from '../shared/pipeline/semantic_ids.js';
 import type { IndexingMode } from '../shared/dataset/prepare/examples.js';

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createLogger } from '../shared/log.js';
+import { createLogger } from '../shared/runtime/log.js';
 import { loadT5Tokenizer } from '../shared/tokenizer.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { collectCorpus, type Corpus } from '../shared/dataset/prepare/corpus.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadProtos } from '../shared/rpc/load.js';
+import { loadProtos } from '../shared/runtime/proto_load.js';
 import { RingClosedError, RingProtocolError, RingTimeoutError } from '../worker/collective/errors.js';
 import { startLocalCluster } from '../worker/collective/local_ring.js';
 import { TRANSPORTS } from '../worker/collective/peers.js';

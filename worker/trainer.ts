@@ -4,8 +4,8 @@
  * step -> log -> stop. With one worker the reduction is the identity.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Config } from '../shared/config.js';
-import type { Logger } from '../shared/log.js';
+import type { Config } from '../shared/runtime/config.js';
+import type { Logger } from '../shared/runtime/log.js';
 import type { T5Config } from '../shared/model/config.js';
 import type { ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat, type Weights } from '../shared/model/t5.js';
@@ -15,7 +15,7 @@ import { adamWStep, clipByGlobalNorm } from '../shared/train/adamw.js';
 import type { TrainState } from '../shared/train/setup.js';
 import { learningRate, type LrSchedule } from '../shared/train/schedule.js';
 import { DataOrder, padBatch } from '../shared/train/batches.js';
-import { mixSeed } from '../shared/random.js';
+import { mixSeed } from '../shared/runtime/random.js';
 
 /** What the trainer needs of a prepared dataset: examples by global index. */
 export interface TrainingExamples {

@@ -4,10 +4,10 @@
  * uploads its state for checkpoints. It decides nothing (Horovod's split): the coordinator does.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../shared/log.js';
-import { loadConfig, type Config } from '../shared/config.js';
-import { initBackend } from '../shared/backend.js';
-import { loadProtos } from '../shared/rpc/load.js';
+import type { Logger } from '../shared/runtime/log.js';
+import { loadConfig, type Config } from '../shared/runtime/config.js';
+import { initBackend } from '../shared/runtime/backend.js';
+import { loadProtos } from '../shared/runtime/proto_load.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { setUpTraining, type TrainingSetup } from '../shared/train/setup.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
@@ -27,9 +27,9 @@ import { Trainer, type StepStats } from './trainer.js';
 import { LossScaler } from './loss_scaler.js';
 import { MaskReceiver } from './mask_receiver.js';
 import { applyMasks, sparsityReport, type MaskSet } from '../shared/train/pruning.js';
-import { TelemetryConnection } from '../shared/telemetry/connection.js';
-import { stepSubject } from '../shared/telemetry/payloads.js';
-import { stepTelemetry, workerMetrics } from '../shared/telemetry/step_metrics.js';
+import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
+import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
+import { stepTelemetry, workerMetrics } from '../shared/runtime/telemetry/step_metrics.js';
 import { modelConfigHash, PROTOCOL_VERSION, RUN_CONFIG_KEY, type RunPlan } from '../shared/cluster_plan.js';
 
 export interface WorkerProcessOptions {

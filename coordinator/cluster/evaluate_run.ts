@@ -1,8 +1,8 @@
 /** Evaluation of a run's final state on held-out queries: metrics and a TREC run file. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../../shared/config.js';
-import type { Logger } from '../../shared/log.js';
+import type { Config } from '../../shared/runtime/config.js';
+import type { Logger } from '../../shared/runtime/log.js';
 import type { PreparedDataset } from '../../shared/dataset/reader.js';
 import type { T5Tokenizer } from '../../shared/tokenizer.js';
 import { DocidTrie } from '../../shared/model/docid_trie.js';

@@ -26,7 +26,7 @@
  *   stage, embedder, augmentations, BM25 metrics (PipelineInfo below). Each added file has its
  *   size and sha256 under "files" like the data files.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../runtime/errors.js';
 import { isDocidScheme, type DocidScheme } from './docids.js';
 
 export const DATASET_FORMAT = 'dsi-prepared';

@@ -6,13 +6,13 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ModelFormatError } from '../errors.js';
+import { ModelFormatError } from '../runtime/errors.js';
 import { configToHf, readHfConfig, type T5Config } from './config.js';
 import { t5ParamLayout, transpose2d, type ParamLayout } from './params.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
-import { Rng } from '../random.js';
+import { Rng } from '../runtime/random.js';
 import type { AdamWState } from '../train/adamw.js';
-import { syncDirSync, writeFileDurable } from '../durable_files.js';
+import { syncDirSync, writeFileDurable } from '../runtime/durable_files.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';

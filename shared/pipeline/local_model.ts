@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { env, pipeline } from '@xenova/transformers';
-import { ModelFormatError } from '../errors.js';
+import { ModelFormatError } from '../runtime/errors.js';
 
 /** The tasks the data pipeline runs and the ONNX graphs each needs (without the `_quantized` suffix). */
 const GRAPHS = {

@@ -10,7 +10,7 @@
  *   or two joined, drawn in proportion to score (seeded per document) without repeating a query.
  *   Lower case, like MS MARCO queries.
  */
-import { Rng, mixSeed } from '../random.js';
+import { Rng, mixSeed } from '../runtime/random.js';
 import { checkLocalModel, loadLocalPipeline, type LocalModelFiles } from './local_model.js';
 import { lowercaseWords } from './words.js';
 

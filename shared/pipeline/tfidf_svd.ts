@@ -13,7 +13,7 @@
  */
 import { randomizedSvd, DEFAULT_OVERSAMPLE, DEFAULT_POWER_ITERATIONS } from './randomized_svd.js';
 import type { CsrMatrix } from './randomized_svd.js';
-import { growF64, growU32 } from '../growable.js';
+import { growF64, growU32 } from '../runtime/growable.js';
 import { lowercaseWords } from './words.js';
 
 export interface TfidfSvdOptions {

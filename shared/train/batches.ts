@@ -4,7 +4,7 @@
  * batch never depends on the number of workers: rank r of N takes its contiguous slice of it and
  * splits that into micro-batches.
  */
-import { Rng, mixSeed } from '../random.js';
+import { Rng, mixSeed } from '../runtime/random.js';
 
 /** Mixed into the seed of the data-order generator: keeps it apart from other uses of the seed. */
 const DATA_ORDER_STREAM = 0x0da7a;

@@ -1,5 +1,5 @@
 /** Learning rate as a pure function of the step: linear warm-up, then linear/cosine decay or constant. */
-import type { LrDecay } from '../config.js';
+import type { LrDecay } from '../runtime/config.js';
 
 export interface LrSchedule {
   peak: number;

@@ -10,9 +10,9 @@ import { initLora } from '../model/lora.js';
 import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../model/peft.js';
 import { isLoraCheckpoint, loadLoraCheckpoint, saveLoraCheckpoint } from '../model/lora_checkpoint.js';
 import { weightsFromFlat, type Weights } from '../model/t5.js';
-import { mixSeed } from '../random.js';
+import { mixSeed } from '../runtime/random.js';
 import { newAdamWState, type AdamWState } from './adamw.js';
-import type { Config } from '../config.js';
+import type { Config } from '../runtime/config.js';
 import * as tf from '@tensorflow/tfjs';
 
 /** Seed stream of the LoRA A matrices (distinct from the base initialisation's). */

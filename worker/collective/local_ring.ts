@@ -3,8 +3,8 @@
  * (tests, demos). `formRing` can be called again on the same servers with another membership and a
  * higher epoch: that is how a ring re-forms without restarting anything.
  */
-import type { LoadedProtos } from '../../shared/rpc/load.js';
-import { loadProtos } from '../../shared/rpc/load.js';
+import type { LoadedProtos } from '../../shared/runtime/proto_load.js';
+import { loadProtos } from '../../shared/runtime/proto_load.js';
 import { CollectiveServer } from './grpc_peer.js';
 import { createPeer, type Transport } from './peers.js';
 import { Ring, type RingOptions } from './ring.js';

@@ -16,8 +16,8 @@
  * partial sum beyond the wire format's range) propagates into that chunk's final value, so the flag is
  * "some rank saw a non-finite value": the caller skips the step everywhere.
  */
-import type { Logger } from '../../shared/log.js';
-import { ConfigError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
 import type { RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import type { RingPhase__Output } from '../../proto/gen/dsi/v1/RingPhase.js';
 import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './errors.js';

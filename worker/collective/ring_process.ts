@@ -4,8 +4,8 @@
  * It binds a Collective server on H:0, reports the address, then serves the parent's requests in order
  * (ring_ipc.ts): form a ring, all-reduce, benchmark, TCP ceiling, close.
  */
-import { createLogger } from '../../shared/log.js';
-import { flagValue } from '../../shared/config.js';
+import { createLogger } from '../../shared/runtime/log.js';
+import { flagValue } from '../../shared/runtime/config.js';
 import { CollectiveServer } from './grpc_peer.js';
 import { createPeer } from './peers.js';
 import { Ring } from './ring.js';

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { InputError } from '../../errors.js';
+import { InputError } from '../../runtime/errors.js';
 import { Bm25Builder, type Bm25Index } from '../../pipeline/bm25.js';
 import { evaluateRankings, type RetrievalMetrics } from '../../pipeline/metrics.js';
 import type { DocidTable } from '../docids.js';
