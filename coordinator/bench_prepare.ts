@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/log.js';
-import { loadT5Tokenizer } from '../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { bundledSampleOptions } from '../shared/dataset/prepare/options.js';
 import type { StageRecord } from '../shared/dataset/prepare/progress.js';

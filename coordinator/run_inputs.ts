@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../shared/runtime/config.js';
 import type { Logger } from '../shared/runtime/log.js';
-import type { T5Tokenizer } from '../shared/tokenizer.js';
+import type { T5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { bundledSampleOptions } from '../shared/dataset/prepare/options.js';

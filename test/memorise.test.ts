@@ -7,7 +7,7 @@ import path from 'node:path';
 import { initBackend } from '../shared/runtime/backend.js';
 import { loadConfig } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/log.js';
-import { loadT5Tokenizer } from '../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { SAMPLE_JSONL } from '../shared/runtime/paths.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { prepareOptions } from './prepare_helpers.js';

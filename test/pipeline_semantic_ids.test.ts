@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { semanticDocids } from '../shared/pipeline/semantic_ids.js';
+import { semanticDocids } from '../shared/dataset/docids/semantic_ids.js';
 import { Rng } from '../shared/runtime/random.js';
 
 /** `count` points around `centre`, each coordinate N(0, sd²). */

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../shared/runtime/errors.js';
-import { loadStopwords, removeStopwords } from '../shared/pipeline/augment_stopwords.js';
+import { loadStopwords, removeStopwords } from '../shared/dataset/augment/augment_stopwords.js';
 
 const stopwords = await loadStopwords();
 

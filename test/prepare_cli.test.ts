@@ -11,13 +11,13 @@ import path from 'node:path';
 import { SAMPLE_JSONL } from '../shared/runtime/paths.js';
 import { loadConfig } from '../shared/runtime/config.js';
 import { createLogger } from '../shared/runtime/log.js';
-import { loadT5Tokenizer } from '../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { bundledSampleOptions } from '../shared/dataset/prepare/options.js';
 import { BM25_RUN_FILE, DOCIDS_FILE, DOCUMENTS_FILE, QUERIES_FILE, type DatasetManifest } from '../shared/dataset/format.js';
-import { buildBm25Index } from '../shared/pipeline/bm25.js';
-import { evaluateRankings } from '../shared/pipeline/metrics.js';
+import { buildBm25Index } from '../shared/dataset/retrieval/bm25.js';
+import { evaluateRankings } from '../shared/dataset/retrieval/metrics.js';
 import { readJsonl } from './prepare_helpers.js';
 import { cli } from './run_cli.js';
 

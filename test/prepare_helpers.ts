@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createLogger } from '../shared/runtime/log.js';
 import { SAMPLE_JSONL } from '../shared/runtime/paths.js';
-import type { T5Tokenizer } from '../shared/tokenizer.js';
+import type { T5Tokenizer } from '../shared/dataset/tokenizer.js';
 import type { PrepareOptions } from '../shared/dataset/prepare/prepare.js';
 
 export function prepareOptions(tokenizer: T5Tokenizer, out: string, over: Partial<PrepareOptions> = {}): PrepareOptions {

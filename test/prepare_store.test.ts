@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { createLogger } from '../shared/runtime/log.js';
-import { loadT5Tokenizer } from '../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { collectCorpus, type Corpus } from '../shared/dataset/prepare/corpus.js';
 import { Stages } from '../shared/dataset/prepare/progress.js';

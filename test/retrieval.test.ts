@@ -11,7 +11,7 @@ import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { decode, encode, shiftRight, weightsFromFlat } from '../shared/model/t5.js';
 import { DocidTrie } from '../shared/model/docid_trie.js';
 import { beamSearch } from '../shared/model/beam_search.js';
-import { docidToTokens } from '../shared/dataset/docids.js';
+import { docidToTokens } from '../shared/dataset/docids/docids.js';
 
 before(async () => { await initBackend('wasm'); });
 

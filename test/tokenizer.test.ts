@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ModelFormatError } from '../shared/runtime/errors.js';
 import { DEFAULT_TOKENIZER_DIR } from '../shared/runtime/paths.js';
-import { EOS_ID, loadT5Tokenizer } from '../shared/tokenizer.js';
+import { EOS_ID, loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
 
 const tok = await loadT5Tokenizer();
 

@@ -15,7 +15,7 @@ import { initBackend } from '../../shared/runtime/backend.js';
 import type { GpuAdapterReport } from '../../shared/runtime/webgpu.js';
 import type { MemoryFigures } from '../../shared/model/peft.js';
 import { loadProtos } from '../../shared/runtime/proto_load.js';
-import { loadT5Tokenizer } from '../../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { REPO_ROOT } from '../../shared/runtime/paths.js';
 import { modelConfigHash, type RunPlan } from '../../shared/cluster_plan.js';
 import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/train/setup.js';

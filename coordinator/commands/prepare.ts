@@ -5,7 +5,7 @@
  */
 import { describeConfig, hasFlag, loadConfig } from '../../shared/runtime/config.js';
 import { createLogger } from '../../shared/runtime/log.js';
-import { loadT5Tokenizer } from '../../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { prepareDataset } from '../../shared/dataset/prepare/prepare.js';
 import { prepareOptionsFromConfig } from '../../shared/dataset/prepare/options.js';
 import type { DatasetManifest } from '../../shared/dataset/format.js';

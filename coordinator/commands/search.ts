@@ -2,7 +2,7 @@
 import { describeConfig, hasFlag, loadConfig, positionals } from '../../shared/runtime/config.js';
 import { createLogger } from '../../shared/runtime/log.js';
 import { initBackend } from '../../shared/runtime/backend.js';
-import { loadT5Tokenizer } from '../../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { openPreparedDataset } from '../../shared/dataset/reader.js';
 import { loadTrainedModel } from '../../shared/model/trained_model.js';
 import { DocidTrie } from '../../shared/model/docid_trie.js';

@@ -27,7 +27,7 @@
  *   size and sha256 under "files" like the data files.
  */
 import { InputError } from '../runtime/errors.js';
-import { isDocidScheme, type DocidScheme } from './docids.js';
+import { isDocidScheme, type DocidScheme } from './docids/docids.js';
 
 export const DATASET_FORMAT = 'dsi-prepared';
 /** Bump when a reader of the previous version would misread a folder; readers refuse newer versions. */

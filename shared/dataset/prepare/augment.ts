@@ -14,9 +14,9 @@
 import { join } from 'node:path';
 import { ConfigError } from '../../runtime/errors.js';
 import { mixSeed } from '../../runtime/random.js';
-import { numbersToText } from '../../pipeline/augment_num2text.js';
-import { removeStopwords } from '../../pipeline/augment_stopwords.js';
-import { CorpusVerbFiller, MaskedLmVerbFiller, PosMlm, type PosMlmStats, type VerbSlot } from '../../pipeline/augment_pos_mlm.js';
+import { numbersToText } from '../augment/augment_num2text.js';
+import { removeStopwords } from '../augment/augment_stopwords.js';
+import { CorpusVerbFiller, MaskedLmVerbFiller, PosMlm, type PosMlmStats, type VerbSlot } from '../augment/augment_pos_mlm.js';
 import type { JsonValue } from '../format.js';
 import { DocTextStore } from '../store/doc_texts.js';
 import { StringSpill } from '../store/string_spill.js';

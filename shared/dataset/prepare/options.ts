@@ -2,7 +2,7 @@
 import type { Config } from '../../runtime/config.js';
 import type { Logger } from '../../runtime/log.js';
 import { SAMPLE_JSONL } from '../../runtime/paths.js';
-import type { T5Tokenizer } from '../../tokenizer.js';
+import type { T5Tokenizer } from '../tokenizer.js';
 import type { PrepareOptions } from './prepare.js';
 
 /** Every option as configured (flags, env, --config file); `--format sample` without --input reads the bundled sample. */

@@ -20,8 +20,8 @@ import { ConfigError, InputError } from '../../runtime/errors.js';
 import type { Logger } from '../../runtime/log.js';
 import { REPO_ROOT } from '../../runtime/paths.js';
 import { mixSeed, Rng } from '../../runtime/random.js';
-import type { T5Tokenizer } from '../../tokenizer.js';
-import type { DocidScheme, DocidTable } from '../docids.js';
+import type { T5Tokenizer } from '../tokenizer.js';
+import type { DocidScheme, DocidTable } from '../docids/docids.js';
 import {
   AUGMENTED_FILE, BM25_RUN_FILE, DOCIDS_FILE, SOURCE_IDS_FILE,
   type DatasetManifest, type JsonValue, type Query, type QuerySplit,

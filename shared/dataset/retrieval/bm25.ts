@@ -26,8 +26,8 @@
  * 40M postings of 10^6 MS MARCO passages, and selects the top k with a bounded heap.
  */
 import type { ScoredDoc } from './metrics.js';
-import { growU16, growU32 } from '../runtime/growable.js';
-import { lowercaseWords } from './words.js';
+import { growU16, growU32 } from '../../runtime/growable.js';
+import { lowercaseWords } from '../words.js';
 
 /** Anserini's tuned BM25 parameters for the MS MARCO passage task. */
 export const ANSERINI_MSMARCO_K1 = 0.9;

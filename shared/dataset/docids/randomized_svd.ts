@@ -13,7 +13,7 @@
  * Singular vectors' signs are fixed (the largest |entry| of each right vector is positive), as
  * scikit-learn's svd_flip does, so the output depends only on the matrix and the seed.
  */
-import { mixSeed, Rng } from '../runtime/random.js';
+import { mixSeed, Rng } from '../../runtime/random.js';
 
 /** Compressed sparse rows: row r holds colIndex/values[rowStart[r] .. rowStart[r + 1]). */
 export interface CsrMatrix {

@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@xenova/transformers';
-import { ModelFormatError } from './runtime/errors.js';
-import { DEFAULT_TOKENIZER_DIR } from './runtime/paths.js';
+import { ModelFormatError } from '../runtime/errors.js';
+import { DEFAULT_TOKENIZER_DIR } from '../runtime/paths.js';
 import { EOS_ID, PAD_ID } from './t5_special_tokens.js';
 
 export { EOS_ID, PAD_ID };

@@ -13,8 +13,8 @@
  * refilled words are spliced into the original text at the verbs' offsets, and the result is checked.
  */
 import Tagger from 'wink-pos-tagger';
-import { Rng, mixSeed } from '../runtime/random.js';
-import { checkLocalModel, loadLocalPipeline, type LocalModelFiles } from './local_model.js';
+import { Rng, mixSeed } from '../../runtime/random.js';
+import { checkLocalModel, loadLocalPipeline, type LocalModelFiles } from '../local_model.js';
 
 export const DEFAULT_POS_MLM_SHARE = 0.1;
 const VERB_TAGS: ReadonlySet<string> = new Set(['VB', 'VBD', 'VBG', 'VBN', 'VBP', 'VBZ']);

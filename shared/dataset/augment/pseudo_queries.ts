@@ -10,9 +10,9 @@
  *   or two joined, drawn in proportion to score (seeded per document) without repeating a query.
  *   Lower case, like MS MARCO queries.
  */
-import { Rng, mixSeed } from '../runtime/random.js';
-import { checkLocalModel, loadLocalPipeline, type LocalModelFiles } from './local_model.js';
-import { lowercaseWords } from './words.js';
+import { Rng, mixSeed } from '../../runtime/random.js';
+import { checkLocalModel, loadLocalPipeline, type LocalModelFiles } from '../local_model.js';
+import { lowercaseWords } from '../words.js';
 
 /** Longest key phrase, in words: MS MARCO queries are about 6 words. */
 const MAX_PHRASE_WORDS = 4;

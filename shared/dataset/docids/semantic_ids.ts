@@ -38,7 +38,7 @@
  * one centroid, split the node by order.
  */
 import { kmeans } from 'ml-kmeans';
-import { mixSeed, Rng } from '../runtime/random.js';
+import { mixSeed, Rng } from '../../runtime/random.js';
 import { embeddingRowsOf, type EmbeddingRows } from './embedding_file.js';
 
 export interface SemanticDocidOptions {

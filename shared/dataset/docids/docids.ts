@@ -11,7 +11,7 @@
  *
  * Every target ends with `</s>` (1), so the decoder learns where a docid stops.
  */
-import { Rng, mixSeed } from '../runtime/random.js';
+import { Rng, mixSeed } from '../../runtime/random.js';
 import { EOS_ID } from '../t5_special_tokens.js';
 
 export const DOCID_SCHEMES = ['naive', 'atomic', 'semantic'] as const;

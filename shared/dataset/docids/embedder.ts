@@ -8,9 +8,9 @@
  * sample of `fitSample` documents (all of them when the corpus is no larger: the same model, and the
  * same embeddings, as fitting the whole corpus), then embeds every document in one more pass.
  */
-import { mixSeed, Rng } from '../runtime/random.js';
+import { mixSeed, Rng } from '../../runtime/random.js';
 import { EmbeddingFileWriter, type EmbeddingFile } from './embedding_file.js';
-import { checkLocalModel, loadLocalPipeline } from './local_model.js';
+import { checkLocalModel, loadLocalPipeline } from '../local_model.js';
 import { fitTfidfSvdModel, DEFAULT_EMBEDDING_DIMS } from './tfidf_svd.js';
 
 /** Texts per encoder call: bounds the padded (B, T, D) activations. */

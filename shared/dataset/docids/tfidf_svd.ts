@@ -13,8 +13,8 @@
  */
 import { randomizedSvd, DEFAULT_OVERSAMPLE, DEFAULT_POWER_ITERATIONS } from './randomized_svd.js';
 import type { CsrMatrix } from './randomized_svd.js';
-import { growF64, growU32 } from '../runtime/growable.js';
-import { lowercaseWords } from './words.js';
+import { growF64, growU32 } from '../../runtime/growable.js';
+import { lowercaseWords } from '../words.js';
 
 export interface TfidfSvdOptions {
   /** Seed of the SVD's random sketch: same texts and seed, same embeddings. */

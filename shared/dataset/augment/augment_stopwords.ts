@@ -12,8 +12,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InputError } from '../runtime/errors.js';
-import { REPO_ROOT } from '../runtime/paths.js';
+import { InputError } from '../../runtime/errors.js';
+import { REPO_ROOT } from '../../runtime/paths.js';
 
 /** The NLTK English stopword list shipped with the repo (see data/nltk-stopwords/MANIFEST.txt). */
 export const DEFAULT_STOPWORDS_FILE = join(REPO_ROOT, 'data', 'nltk-stopwords', 'english');
