@@ -9,7 +9,7 @@ import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
 import { accumulateGradients, type TokenBatch } from '../shared/model/grads.js';
 import { forwardFlops, trainStepFlops } from '../shared/model/flops.js';
-import { adamWStep, clipByGlobalNorm, newAdamWState } from '../shared/train/adamw.js';
+import { adamWStep, clipByGlobalNorm, newAdamWState } from '../shared/training/adamw.js';
 import { Rng } from '../shared/runtime/random.js';
 import type { PresetName, TrainMode } from '../shared/runtime/config.js';
 import { initLora } from '../shared/model/lora.js';

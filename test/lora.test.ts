@@ -22,8 +22,8 @@ import { AdaptedModel } from '../shared/model/peft.js';
 import { NF4_MAX_HALF_GAP, blockScales, quantizeNf4, NF4_BLOCK } from '../shared/model/nf4.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, loadAdapters, saveAdapters } from '../shared/model/lora_io.js';
 import { readSafetensors } from '../shared/model/safetensors.js';
-import { newAdamWState } from '../shared/train/adamw.js';
-import { Trainer } from '../worker/trainer.js';
+import { newAdamWState } from '../shared/training/adamw.js';
+import { Trainer } from '../shared/training/trainer.js';
 import { Rng } from '../shared/runtime/random.js';
 
 before(async () => { await initBackend('cpu'); });

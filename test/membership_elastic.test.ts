@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
 import { createLogger } from '../shared/runtime/log.js';
-import { PROTOCOL_VERSION } from '../shared/cluster_plan.js';
+import { PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
 import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
 import type { HeartbeatRequest } from '../proto/gen/dsi/v1/HeartbeatRequest.js';

@@ -20,8 +20,8 @@ import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
 import { accumulateGradients, batchLoss, type TokenBatch } from '../shared/model/grads.js';
-import { newAdamWState } from '../shared/train/adamw.js';
-import { Trainer, type TrainingExamples } from '../worker/trainer.js';
+import { newAdamWState } from '../shared/training/adamw.js';
+import { Trainer, type TrainingExamples } from '../shared/training/trainer.js';
 import { Rng } from '../shared/runtime/random.js';
 import { GRADIENT_PROBES } from './tensor_checks.js';
 

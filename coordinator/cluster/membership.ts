@@ -12,7 +12,7 @@ import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics
 import type { RingFormation } from '../../proto/gen/dsi/v1/RingFormation.js';
 import type { RingFailure__Output } from '../../proto/gen/dsi/v1/RingFailure.js';
 import type { Logger } from '../../shared/runtime/log.js';
-import { PROTOCOL_VERSION, RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../../shared/cluster_plan.js';
+import { PROTOCOL_VERSION, RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../../shared/training/cluster_plan.js';
 import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
 import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
 

@@ -17,8 +17,8 @@ import type { MemoryFigures } from '../../shared/model/peft.js';
 import { loadProtos } from '../../shared/runtime/proto_load.js';
 import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { REPO_ROOT } from '../../shared/runtime/paths.js';
-import { modelConfigHash, type RunPlan } from '../../shared/cluster_plan.js';
-import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/train/setup.js';
+import { modelConfigHash, type RunPlan } from '../../shared/training/cluster_plan.js';
+import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/training/setup.js';
 import type { ParamLayout } from '../../shared/model/params.js';
 import { resolveDataset, resolveRunDir } from '../run_inputs.js';
 import { evaluateRun, type EvalSummary } from './evaluate_run.js';
@@ -29,7 +29,7 @@ import { UploadRegistry, type UploadedState } from './uploads.js';
 import { CoordinatorTelemetry, type TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
 import { MonitorServer } from '../telemetry/monitor_server.js';
 import { TimelineWriter } from '../telemetry/timeline.js';
-import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/train/pruning.js';
+import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/training/pruning.js';
 
 export interface WorkerSummary {
   rank: number;

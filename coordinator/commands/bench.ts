@@ -8,7 +8,7 @@ import { benchPrepare } from '../bench_prepare.js';
 import { benchAllReduceCommand } from '../bench_allreduce_cli.js';
 import { benchTechniques, formatTechniques } from '../bench_techniques.js';
 import { benchTelemetry, formatTelemetryBench } from '../bench_telemetry.js';
-import { adaptedModelOptions } from '../../shared/train/setup.js';
+import { adaptedModelOptions } from '../../shared/training/setup.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
 
 const TIMED_STEPS = 5;

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { LoraTarget } from '../runtime/config.js';
 import { ModelFormatError } from '../runtime/errors.js';
-import { hfTensors } from './checkpoint.js';
+import { hfTensors } from './hf_folder.js';
 import { writeFileDurable } from '../runtime/durable_files.js';
 import { loraLayout, peftTargetModules, type LoraOptions } from './lora.js';
 import { transpose2d, type ParamLayout } from './params.js';

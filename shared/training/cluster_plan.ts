@@ -3,8 +3,8 @@
  * configuration and where the run starts. Both sides build the model from it the same way.
  */
 import { createHash } from 'node:crypto';
-import type { Config } from './runtime/config.js';
-import { PRESET_CONFIGS, configFingerprint } from './model/config.js';
+import type { Config } from '../runtime/config.js';
+import { PRESET_CONFIGS, configFingerprint } from '../model/config.js';
 
 /** Version of the coordinator/worker contract; a worker speaking another is refused at Join. */
 export const PROTOCOL_VERSION = 2;

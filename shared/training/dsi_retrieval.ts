@@ -7,7 +7,7 @@ import type { Weights } from '../model/t5.js';
 import { beamSearch } from '../model/beam_search.js';
 import type { DocidTrie } from '../model/docid_trie.js';
 import type { T5Tokenizer } from '../dataset/tokenizer.js';
-import { padBatch } from '../train/batches.js';
+import { padBatch } from './batches.js';
 import { evaluateRankings, writeTrecRun, type RetrievalMetrics, type ScoredDoc } from '../dataset/retrieval/metrics.js';
 
 /** A model ready to answer queries: weights, and the docids its trie was built from (same order). */

@@ -11,7 +11,7 @@ import { configToHf, readHfConfig, type T5Config } from './config.js';
 import { t5ParamLayout, transpose2d, type ParamLayout } from './params.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
 import { Rng } from '../runtime/random.js';
-import type { AdamWState } from '../train/adamw.js';
+import type { AdamWState } from '../training/adamw.js';
 import { syncDirSync, writeFileDurable } from '../runtime/durable_files.js';
 
 export const MODEL_FILE = 'model.safetensors';

@@ -4,18 +4,18 @@
  * step -> log -> stop. With one worker the reduction is the identity.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Config } from '../shared/runtime/config.js';
-import type { Logger } from '../shared/runtime/log.js';
-import type { T5Config } from '../shared/model/config.js';
-import type { ParamLayout } from '../shared/model/params.js';
-import { weightsFromFlat, type Weights } from '../shared/model/t5.js';
-import { accumulateGradients } from '../shared/model/grads.js';
-import type { DropoutContext } from '../shared/model/layers.js';
-import { adamWStep, clipByGlobalNorm } from '../shared/train/adamw.js';
-import type { TrainState } from '../shared/train/setup.js';
-import { learningRate, type LrSchedule } from '../shared/train/schedule.js';
-import { DataOrder, padBatch } from '../shared/train/batches.js';
-import { mixSeed } from '../shared/runtime/random.js';
+import type { Config } from '../runtime/config.js';
+import type { Logger } from '../runtime/log.js';
+import type { T5Config } from '../model/config.js';
+import type { ParamLayout } from '../model/params.js';
+import { weightsFromFlat, type Weights } from '../model/t5.js';
+import { accumulateGradients } from '../model/grads.js';
+import type { DropoutContext } from '../model/layers.js';
+import { adamWStep, clipByGlobalNorm } from './adamw.js';
+import type { TrainState } from './setup.js';
+import { learningRate, type LrSchedule } from './schedule.js';
+import { DataOrder, padBatch } from './batches.js';
+import { mixSeed } from '../runtime/random.js';
 
 /** What the trainer needs of a prepared dataset: examples by global index. */
 export interface TrainingExamples {

@@ -7,7 +7,7 @@
  * survivor redoes the step from the same state. Costs a copy of the trainable parameters and both
  * AdamW moments (3 x trainable x 4 bytes) and three memcpys per step; taken only in rings of 2+.
  */
-import type { TrainState } from '../shared/train/setup.js';
+import type { TrainState } from './setup.js';
 import type { LossScalerState } from './loss_scaler.js';
 
 export class StepSnapshot {

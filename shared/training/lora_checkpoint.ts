@@ -10,14 +10,14 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { ModelFormatError } from '../runtime/errors.js';
-import type { T5Config } from './config.js';
-import type { ParamLayout } from './params.js';
-import type { LoraOptions } from './lora.js';
-import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, loadHfModel, publishFolder, readVerifiedState, saveHfModel, sha256File } from './checkpoint.js';
+import type { T5Config } from '../model/config.js';
+import type { ParamLayout } from '../model/params.js';
+import type { LoraOptions } from '../model/lora.js';
+import { CONFIG_FILE, MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, loadHfModel, publishFolder, readVerifiedState, saveHfModel, sha256File } from '../model/hf_folder.js';
 import { writeFileDurable } from '../runtime/durable_files.js';
-import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, loadAdapters, saveAdapters } from './lora_io.js';
-import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';
-import type { AdamWState } from '../train/adamw.js';
+import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, loadAdapters, saveAdapters } from '../model/lora_io.js';
+import { readSafetensors, writeSafetensors, type SafeTensor } from '../model/safetensors.js';
+import type { AdamWState } from './adamw.js';
 
 export const ADAPTER_DIR = 'adapter';
 export const MERGED_DIR = 'merged';

@@ -5,10 +5,10 @@
  */
 import { PRESET_CONFIGS, type T5Config } from '../model/config.js';
 import { initParams, t5ParamLayout, type ParamLayout } from '../model/params.js';
-import { loadHfModel, loadTrainingCheckpoint, saveTrainingCheckpoint } from '../model/checkpoint.js';
+import { loadHfModel, loadTrainingCheckpoint, saveTrainingCheckpoint } from '../model/hf_folder.js';
 import { initLora } from '../model/lora.js';
 import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../model/peft.js';
-import { isLoraCheckpoint, loadLoraCheckpoint, saveLoraCheckpoint } from '../model/lora_checkpoint.js';
+import { isLoraCheckpoint, loadLoraCheckpoint, saveLoraCheckpoint } from './lora_checkpoint.js';
 import { weightsFromFlat, type Weights } from '../model/t5.js';
 import { mixSeed } from '../runtime/random.js';
 import { newAdamWState, type AdamWState } from './adamw.js';

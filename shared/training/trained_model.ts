@@ -4,11 +4,11 @@
  * NF4, deterministically, so search sees exactly the model that was trained and evaluated).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { T5Config } from './config.js';
-import { loadTrainingCheckpoint } from './checkpoint.js';
+import type { T5Config } from '../model/config.js';
+import { loadTrainingCheckpoint } from '../model/hf_folder.js';
 import { isLoraCheckpoint, loadLoraCheckpoint } from './lora_checkpoint.js';
-import { AdaptedModel } from './peft.js';
-import { weightsFromFlat, type Weights } from './t5.js';
+import { AdaptedModel } from '../model/peft.js';
+import { weightsFromFlat, type Weights } from '../model/t5.js';
 
 export interface TrainedModel {
   config: T5Config;
