@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PRESET_CONFIGS, readHfConfig, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
-import { loadHfModel, loadTrainingCheckpoint, saveHfModel, saveTrainingCheckpoint } from '../shared/model/hf_folder.js';
+import { loadHfModel, saveHfModel } from '../shared/model/hf_folder.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../shared/training/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../shared/model/safetensors.js';
 import { newAdamWState } from '../shared/training/adamw.js';
 

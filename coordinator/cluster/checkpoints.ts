@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { readVerifiedState } from '../../shared/model/hf_folder.js';
+import { readVerifiedState } from '../../shared/training/checkpoint.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 
 const CHECKPOINTS = 'checkpoints';

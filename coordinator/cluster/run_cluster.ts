@@ -29,7 +29,8 @@ import { UploadRegistry, type UploadedState } from './uploads.js';
 import { CoordinatorTelemetry, type TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
 import { MonitorServer } from '../telemetry/monitor_server.js';
 import { TimelineWriter } from '../telemetry/timeline.js';
-import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/training/pruning.js';
+import { isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/training/pruning.js';
+import { applyMasks } from '../../shared/model/pruning_masks.js';
 
 export interface WorkerSummary {
   rank: number;

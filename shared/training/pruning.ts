@@ -6,6 +6,7 @@
  * norms or position biases). Masks are bit sets (1 = keep), least significant bit first.
  */
 import type { ParamLayout, ParamSpec } from '../model/params.js';
+import type { MaskSet } from '../model/pruning_masks.js';
 
 export interface PruningSchedule {
   initial: number;
@@ -32,8 +33,6 @@ export function isMaskStep(s: PruningSchedule, step: number): boolean {
 export function prunableSpecs(layout: ParamLayout): ParamSpec[] {
   return layout.specs.filter((s) => s.transposed);
 }
-
-export type MaskSet = Map<string, Uint8Array>;
 
 /** k-th smallest |value| (0-based) by quickselect on a copy. */
 function kthSmallestAbs(values: Float32Array, k: number): number {
@@ -82,15 +81,6 @@ export function magnitudeMasks(layout: ParamLayout, params: Float32Array, sparsi
     }
   }
   return masks;
-}
-
-/** Zeroes the masked entries of a flat buffer laid out like the parameters (weights or gradients). */
-export function applyMasks(layout: ParamLayout, buf: Float32Array, masks: MaskSet): void {
-  for (const [name, bits] of masks) {
-    const s = layout.byName.get(name);
-    if (!s) throw new Error(`pruning mask for unknown parameter ${name}`);
-    for (let i = 0; i < s.size; i++) if (((bits[i >> 3] as number) & (1 << (i & 7))) === 0) buf[s.offset + i] = 0;
-  }
 }
 
 /** Share of zero entries of each prunable weight, and overall. */

@@ -5,7 +5,8 @@
  */
 import { PRESET_CONFIGS, type T5Config } from '../model/config.js';
 import { initParams, t5ParamLayout, type ParamLayout } from '../model/params.js';
-import { loadHfModel, loadTrainingCheckpoint, saveTrainingCheckpoint } from '../model/hf_folder.js';
+import { loadHfModel } from '../model/hf_folder.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from './checkpoint.js';
 import { initLora } from '../model/lora.js';
 import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../model/peft.js';
 import { isLoraCheckpoint, loadLoraCheckpoint, saveLoraCheckpoint } from './lora_checkpoint.js';

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { T5Config } from '../model/config.js';
-import { loadTrainingCheckpoint } from '../model/hf_folder.js';
+import { loadTrainingCheckpoint } from './checkpoint.js';
 import { isLoraCheckpoint, loadLoraCheckpoint } from './lora_checkpoint.js';
 import { AdaptedModel } from '../model/peft.js';
 import { weightsFromFlat, type Weights } from '../model/t5.js';
