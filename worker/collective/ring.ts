@@ -51,7 +51,7 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
 export const MAX_CHUNK_BYTES = 4 * (1 << 20) - (1 << 16);
 /** 30 s: a step of a t5-base on wasm takes seconds; a silent neighbour for 30 s is dead. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
-/** Chunks in the transport at once; 4 x 1 MiB keeps a loopback link busy (see bench_allreduce.ts). */
+/** Chunks in the transport at once; 4 x 1 MiB keeps a loopback link busy (see coordinator/bench/allreduce.ts). */
 export const DEFAULT_PIPELINE_DEPTH = 4;
 
 export interface RingOptions {

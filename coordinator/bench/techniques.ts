@@ -7,10 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../shared/runtime/config.js';
-import type { Logger } from '../shared/runtime/log.js';
-import { bytesPerElement } from '../worker/collective/wire.js';
-import { runCluster } from './cluster/run_cluster.js';
+import { loadConfig } from '../../shared/runtime/config.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { bytesPerElement } from '../../worker/collective/wire.js';
+import { runCluster } from '../cluster/run_cluster.js';
 
 export const TECHNIQUES: Record<string, string[]> = {
   full: ['--mode', 'full'],

@@ -3,8 +3,8 @@
  * Node's IPC channel with `serialization: 'advanced'` (typed arrays travel as typed arrays).
  * Addresses come over IPC rather than argv because every process binds port 0 first.
  */
-import { TRANSPORTS, type Transport } from './peers.js';
-import { WIRE_NAMES, type WireName } from './wire.js';
+import { TRANSPORTS, type Transport } from '../../worker/collective/peers.js';
+import { WIRE_NAMES, type WireName } from '../../worker/collective/wire.js';
 
 export type ToRingProcess =
   | { type: 'form'; id: number; transport: Transport; runId: string; epoch: number; rank: number; addresses: string[]; chunkBytes: number; timeoutMs: number; pipelineDepth: number }

@@ -1,14 +1,14 @@
 /**
  * A process that runs only the collective (its own event loop), driven by its parent over IPC:
- * tests and the all-reduce benchmark fork it as `node dist/worker/collective/ring_process.js [--host H]`.
+ * tests and the all-reduce benchmark fork it as `node dist/coordinator/bench/ring_process.js [--host H]`.
  * It binds a Collective server on H:0, reports the address, then serves the parent's requests in order
  * (ring_ipc.ts): form a ring, all-reduce, benchmark, TCP ceiling, close.
  */
 import { createLogger } from '../../shared/runtime/log.js';
 import { flagValue } from '../../shared/runtime/config.js';
-import { CollectiveServer } from './grpc_peer.js';
-import { createPeer } from './peers.js';
-import { Ring } from './ring.js';
+import { CollectiveServer } from '../../worker/collective/grpc_peer.js';
+import { createPeer } from '../../worker/collective/peers.js';
+import { Ring } from '../../worker/collective/ring.js';
 import { type FromRingProcess, parseToRingProcess, type ToRingProcess } from './ring_ipc.js';
 import { tcpBlast, tcpSink, TcpRingProbe } from './tcp_probe.js';
 

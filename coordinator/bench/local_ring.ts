@@ -5,9 +5,9 @@
  */
 import type { LoadedProtos } from '../../shared/runtime/proto_load.js';
 import { loadProtos } from '../../shared/runtime/proto_load.js';
-import { CollectiveServer } from './grpc_peer.js';
-import { createPeer, type Transport } from './peers.js';
-import { Ring, type RingOptions } from './ring.js';
+import { CollectiveServer } from '../../worker/collective/grpc_peer.js';
+import { createPeer, type Transport } from '../../worker/collective/peers.js';
+import { Ring, type RingOptions } from '../../worker/collective/ring.js';
 
 export type LocalRingOptions = Omit<RingOptions, 'rank' | 'worldSize' | 'runId' | 'epoch'> & { runId?: string; epoch?: number; /** @default 'tcp' */ transport?: Transport };
 

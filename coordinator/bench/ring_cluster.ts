@@ -5,10 +5,10 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from './ring.js';
-import type { Transport } from './peers.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from '../../worker/collective/ring.js';
+import type { Transport } from '../../worker/collective/peers.js';
 import { type FromRingProcess, parseFromRingProcess, type ToRingProcess } from './ring_ipc.js';
-import type { WireName } from './wire.js';
+import type { WireName } from '../../worker/collective/wire.js';
 
 const RING_PROCESS_SCRIPT = fileURLToPath(new URL('./ring_process.js', import.meta.url));
 

@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { REPO_ROOT } from '../shared/runtime/paths.js';
-import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
-import { NatsServer } from '../shared/runtime/telemetry/nats_server.js';
-import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
-import { stepTelemetry, workerMetrics } from '../shared/runtime/telemetry/step_metrics.js';
+import { REPO_ROOT } from '../../shared/runtime/paths.js';
+import { TelemetryConnection } from '../../shared/runtime/telemetry/connection.js';
+import { NatsServer } from '../../shared/runtime/telemetry/nats_server.js';
+import { stepSubject } from '../../shared/runtime/telemetry/payloads.js';
+import { stepTelemetry, workerMetrics } from '../../shared/runtime/telemetry/step_metrics.js';
 
 const run = promisify(execFile);
 /** Publishes timed on the step path (enough for a stable mean at microseconds each). */

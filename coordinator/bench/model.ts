@@ -4,17 +4,17 @@
  * achieved GFLOP/s over the matMul's says how much of the backend's best the model gets.
  */
 import * as tf from '@tensorflow/tfjs';
-import { PRESET_CONFIGS } from '../shared/model/config.js';
-import { initParams, t5ParamLayout } from '../shared/model/params.js';
-import { weightsFromFlat } from '../shared/model/t5.js';
-import { accumulateGradients, type TokenBatch } from '../shared/model/grads.js';
-import { forwardFlops, trainStepFlops } from '../shared/model/flops.js';
-import { adamWStep, clipByGlobalNorm, newAdamWState } from '../shared/training/adamw.js';
-import { Rng } from '../shared/runtime/random.js';
-import type { PresetName, TrainMode } from '../shared/runtime/config.js';
-import { initLora } from '../shared/model/lora.js';
-import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../shared/model/peft.js';
-import type { GpuAdapterReport } from '../shared/runtime/webgpu.js';
+import { PRESET_CONFIGS } from '../../shared/model/config.js';
+import { initParams, t5ParamLayout } from '../../shared/model/params.js';
+import { weightsFromFlat } from '../../shared/model/t5.js';
+import { accumulateGradients, type TokenBatch } from '../../shared/model/grads.js';
+import { forwardFlops, trainStepFlops } from '../../shared/model/flops.js';
+import { adamWStep, clipByGlobalNorm, newAdamWState } from '../../shared/training/adamw.js';
+import { Rng } from '../../shared/runtime/random.js';
+import type { PresetName, TrainMode } from '../../shared/runtime/config.js';
+import { initLora } from '../../shared/model/lora.js';
+import { AdaptedModel, fullMemory, type AdaptedModelOptions, type MemoryFigures } from '../../shared/model/peft.js';
+import type { GpuAdapterReport } from '../../shared/runtime/webgpu.js';
 
 export interface ModelBenchOptions {
   preset: PresetName;

@@ -12,11 +12,11 @@
  * follows a 1-element all-reduce so all ranks start together. GB/s are 1e9 bytes per second.
  */
 import { availableParallelism } from 'node:os';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from './ring.js';
-import type { Transport } from './peers.js';
-import { TRANSPORTS } from './peers.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from '../../worker/collective/ring.js';
+import type { Transport } from '../../worker/collective/peers.js';
+import { TRANSPORTS } from '../../worker/collective/peers.js';
 import { ProcessRing, RingProcess } from './ring_cluster.js';
-import type { WireName } from './wire.js';
+import type { WireName } from '../../worker/collective/wire.js';
 
 const MiB = 1 << 20;
 /** Untimed all-reduces per size and wire before the timed ones (connections, JIT, allocations). */

@@ -16,14 +16,14 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import os from 'node:os';
 import path from 'node:path';
-import type { Config } from '../shared/runtime/config.js';
-import type { Logger } from '../shared/runtime/log.js';
-import { loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
-import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
-import { bundledSampleOptions } from '../shared/dataset/prepare/options.js';
-import type { StageRecord } from '../shared/dataset/prepare/progress.js';
-import type { DatasetManifest } from '../shared/dataset/format.js';
-import { writeSyntheticCollection } from '../shared/dataset/synthetic.js';
+import type { Config } from '../../shared/runtime/config.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
+import { prepareDataset } from '../../shared/dataset/prepare/prepare.js';
+import { bundledSampleOptions } from '../../shared/dataset/prepare/options.js';
+import type { StageRecord } from '../../shared/dataset/prepare/progress.js';
+import type { DatasetManifest } from '../../shared/dataset/format.js';
+import { writeSyntheticCollection } from '../../shared/dataset/synthetic.js';
 
 /** The benchmarked configuration: every stage of the pipeline. */
 const BENCH_AUGMENT = 'stopwords,num2text,pos-mlm,num2text+stopwords';
@@ -96,7 +96,7 @@ export interface BenchPrepareScaleResult {
 async function benchPrepareScale(cfg: Config, log: Logger, n: number): Promise<number> {
   if (!Number.isInteger(n) || n < 100) throw new RangeError(`bench prepare: --passages must be an integer >= 100, got ${n}`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-bench-prepare-scale-'));
-  const cli = fileURLToPath(new URL('./cli.js', import.meta.url));
+  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
   const pipeline = `docids ${cfg.data.scheme}, augment ${SCALE_AUGMENT}, ${SCALE_PSEUDO_QUERIES} pseudo-query per document, BM25 top ${SCALE_BM25_TOP_K}`;
   try {
     const runs: ScaleRun[] = [];

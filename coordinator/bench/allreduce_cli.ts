@@ -3,11 +3,11 @@
  * ring all-reduce between N real worker processes, with the bandwidth of a plain TCP socket between
  * two processes measured in the same run as the ceiling. algbw and busbw as nccl-tests define them.
  */
-import { flagValue } from '../shared/runtime/config.js';
-import { ConfigError } from '../shared/runtime/errors.js';
-import { benchAllReduce } from '../worker/collective/bench_allreduce.js';
-import { TRANSPORTS, type Transport } from '../worker/collective/peers.js';
-import { WIRE_NAMES, type WireName } from '../worker/collective/wire.js';
+import { flagValue } from '../../shared/runtime/config.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
+import { benchAllReduce } from './allreduce.js';
+import { TRANSPORTS, type Transport } from '../../worker/collective/peers.js';
+import { WIRE_NAMES, type WireName } from '../../worker/collective/wire.js';
 
 const DEFAULT_SIZES_MIB = '1,4,16,64';
 const DEFAULT_ITERATIONS = 5;
