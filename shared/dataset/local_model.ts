@@ -51,7 +51,7 @@ export function checkLocalModel(dir: string, task: LocalTask, purpose: string): 
 
 /** Loads a checked folder as a transformers.js pipeline of `task`, offline. */
 export async function loadLocalPipeline(model: LocalModelFiles, task: LocalTask): Promise<(input: unknown, options?: unknown) => Promise<unknown>> {
-  // same resolution as shared/tokenizer.ts: name = folder, root = its parent, no remote or cache
+  // same resolution as shared/dataset/tokenizer.ts: name = folder, root = its parent, no remote or cache
   env.allowRemoteModels = false;
   env.allowLocalModels = true;
   env.useFSCache = false;

@@ -1,7 +1,8 @@
 /**
  * Writes that survive a crash: a file fsynced before anything points at it, a folder fsynced after a
- * rename inside it. Model checkpoints (shared/model/checkpoint.ts) and prepare's stage checkpoints
- * (shared/dataset/prepare/work_dir.ts) both build on these.
+ * rename inside it. Model folders and training checkpoints (shared/model/hf_folder.ts,
+ * shared/training/checkpoint.ts) and prepare's stage checkpoints (shared/dataset/prepare/work_dir.ts)
+ * all build on these.
  */
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';

@@ -1,6 +1,6 @@
 /**
  * Where the repository's bundled files are, found from this module's own location so that the
- * same code works from the sources (shared/paths.ts) and from the build (dist/shared/paths.js).
+ * same code works from the sources (shared/runtime/paths.ts) and from the build (dist/shared/runtime/paths.js).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -29,7 +29,7 @@ export const LOAD_OPTIONS = {
   oneofs: true,
 } as const satisfies protoLoader.Options;
 
-/** Folders above this file searched for `proto/` (source: shared/rpc/, build: dist/shared/rpc/). */
+/** Folders above this file searched for `proto/` (source: shared/runtime/, build: dist/shared/runtime/). */
 const MAX_PARENT_LEVELS = 5;
 
 export interface LoadedProtos {

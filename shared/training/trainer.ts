@@ -23,7 +23,7 @@ export interface TrainingExamples {
   example(i: number): { input: Int32Array; target: Int32Array };
 }
 
-/** Everything that changes during training (shared/train/setup.ts); checkpoints store exactly this. */
+/** Everything that changes during training (shared/training/setup.ts); checkpoints store exactly this. */
 export type { TrainState };
 
 export interface StepStats {

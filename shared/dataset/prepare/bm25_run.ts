@@ -1,6 +1,6 @@
 /**
  * The BM25 baseline of a prepared folder: every held-out query searched in a BM25 index of the documents
- * (shared/pipeline/bm25.ts, Anserini's k1 = 0.9, b = 0.4 by default), its top k saved as a TREC run
+ * (shared/dataset/retrieval/bm25.ts, Anserini's k1 = 0.9, b = 0.4 by default), its top k saved as a TREC run
  * (bm25.eval.trec, over docids) and scored by the same metric code as the model (metrics.ts).
  * `coordinator eval --bm25` re-reads the saved run and scores it again.
  *

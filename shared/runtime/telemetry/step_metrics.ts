@@ -6,7 +6,7 @@
 import type { WorkerMetrics, WorkerMetrics__Output } from '../../../proto/gen/dsi/v1/WorkerMetrics.js';
 import { TELEMETRY_VERSION, type StepTelemetry } from './payloads.js';
 
-/** What a worker measured in one step (worker/trainer.ts StepStats plus the ring's figures). */
+/** What a worker measured in one step (shared/training/trainer.ts StepStats plus the ring's figures). */
 export interface StepMeasurement {
   runId: string;
   rank: number;
