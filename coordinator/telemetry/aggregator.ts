@@ -4,7 +4,7 @@
  * heartbeats and NATS's buffered backlog arriving later add up to each step exactly once.
  * Views (Prometheus, the timeline, `top`, the dashboard) subscribe with onStep().
  */
-import type { StepTelemetry } from '../../shared/telemetry/payloads.js';
+import type { StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
 
 export type TelemetrySource = 'nats' | 'grpc';
 
