@@ -3,7 +3,7 @@
  * `coordinator <command>`: the one executable of the system. Each command lives in
  * coordinator/commands/<name>.ts and exports `run(args): Promise<number>` (the exit code).
  */
-import { ConfigError, InputError, ModelFormatError } from '../shared/errors.js';
+import { ConfigError, InputError, ModelFormatError } from '../shared/runtime/errors.js';
 
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 

@@ -1,8 +1,8 @@
 /** Finding run folders: runs/<timestamp> by default, newest last in name order. */
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../shared/paths.js';
-import { ConfigError } from '../shared/errors.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
+import { ConfigError } from '../shared/runtime/errors.js';
 
 /** The newest runs/<timestamp> folder that holds a checkpoint. */
 export function latestRunDir(root = path.join(REPO_ROOT, 'runs')): string {

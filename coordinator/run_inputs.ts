@@ -1,13 +1,13 @@
 /** Where a run lives and what it reads: its folder, and the prepared dataset (the bundled sample by default). */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../shared/config.js';
-import type { Logger } from '../shared/log.js';
-import type { T5Tokenizer } from '../shared/tokenizer.js';
+import type { Config } from '../shared/runtime/config.js';
+import type { Logger } from '../shared/runtime/log.js';
+import type { T5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { bundledSampleOptions } from '../shared/dataset/prepare/options.js';
-import { REPO_ROOT, SAMPLE_JSONL } from '../shared/paths.js';
+import { REPO_ROOT, SAMPLE_JSONL } from '../shared/runtime/paths.js';
 
 /** The run folder: the configured one, else runs/<UTC timestamp> (never an existing run's). */
 export function resolveRunDir(cfg: Config): string {

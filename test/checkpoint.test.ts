@@ -6,9 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { PRESET_CONFIGS, readHfConfig, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
-import { loadHfModel, loadTrainingCheckpoint, saveHfModel, saveTrainingCheckpoint } from '../shared/model/checkpoint.js';
+import { loadHfModel, saveHfModel } from '../shared/model/hf_folder.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../shared/training/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../shared/model/safetensors.js';
-import { newAdamWState } from '../shared/train/adamw.js';
+import { newAdamWState } from '../shared/training/adamw.js';
 
 const small: T5Config = { ...PRESET_CONFIGS['t5-tiny'], vocabSize: 64, dModel: 16, dKv: 4, dFf: 32, numHeads: 4, numLayers: 2, numDecoderLayers: 1 };
 

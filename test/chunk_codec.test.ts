@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadProtos } from '../shared/rpc/load.js';
+import { loadProtos } from '../shared/runtime/proto_load.js';
 import { fastChunkSerializer, varint } from '../worker/collective/chunk_codec.js';
 
 test('fast RingChunk serializer writes the same bytes as proto-loader, and they decode back', () => {

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { readSafetensors } from '../shared/model/safetensors.js';
 
 const run = promisify(execFile);

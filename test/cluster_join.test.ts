@@ -5,11 +5,11 @@ import { execFile, spawn } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
-import { REPO_ROOT } from '../shared/paths.js';
-import { loadProtos } from '../shared/rpc/load.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
+import { loadProtos } from '../shared/runtime/proto_load.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
-import { PROTOCOL_VERSION, modelConfigHash } from '../shared/cluster_plan.js';
-import { loadConfig } from '../shared/config.js';
+import { PROTOCOL_VERSION, modelConfigHash } from '../shared/training/cluster_plan.js';
+import { loadConfig } from '../shared/runtime/config.js';
 
 const run = promisify(execFile);
 

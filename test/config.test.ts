@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, positionals } from '../shared/config.js';
+import { loadConfig, positionals } from '../shared/runtime/config.js';
 
 test('precedence: a config file beats defaults, env beats the file, flags beat env', (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-config-'));

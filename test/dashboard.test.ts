@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { parseWorkersSnapshot } from '../coordinator/telemetry/snapshot.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');

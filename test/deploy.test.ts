@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
-import { describeConfig, loadConfig, type Config } from '../shared/config.js';
-import { REPO_ROOT } from '../shared/paths.js';
-import { freePort, NatsServer } from '../shared/telemetry/nats_server.js';
+import { describeConfig, loadConfig, type Config } from '../shared/runtime/config.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
+import { freePort, NatsServer } from '../shared/runtime/telemetry/nats_server.js';
 import { cli, LogWatcher } from './run_cli.js';
 import {
   imageExecutables, imageWorkdir, podTemplate, readYamlDocs, renderKustomization, type Container, type EnvVar, type K8sObject,

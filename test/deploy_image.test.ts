@@ -14,7 +14,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 import {
   copyParts, dockerIgnored, imageExecutables, imageWorkdir, parseDockerfile, podTemplate, readDockerignore, renderKustomization,
   type DockerStage,

@@ -5,7 +5,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
+import { initBackend } from '../shared/runtime/backend.js';
 import { embeddingLookup, matMul, relativePositionBuckets, rmsNorm, vocabLogits } from '../shared/model/layers.js';
 import { crossEntropy, crossEntropyReference } from '../shared/model/loss.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';

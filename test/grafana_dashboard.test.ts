@@ -8,9 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { RunMetrics } from '../coordinator/telemetry/prometheus.js';
-import { TELEMETRY_VERSION, type StepTelemetry } from '../shared/telemetry/payloads.js';
+import { TELEMETRY_VERSION, type StepTelemetry } from '../shared/runtime/telemetry/payloads.js';
 
 interface Panel { id: number; title: string; targets: Array<{ expr: string }> }
 

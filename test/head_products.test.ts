@@ -6,7 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
+import { initBackend } from '../shared/runtime/backend.js';
 import { headMix, headScores, type HeadImpl } from '../shared/model/head_products.js';
 import { layout, simdKernels } from '../shared/model/simd_kernels.js';
 import { maxAbsDiff } from './tensor_checks.js';

@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
-import { loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/log.js';
+import { initBackend } from '../shared/runtime/backend.js';
+import { loadConfig } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/log.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { decode, encode, shiftRight, weightsFromFlat, type Weights } from '../shared/model/t5.js';
@@ -22,10 +22,10 @@ import { AdaptedModel } from '../shared/model/peft.js';
 import { NF4_MAX_HALF_GAP, blockScales, quantizeNf4, NF4_BLOCK } from '../shared/model/nf4.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, loadAdapters, saveAdapters } from '../shared/model/lora_io.js';
 import { readSafetensors } from '../shared/model/safetensors.js';
-import { newAdamWState } from '../shared/train/adamw.js';
-import { PreparedOrder } from '../shared/train/sampler.js';
-import { Trainer } from '../worker/trainer.js';
-import { Rng } from '../shared/random.js';
+import { newAdamWState } from '../shared/training/adamw.js';
+import { PreparedOrder } from '../shared/training/sampler.js';
+import { Trainer } from '../shared/training/trainer.js';
+import { Rng } from '../shared/runtime/random.js';
 
 before(async () => { await initBackend('cpu'); });
 

@@ -5,15 +5,15 @@ import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
+import { initBackend } from '../shared/runtime/backend.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { decode, encode, weightsFromFlat, type Weights } from '../shared/model/t5.js';
 import { AdaptedModel } from '../shared/model/peft.js';
-import { loadHfModel } from '../shared/model/checkpoint.js';
-import { ADAPTER_DIR, MERGED_DIR, loadLoraCheckpoint, saveLoraCheckpoint } from '../shared/model/lora_checkpoint.js';
-import { loadTrainedModel } from '../shared/model/trained_model.js';
-import { Rng } from '../shared/random.js';
+import { loadHfModel } from '../shared/model/hf_folder.js';
+import { ADAPTER_DIR, MERGED_DIR, loadLoraCheckpoint, saveLoraCheckpoint } from '../shared/training/lora_checkpoint.js';
+import { loadTrainedModel } from '../shared/training/trained_model.js';
+import { Rng } from '../shared/runtime/random.js';
 
 before(async () => { await initBackend('cpu'); });
 

@@ -1,5 +1,5 @@
 /**
- * The local nats-server (shared/telemetry/nats_server.ts) dies with the process that started it,
+ * The local nats-server (shared/runtime/telemetry/nats_server.ts) dies with the process that started it,
  * even when that process is killed with SIGKILL: a coordinator killed hard leaves no server behind.
  */
 import { test } from 'node:test';
@@ -7,14 +7,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 
 /** How long the server may take to close its listener after its clients. */
 const LISTENER_GRACE_MS = 5_000;
 
 // without the watchdog the server outlives its parent and the socket never closes: the timeout fails the test
 test('local nats-server: SIGKILL of its parent process takes the server down too', { timeout: 30_000 }, async (t) => {
-  const mod = path.join(REPO_ROOT, 'dist', 'shared', 'telemetry', 'nats_server.js');
+  const mod = path.join(REPO_ROOT, 'dist', 'shared', 'runtime', 'telemetry', 'nats_server.js');
   const parent = spawn(process.execPath, ['--input-type=module', '-e',
     `const { NatsServer } = await import(${JSON.stringify(mod)}); const s = await NatsServer.start(); process.stdout.write(String(s.port) + '\\n');`],
     { stdio: ['ignore', 'pipe', 'inherit'] });

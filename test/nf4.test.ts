@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   DOUBLE_QUANT_BLOCK, DYNAMIC_MAP_8BIT, NF4_BLOCK, NF4_CODES, NF4_MAX_HALF_GAP, blockScales, dequantizeNf4, nf4Bytes, quantizeNf4,
 } from '../shared/model/nf4.js';
-import { Rng } from '../shared/random.js';
+import { Rng } from '../shared/runtime/random.js';
 
 /** bitsandbytes' NF4 table (functional.py, get_4bit_type('nf4')), typed in by hand from the source. */
 const BNB_NF4 = [-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453, -0.28444138169288635,

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Bm25Builder, buildBm25Index } from '../shared/pipeline/bm25.js';
-import type { Bm25Doc } from '../shared/pipeline/bm25.js';
-import { Rng } from '../shared/random.js';
+import { Bm25Builder, buildBm25Index } from '../shared/dataset/retrieval/bm25.js';
+import type { Bm25Doc } from '../shared/dataset/retrieval/bm25.js';
+import { Rng } from '../shared/runtime/random.js';
 
 // N = 3 documents of 6, 3 and 4 terms: avgdl = 13/3. "cat" and "dog" are each in 2 documents.
 const corpus: Bm25Doc[] = [

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { docidsOf, evaluateRankings, writeTrecRun } from '../shared/pipeline/metrics.js';
+import { docidsOf, evaluateRankings, writeTrecRun } from '../shared/dataset/retrieval/metrics.js';
 
 test('Hits@1, Hits@10 and MRR@10 on hand-built rankings', () => {
   const ten = (relevantAt: number, id: string): string[] =>

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { numbersToText } from '../shared/pipeline/augment_num2text.js';
+import { numbersToText } from '../shared/dataset/augment/augment_num2text.js';
 
 test('integers, commas and decimals as words, without hyphens', () => {
   assert.equal(numbersToText('42'), 'forty two');

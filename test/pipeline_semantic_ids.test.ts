@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { semanticDocids } from '../shared/pipeline/semantic_ids.js';
-import { Rng } from '../shared/random.js';
+import { semanticDocids } from '../shared/dataset/docids/semantic_ids.js';
+import { Rng } from '../shared/runtime/random.js';
 
 /** `count` points around `centre`, each coordinate N(0, sd²). */
 function blob(rng: Rng, centre: number[], count: number, sd: number): Float32Array[] {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../shared/errors.js';
-import { loadStopwords, removeStopwords } from '../shared/pipeline/augment_stopwords.js';
+import { InputError } from '../shared/runtime/errors.js';
+import { loadStopwords, removeStopwords } from '../shared/dataset/augment/augment_stopwords.js';
 
 const stopwords = await loadStopwords();
 

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomizedSvd, symmetricEigen } from '../shared/pipeline/randomized_svd.js';
-import type { CsrMatrix } from '../shared/pipeline/randomized_svd.js';
-import { fitTfidfSvd } from '../shared/pipeline/tfidf_svd.js';
-import { Rng } from '../shared/random.js';
+import { randomizedSvd, symmetricEigen } from '../shared/dataset/docids/randomized_svd.js';
+import type { CsrMatrix } from '../shared/dataset/docids/randomized_svd.js';
+import { fitTfidfSvd } from '../shared/dataset/docids/tfidf_svd.js';
+import { Rng } from '../shared/runtime/random.js';
 
 /** A dense row-major (rows, cols) matrix in CSR form. */
 function csr(dense: number[][]): CsrMatrix {

@@ -1,9 +1,9 @@
 /** Shared by the prepare tests: default options, a silent logger, and JSON-lines readers for the written folder. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createLogger } from '../shared/log.js';
-import { SAMPLE_JSONL } from '../shared/paths.js';
-import type { T5Tokenizer } from '../shared/tokenizer.js';
+import { createLogger } from '../shared/runtime/log.js';
+import { SAMPLE_JSONL } from '../shared/runtime/paths.js';
+import type { T5Tokenizer } from '../shared/dataset/tokenizer.js';
 import type { PrepareOptions } from '../shared/dataset/prepare/prepare.js';
 
 export function prepareOptions(tokenizer: T5Tokenizer, out: string, over: Partial<PrepareOptions> = {}): PrepareOptions {

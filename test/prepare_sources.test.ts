@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
-import { loadT5Tokenizer } from '../shared/tokenizer.js';
+import { loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { DOCUMENTS_FILE, QUERIES_FILE, SOURCE_IDS_FILE } from '../shared/dataset/format.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';

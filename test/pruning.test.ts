@@ -6,10 +6,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
-import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../shared/train/pruning.js';
+import { isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../shared/training/pruning.js';
+import { applyMasks } from '../shared/model/pruning_masks.js';
 import { readSafetensors } from '../shared/model/safetensors.js';
 
 const schedule: PruningSchedule = { initial: 0.1, final: 0.7, beginStep: 10, endStep: 30, every: 5, scope: 'global' };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mixSeed, Rng } from '../shared/random.js';
+import { mixSeed, Rng } from '../shared/runtime/random.js';
 
 const take = (rng: Rng, n: number): number[] => Array.from({ length: n }, () => rng.nextUint32());
 

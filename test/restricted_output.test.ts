@@ -6,7 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
+import { initBackend } from '../shared/runtime/backend.js';
 import { crossEntropyReference } from '../shared/model/loss.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';

@@ -5,13 +5,13 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
+import { initBackend } from '../shared/runtime/backend.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { decode, encode, shiftRight, weightsFromFlat } from '../shared/model/t5.js';
 import { DocidTrie } from '../shared/model/docid_trie.js';
 import { beamSearch } from '../shared/model/beam_search.js';
-import { docidToTokens } from '../shared/dataset/docids.js';
+import { docidToTokens } from '../shared/dataset/docids/docids.js';
 
 before(async () => { await initBackend('wasm'); });
 

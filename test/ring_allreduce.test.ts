@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadProtos } from '../shared/rpc/load.js';
+import { loadProtos } from '../shared/runtime/proto_load.js';
 import { RingClosedError, RingProtocolError, RingTimeoutError } from '../worker/collective/errors.js';
-import { startLocalCluster } from '../worker/collective/local_ring.js';
+import { startLocalCluster } from '../coordinator/bench/local_ring.js';
 import { TRANSPORTS } from '../worker/collective/peers.js';
 import type { AllReduceResult, Ring } from '../worker/collective/ring.js';
-import { ProcessRing, type RingProcess as RingProcessHandle } from '../worker/collective/ring_cluster.js';
+import { ProcessRing, type RingProcess as RingProcessHandle } from '../coordinator/bench/ring_cluster.js';
 import { f16BitsToNumber, f32BitsToBf16, f32BitsToF16, type WireName, wireErrorBound } from '../worker/collective/wire.js';
 
 const protos = loadProtos();

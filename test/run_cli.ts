@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 
 const run = promisify(execFile);
 export const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');

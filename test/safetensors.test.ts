@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelFormatError } from '../shared/errors.js';
+import { ModelFormatError } from '../shared/runtime/errors.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../shared/model/safetensors.js';
 
 const dir = await mkdtemp(join(tmpdir(), 'dsi-safetensors-'));

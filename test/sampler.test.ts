@@ -1,5 +1,5 @@
 /**
- * The training data loader's sampler (shared/train/sampler.ts) and what prepare writes for it
+ * The training data loader's sampler (shared/training/sampler.ts) and what prepare writes for it
  * (sampling.bin): seeded by global position, so 1, 2 and 4 workers draw the same examples; spans are
  * windows of their document, term queries its top terms; length buckets cover every example once.
  */
@@ -8,15 +8,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadT5Tokenizer, type T5Tokenizer } from '../shared/tokenizer.js';
+import { loadT5Tokenizer, type T5Tokenizer } from '../shared/dataset/tokenizer.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { readSamplingFile } from '../shared/dataset/sampling_file.js';
 import { SAMPLING_FILE } from '../shared/dataset/format.js';
-import { MixSampler, parseMix, type SamplerOptions } from '../shared/train/sampler.js';
-import { lengthBuckets, microBatchPositions } from '../shared/train/batches.js';
-import { loadConfig } from '../shared/config.js';
-import { decoderOutput, trainingData } from '../shared/train/training_data.js';
+import { MixSampler, parseMix, type SamplerOptions } from '../shared/training/sampler.js';
+import { lengthBuckets, microBatchPositions } from '../shared/training/batches.js';
+import { loadConfig } from '../shared/runtime/config.js';
+import { decoderOutput, trainingData } from '../shared/training/training_data.js';
 import { prepareOptions } from './prepare_helpers.js';
 
 let tok: T5Tokenizer;

@@ -5,17 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initBackend } from '../shared/backend.js';
-import { loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/log.js';
+import { initBackend } from '../shared/runtime/backend.js';
+import { loadConfig } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/log.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
-import { newAdamWState } from '../shared/train/adamw.js';
-import { Trainer } from '../worker/trainer.js';
-import { PreparedOrder, type PreparedExamples } from '../shared/train/sampler.js';
-import { LossScaler } from '../worker/loss_scaler.js';
-import { StepSnapshot } from '../worker/step_snapshot.js';
-import { Rng } from '../shared/random.js';
+import { newAdamWState } from '../shared/training/adamw.js';
+import { Trainer } from '../shared/training/trainer.js';
+import { PreparedOrder, type PreparedExamples } from '../shared/training/sampler.js';
+import { LossScaler } from '../shared/training/loss_scaler.js';
+import { StepSnapshot } from '../shared/training/step_snapshot.js';
+import { Rng } from '../shared/runtime/random.js';
 
 const model: T5Config = { ...PRESET_CONFIGS['t5-tiny'], vocabSize: 200, dModel: 32, dKv: 8, dFf: 64, numHeads: 4, numLayers: 1, numDecoderLayers: 1, dropoutRate: 0 };
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { loadProtos } from '../shared/rpc/load.js';
+import { loadProtos } from '../shared/runtime/proto_load.js';
 import { RingPeerError, RingProtocolError } from '../worker/collective/errors.js';
 import { CollectiveServer } from '../worker/collective/grpc_peer.js';
 import { Ring } from '../worker/collective/ring.js';

@@ -11,10 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { connect, JSONCodec } from 'nats';
-import { REPO_ROOT } from '../shared/paths.js';
-import { NatsServer } from '../shared/telemetry/nats_server.js';
-import { replayEvents } from '../shared/telemetry/events.js';
-import { parseStepTelemetry, type RunEvent, type StepTelemetry } from '../shared/telemetry/payloads.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
+import { NatsServer } from '../shared/runtime/telemetry/nats_server.js';
+import { replayEvents } from '../shared/runtime/telemetry/events.js';
+import { parseStepTelemetry, type RunEvent, type StepTelemetry } from '../shared/runtime/telemetry/payloads.js';
 
 const run = promisify(execFile);
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');

@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, JSONCodec } from 'nats';
-import { REPO_ROOT } from '../shared/paths.js';
-import { NatsServer } from '../shared/telemetry/nats_server.js';
-import { replayEvents } from '../shared/telemetry/events.js';
-import { parseStepTelemetry, type RunEvent } from '../shared/telemetry/payloads.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
+import { NatsServer } from '../shared/runtime/telemetry/nats_server.js';
+import { replayEvents } from '../shared/runtime/telemetry/events.js';
+import { parseStepTelemetry, type RunEvent } from '../shared/runtime/telemetry/payloads.js';
 import { LogWatcher } from './run_cli.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { TIMELINE_PHASES, type ChromeTraceEvent } from '../coordinator/telemetry/timeline.js';
 
 const run = promisify(execFile);

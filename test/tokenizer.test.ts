@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile, copyFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelFormatError } from '../shared/errors.js';
-import { DEFAULT_TOKENIZER_DIR } from '../shared/paths.js';
-import { EOS_ID, loadT5Tokenizer } from '../shared/tokenizer.js';
+import { ModelFormatError } from '../shared/runtime/errors.js';
+import { DEFAULT_TOKENIZER_DIR } from '../shared/runtime/paths.js';
+import { EOS_ID, loadT5Tokenizer } from '../shared/dataset/tokenizer.js';
 
 const tok = await loadT5Tokenizer();
 

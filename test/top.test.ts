@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../shared/paths.js';
-import { NatsServer } from '../shared/telemetry/nats_server.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
+import { NatsServer } from '../shared/runtime/telemetry/nats_server.js';
 import { LogWatcher } from './run_cli.js';
 
 const exec = promisify(execFile);

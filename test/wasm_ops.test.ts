@@ -6,7 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
+import { initBackend } from '../shared/runtime/backend.js';
 import { crossEntropy, crossEntropyReference } from '../shared/model/loss.js';
 import { vocabLogits } from '../shared/model/layers.js';
 import { headMix, headScores } from '../shared/model/head_products.js';

@@ -10,20 +10,20 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../shared/backend.js';
-import { loadConfig } from '../shared/config.js';
-import { createLogger } from '../shared/log.js';
-import type { GpuAdapterReport } from '../shared/webgpu.js';
+import { initBackend } from '../shared/runtime/backend.js';
+import { loadConfig } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/log.js';
+import type { GpuAdapterReport } from '../shared/runtime/webgpu.js';
 import { embeddingLookup, matMul } from '../shared/model/layers.js';
 import { crossEntropy, crossEntropyReference } from '../shared/model/loss.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
 import { accumulateGradients, batchLoss, type TokenBatch } from '../shared/model/grads.js';
-import { newAdamWState } from '../shared/train/adamw.js';
-import { Trainer } from '../worker/trainer.js';
-import { PreparedOrder, type PreparedExamples } from '../shared/train/sampler.js';
-import { Rng } from '../shared/random.js';
+import { newAdamWState } from '../shared/training/adamw.js';
+import { Trainer } from '../shared/training/trainer.js';
+import { PreparedOrder, type PreparedExamples } from '../shared/training/sampler.js';
+import { Rng } from '../shared/runtime/random.js';
 import { GRADIENT_PROBES } from './tensor_checks.js';
 
 // Tolerances, float32 on both sides; the webgpu kernels sum in another order than the cpu ones

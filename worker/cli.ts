@@ -4,10 +4,10 @@
  * on other hosts (or as Kubernetes pods) start them by hand with the run's --preset/--mode.
  */
 import os from 'node:os';
-import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/config.js';
-import { ConfigError } from '../shared/errors.js';
-import { createLogger } from '../shared/log.js';
-import { RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../shared/cluster_plan.js';
+import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/runtime/config.js';
+import { ConfigError } from '../shared/runtime/errors.js';
+import { createLogger } from '../shared/runtime/log.js';
+import { RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../shared/training/cluster_plan.js';
 import { runWorkerProcess, JoinRefusedError } from './worker_process.js';
 
 async function main(args: string[]): Promise<number> {

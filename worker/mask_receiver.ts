@@ -3,7 +3,7 @@
  * at the step the coordinator named, so every worker applies the same mask at the same step.
  */
 import type { PruningMaskChunk__Output } from '../proto/gen/dsi/v1/PruningMaskChunk.js';
-import type { MaskSet } from '../shared/train/pruning.js';
+import type { MaskSet } from '../shared/model/pruning_masks.js';
 
 export class MaskReceiver {
   /** The mask set in force, if any. */

@@ -4,12 +4,12 @@
  * uploads its state for checkpoints. It decides nothing (Horovod's split): the coordinator does.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../shared/log.js';
-import { loadConfig, type Config } from '../shared/config.js';
-import { initBackend } from '../shared/backend.js';
-import { loadProtos } from '../shared/rpc/load.js';
+import type { Logger } from '../shared/runtime/log.js';
+import { loadConfig, type Config } from '../shared/runtime/config.js';
+import { initBackend } from '../shared/runtime/backend.js';
+import { loadProtos } from '../shared/runtime/proto_load.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
-import { setUpTraining, type TrainingSetup } from '../shared/train/setup.js';
+import { setUpTraining, type TrainingSetup } from '../shared/training/setup.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
 import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
 import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
@@ -21,17 +21,18 @@ import { CollectiveServer } from './collective/grpc_peer.js';
 import { createPeer } from './collective/peers.js';
 import { Ring } from './collective/ring.js';
 import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './collective/errors.js';
-import { StepSnapshot } from './step_snapshot.js';
+import { StepSnapshot } from '../shared/training/step_snapshot.js';
 import { wireFromDtype } from './collective/wire.js';
-import { decoderOutput, trainingData } from '../shared/train/training_data.js';
-import { Trainer, type StepStats } from './trainer.js';
-import { LossScaler } from './loss_scaler.js';
+import { decoderOutput, trainingData } from '../shared/training/training_data.js';
+import { Trainer, type StepStats } from '../shared/training/trainer.js';
+import { LossScaler } from '../shared/training/loss_scaler.js';
 import { MaskReceiver } from './mask_receiver.js';
-import { applyMasks, sparsityReport, type MaskSet } from '../shared/train/pruning.js';
-import { TelemetryConnection } from '../shared/telemetry/connection.js';
-import { stepSubject } from '../shared/telemetry/payloads.js';
-import { stepTelemetry, workerMetrics } from '../shared/telemetry/step_metrics.js';
-import { modelConfigHash, PROTOCOL_VERSION, RUN_CONFIG_KEY, type RunPlan } from '../shared/cluster_plan.js';
+import { sparsityReport } from '../shared/training/pruning.js';
+import { applyMasks, type MaskSet } from '../shared/model/pruning_masks.js';
+import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
+import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
+import { stepTelemetry, workerMetrics } from '../shared/runtime/telemetry/step_metrics.js';
+import { modelConfigHash, PROTOCOL_VERSION, RUN_CONFIG_KEY, type RunPlan } from '../shared/training/cluster_plan.js';
 
 export interface WorkerProcessOptions {
   /** host:port of the coordinator. */

@@ -5,8 +5,8 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { readVerifiedState } from '../../shared/model/checkpoint.js';
-import { ConfigError } from '../../shared/errors.js';
+import { readVerifiedState } from '../../shared/training/checkpoint.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
 
 const CHECKPOINTS = 'checkpoints';
 const STEP_DIR = /^step-(\d{8})$/;

@@ -1,13 +1,13 @@
 /** Evaluation of a run's final state on held-out queries: metrics and a TREC run file. */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../../shared/config.js';
-import type { Logger } from '../../shared/log.js';
+import type { Config } from '../../shared/runtime/config.js';
+import type { Logger } from '../../shared/runtime/log.js';
 import type { PreparedDataset } from '../../shared/dataset/reader.js';
-import type { T5Tokenizer } from '../../shared/tokenizer.js';
-import { evaluateModel, retrievalModelOf } from '../../shared/eval/dsi_retrieval.js';
-import type { RetrievalMetrics } from '../../shared/pipeline/metrics.js';
-import { currentWeights, releaseWeights, type TrainingSetup } from '../../shared/train/setup.js';
+import type { T5Tokenizer } from '../../shared/dataset/tokenizer.js';
+import { evaluateModel, retrievalModelOf } from '../../shared/training/dsi_retrieval.js';
+import type { RetrievalMetrics } from '../../shared/dataset/retrieval/metrics.js';
+import { currentWeights, releaseWeights, type TrainingSetup } from '../../shared/training/setup.js';
 
 export type EvalSummary = RetrievalMetrics & { split: string; beam_size: number; trec_run: string };
 

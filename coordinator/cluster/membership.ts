@@ -11,10 +11,10 @@ import type { HeartbeatRequest__Output } from '../../proto/gen/dsi/v1/HeartbeatR
 import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics.js';
 import type { RingFormation } from '../../proto/gen/dsi/v1/RingFormation.js';
 import type { RingFailure__Output } from '../../proto/gen/dsi/v1/RingFailure.js';
-import type { Logger } from '../../shared/log.js';
-import { PROTOCOL_VERSION, RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../../shared/cluster_plan.js';
-import { WIRE_DTYPES, type WireName } from '../../worker/collective/wire.js';
-import type { RunEventBody } from '../../shared/telemetry/payloads.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { PROTOCOL_VERSION, RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../../shared/training/cluster_plan.js';
+import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
+import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
 
 export interface MembershipOptions {
   runId: string;

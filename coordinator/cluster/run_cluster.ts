@@ -8,17 +8,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../../shared/config.js';
-import { ConfigError } from '../../shared/errors.js';
-import type { Logger } from '../../shared/log.js';
-import { initBackend } from '../../shared/backend.js';
-import type { GpuAdapterReport } from '../../shared/webgpu.js';
+import type { Config } from '../../shared/runtime/config.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { initBackend } from '../../shared/runtime/backend.js';
+import type { GpuAdapterReport } from '../../shared/runtime/webgpu.js';
 import type { MemoryFigures } from '../../shared/model/peft.js';
-import { loadProtos } from '../../shared/rpc/load.js';
-import { loadT5Tokenizer } from '../../shared/tokenizer.js';
-import { REPO_ROOT } from '../../shared/paths.js';
-import { modelConfigHash, type RunPlan } from '../../shared/cluster_plan.js';
-import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/train/setup.js';
+import { loadProtos } from '../../shared/runtime/proto_load.js';
+import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
+import { REPO_ROOT } from '../../shared/runtime/paths.js';
+import { modelConfigHash, type RunPlan } from '../../shared/training/cluster_plan.js';
+import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/training/setup.js';
 import type { ParamLayout } from '../../shared/model/params.js';
 import { resolveDataset, resolveRunDir } from '../run_inputs.js';
 import { evaluateRun, type EvalSummary } from './evaluate_run.js';
@@ -31,9 +31,10 @@ import { MonitorServer } from '../telemetry/monitor_server.js';
 import { TimelineWriter } from '../telemetry/timeline.js';
 import type { EvaluationPoint } from '../telemetry/aggregator.js';
 import type { PreparedDataset } from '../../shared/dataset/reader.js';
-import type { T5Tokenizer } from '../../shared/tokenizer.js';
-import { decoderOutput, trainingData } from '../../shared/train/training_data.js';
-import { applyMasks, isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/train/pruning.js';
+import type { T5Tokenizer } from '../../shared/dataset/tokenizer.js';
+import { decoderOutput, trainingData } from '../../shared/training/training_data.js';
+import { isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/training/pruning.js';
+import { applyMasks } from '../../shared/model/pruning_masks.js';
 
 export interface WorkerSummary {
   rank: number;
@@ -80,7 +81,7 @@ export interface ClusterSummary {
   eval?: EvalSummary;
   /** --eval-every: retrieval on a subset of the split during training (the final `eval` is on all of it). */
   eval_curve?: EvaluationPoint[];
-  /** What the run trained on: the sampler's mix (shared/train/sampler.ts) and the decoder's output rows. */
+  /** What the run trained on: the sampler's mix (shared/training/sampler.ts) and the decoder's output rows. */
   training_data: { mix: string; decoder_output: 'docids' | 'vocab'; output_rows: number };
   checkpoint: string;
   workers: WorkerSummary[];

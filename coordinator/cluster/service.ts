@@ -2,7 +2,7 @@
 import { status } from '@grpc/grpc-js';
 import type { CoordinatorHandlers } from '../../proto/gen/dsi/v1/Coordinator.js';
 import type { StateChunk__Output } from '../../proto/gen/dsi/v1/StateChunk.js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/runtime/log.js';
 import type { Membership } from './membership.js';
 import type { UploadRegistry } from './uploads.js';
 

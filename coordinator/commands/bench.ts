@@ -1,17 +1,17 @@
 /** `coordinator bench <what>`: benchmarks that print figures (never pass/fail). */
-import { describeConfig, flagValue, hasFlag, loadConfig, positionals } from '../../shared/config.js';
-import { createLogger } from '../../shared/log.js';
-import { initBackend } from '../../shared/backend.js';
-import { ConfigError } from '../../shared/errors.js';
-import { benchModel } from '../bench_model.js';
-import { benchPrepare } from '../bench_prepare.js';
-import { benchAllReduceCommand } from '../bench_allreduce_cli.js';
-import { benchTechniques, formatTechniques } from '../bench_techniques.js';
-import { benchTelemetry, formatTelemetryBench } from '../bench_telemetry.js';
-import { benchQuality, formatQuality, QUALITY_VARIANTS } from '../bench_quality.js';
-import { adaptedModelOptions } from '../../shared/train/setup.js';
-import { formatAdapter } from '../../shared/webgpu.js';
-import { REPO_ROOT } from '../../shared/paths.js';
+import { describeConfig, flagValue, hasFlag, loadConfig, positionals } from '../../shared/runtime/config.js';
+import { createLogger } from '../../shared/runtime/log.js';
+import { initBackend } from '../../shared/runtime/backend.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
+import { benchModel } from '../bench/model.js';
+import { benchPrepare } from '../bench/prepare.js';
+import { benchAllReduceCommand } from '../bench/allreduce_cli.js';
+import { benchTechniques, formatTechniques } from '../bench/techniques.js';
+import { benchTelemetry, formatTelemetryBench } from '../bench/telemetry.js';
+import { benchQuality, formatQuality, QUALITY_VARIANTS } from '../bench/quality.js';
+import { adaptedModelOptions } from '../../shared/training/setup.js';
+import { formatAdapter } from '../../shared/runtime/webgpu.js';
+import { REPO_ROOT } from '../../shared/runtime/paths.js';
 import path from 'node:path';
 
 const TIMED_STEPS = 5;

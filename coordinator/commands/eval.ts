@@ -2,8 +2,8 @@
  * `coordinator eval --bm25 --data DIR [--json]`: Hits@1, Hits@10 and MRR@10 of the folder's saved BM25 run
  * on its held-out queries, scored by the same code as the DSI model.
  */
-import { describeConfig, hasFlag, loadConfig } from '../../shared/config.js';
-import { ConfigError } from '../../shared/errors.js';
+import { describeConfig, hasFlag, loadConfig } from '../../shared/runtime/config.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
 import { openPreparedDataset } from '../../shared/dataset/reader.js';
 import { evaluateSavedBm25 } from '../../shared/dataset/prepare/bm25_run.js';
 

@@ -3,9 +3,9 @@
  * raw MS MARCO in, a prepared-dataset folder out (shared/dataset/prepare/prepare.ts). Prints a summary,
  * or with --json the written manifest.
  */
-import { describeConfig, hasFlag, loadConfig } from '../../shared/config.js';
-import { createLogger } from '../../shared/log.js';
-import { loadT5Tokenizer } from '../../shared/tokenizer.js';
+import { describeConfig, hasFlag, loadConfig } from '../../shared/runtime/config.js';
+import { createLogger } from '../../shared/runtime/log.js';
+import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { prepareDataset } from '../../shared/dataset/prepare/prepare.js';
 import { prepareOptionsFromConfig } from '../../shared/dataset/prepare/options.js';
 import type { DatasetManifest } from '../../shared/dataset/format.js';

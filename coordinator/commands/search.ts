@@ -1,12 +1,12 @@
 /** `coordinator search --run-dir DIR "query" [--json]`: ranked docids, scores and passages from a trained run. */
-import { describeConfig, hasFlag, loadConfig, positionals } from '../../shared/config.js';
-import { createLogger } from '../../shared/log.js';
-import { initBackend } from '../../shared/backend.js';
-import { loadT5Tokenizer } from '../../shared/tokenizer.js';
+import { describeConfig, hasFlag, loadConfig, positionals } from '../../shared/runtime/config.js';
+import { createLogger } from '../../shared/runtime/log.js';
+import { initBackend } from '../../shared/runtime/backend.js';
+import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { openPreparedDataset } from '../../shared/dataset/reader.js';
-import { loadTrainedModel } from '../../shared/model/trained_model.js';
-import { retrievalModelOf, retrieve } from '../../shared/eval/dsi_retrieval.js';
-import { ConfigError } from '../../shared/errors.js';
+import { loadTrainedModel } from '../../shared/training/trained_model.js';
+import { retrievalModelOf, retrieve } from '../../shared/training/dsi_retrieval.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
 import { latestRunDir } from '../run_dirs.js';
 import { runCheckpoint } from '../cluster/checkpoints.js';
 import path from 'node:path';

@@ -3,10 +3,10 @@
  * train on the configured data (default: the bundled sample), evaluate and summarise.
  * SIGINT/SIGTERM: finish the current step, checkpoint, stop the workers, exit 0 (or --interrupted-exit-code).
  */
-import { describeConfig, flagValue, hasFlag, loadConfig, type Config } from '../../shared/config.js';
-import { ConfigError } from '../../shared/errors.js';
-import { createLogger, type Logger } from '../../shared/log.js';
-import { formatAdapter } from '../../shared/webgpu.js';
+import { describeConfig, flagValue, hasFlag, loadConfig, type Config } from '../../shared/runtime/config.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
+import { createLogger, type Logger } from '../../shared/runtime/log.js';
+import { formatAdapter } from '../../shared/runtime/webgpu.js';
 import { runCluster, type ClusterSummary } from '../cluster/run_cluster.js';
 import { newestValidCheckpoint } from '../cluster/checkpoints.js';
 import { resolveRunDir } from '../run_inputs.js';

@@ -6,10 +6,10 @@
  * snapshot (once every rank has reported, for NATS) and exits.
  */
 import { connect, JSONCodec, type NatsConnection } from 'nats';
-import { flagValue, hasFlag } from '../../shared/config.js';
-import { ConfigError } from '../../shared/errors.js';
-import { replayEvents } from '../../shared/telemetry/events.js';
-import { parseStepTelemetry, stepSubject, type RunEvent } from '../../shared/telemetry/payloads.js';
+import { flagValue, hasFlag } from '../../shared/runtime/config.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
+import { replayEvents } from '../../shared/runtime/telemetry/events.js';
+import { parseStepTelemetry, stepSubject, type RunEvent } from '../../shared/runtime/telemetry/payloads.js';
 import { TelemetryAggregator } from '../telemetry/aggregator.js';
 import { parseWorkersSnapshot, workersSnapshot, type WorkersSnapshot } from '../telemetry/snapshot.js';
 import { formatTopTable } from '../telemetry/top_table.js';

@@ -4,7 +4,7 @@
  * heartbeats and NATS's buffered backlog arriving later add up to each step exactly once.
  * Views (Prometheus, the timeline, `top`, the dashboard) subscribe with onStep().
  */
-import type { RunEventBody, StepTelemetry } from '../../shared/telemetry/payloads.js';
+import type { RunEventBody, StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
 
 /** One evaluation during training (the `evaluated` run event without its type). */
 export type EvaluationPoint = Omit<Extract<RunEventBody, { type: 'evaluated' }>, 'type'>;

@@ -3,14 +3,14 @@
  * or none), the subscription to every worker's step metrics, the run's event log in JetStream, and
  * the aggregator every view reads. Without NATS the gRPC heartbeats feed the same aggregator.
  */
-import type { Config } from '../../shared/config.js';
-import type { Logger } from '../../shared/log.js';
+import type { Config } from '../../shared/runtime/config.js';
+import type { Logger } from '../../shared/runtime/log.js';
 import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics.js';
-import { TelemetryConnection } from '../../shared/telemetry/connection.js';
-import { EventLog } from '../../shared/telemetry/events.js';
-import { NatsServer, findNatsServer } from '../../shared/telemetry/nats_server.js';
-import { parseStepTelemetry, stepSubject, type RunEventBody, type StepTelemetry } from '../../shared/telemetry/payloads.js';
-import { telemetryFromHeartbeat } from '../../shared/telemetry/step_metrics.js';
+import { TelemetryConnection } from '../../shared/runtime/telemetry/connection.js';
+import { EventLog } from '../../shared/runtime/telemetry/events.js';
+import { NatsServer, findNatsServer } from '../../shared/runtime/telemetry/nats_server.js';
+import { parseStepTelemetry, stepSubject, type RunEventBody, type StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
+import { telemetryFromHeartbeat } from '../../shared/runtime/telemetry/step_metrics.js';
 import { TelemetryAggregator } from './aggregator.js';
 
 /** Where the run's telemetry goes. */

@@ -7,8 +7,8 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { REPO_ROOT } from '../../shared/paths.js';
-import type { Logger } from '../../shared/log.js';
+import { REPO_ROOT } from '../../shared/runtime/paths.js';
+import type { Logger } from '../../shared/runtime/log.js';
 import type { CoordinatorTelemetry } from './coordinator_telemetry.js';
 import { RunMetrics } from './prometheus.js';
 import { workersSnapshot } from './snapshot.js';

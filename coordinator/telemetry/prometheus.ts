@@ -5,7 +5,7 @@
  * One registry per run (no module-global default registry), with Node's process metrics.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RunEvent, RunEventBody, StepTelemetry } from '../../shared/telemetry/payloads.js';
+import type { RunEvent, RunEventBody, StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
 import type { TelemetrySource } from './aggregator.js';
 
 /** Step time buckets (seconds): 10 ms to 2 minutes, t5-tiny on a CPU to t5-base on a slow node. */

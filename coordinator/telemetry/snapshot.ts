@@ -2,7 +2,7 @@
  * The per-worker snapshot that `coordinator top` and the dashboard show: latest step figures and
  * run averages per rank, as plain JSON (versioned like the NATS payloads).
  */
-import { TELEMETRY_VERSION, type StepTelemetry } from '../../shared/telemetry/payloads.js';
+import { TELEMETRY_VERSION, type StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
 import type { EvaluationPoint, TelemetryAggregator } from './aggregator.js';
 
 export interface WorkerRow {

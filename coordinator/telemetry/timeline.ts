@@ -9,7 +9,7 @@
  * since the timeline began; each phase ends where the next begins, so phases never overlap.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { StepTelemetry } from '../../shared/telemetry/payloads.js';
+import type { StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
 import type { TelemetryAggregator } from './aggregator.js';
 
 export interface ChromeTraceEvent {

@@ -30,8 +30,8 @@
  *   stage, embedder, augmentations, BM25 metrics (PipelineInfo below). Each added file has its
  *   size and sha256 under "files" like the data files.
  */
-import { InputError } from '../errors.js';
-import { isDocidScheme, type DocidScheme } from './docids.js';
+import { InputError } from '../runtime/errors.js';
+import { isDocidScheme, type DocidScheme } from './docids/docids.js';
 
 export const DATASET_FORMAT = 'dsi-prepared';
 /** Bump when a reader of the previous version would misread a folder; readers refuse newer versions. */

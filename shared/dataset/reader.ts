@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { InputError } from '../errors.js';
-import { docidProblem, docidToTokens } from './docids.js';
+import { InputError } from '../runtime/errors.js';
+import { docidProblem, docidToTokens } from './docids/docids.js';
 import { readSamplingFile, type SamplingData } from './sampling_file.js';
 import {
   DATA_FILES, DOCUMENTS_FILE, EXAMPLES_BIN_FILE, EXAMPLES_IDX_FILE, IDX_HEADER_BYTES, IDX_MAGIC, IDX_RECORD_WORDS,

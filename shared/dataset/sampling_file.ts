@@ -3,7 +3,7 @@
  * its top tf-idf terms, held in memory as one Int32Array with an offset table (~4 bytes per token).
  */
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors.js';
+import { InputError } from '../runtime/errors.js';
 
 export interface SamplingData {
   readonly documents: number;

@@ -11,7 +11,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rng, mixSeed } from '../random.js';
+import { Rng, mixSeed } from '../runtime/random.js';
 
 export interface SyntheticCollectionOptions {
   /** Folder to write the three files into (created). */

@@ -10,8 +10,8 @@
  */
 import { copyFile, link, mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InputError } from '../errors.js';
-import { docidProblem, modelVocabSize } from './docids.js';
+import { InputError } from '../runtime/errors.js';
+import { docidProblem, modelVocabSize } from './docids/docids.js';
 import { writeExamples, type WrittenExamples } from './examples_writer.js';
 import { HashedFile } from './hashed_file.js';
 import { StringHashIndex } from './store/hash_index.js';

@@ -3,8 +3,8 @@
  * round-trips. Presets t5-small/t5-base have exactly Hugging Face's shapes; t5-tiny is ours.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { ModelFormatError } from '../errors.js';
-import type { PresetName } from '../config.js';
+import { ModelFormatError } from '../runtime/errors.js';
+import type { PresetName } from '../runtime/config.js';
 
 export type FeedForward = 'relu' | 'gated-gelu';
 

@@ -11,9 +11,9 @@
  *   (N, Din) @ (Din, r) -> (N, r) @ (r, Dout) -> (N, Dout)
  * and `hfShape` gives PEFT's (r, Din) and (Dout, r).
  */
-import type { LoraTarget } from '../config.js';
+import type { LoraTarget } from '../runtime/config.js';
 import type { ParamLayout, ParamSpec } from './params.js';
-import { Rng } from '../random.js';
+import { Rng } from '../runtime/random.js';
 
 export interface LoraOptions {
   rank: number;                       // r

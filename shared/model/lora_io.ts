@@ -6,10 +6,10 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { LoraTarget } from '../config.js';
-import { ModelFormatError } from '../errors.js';
-import { hfTensors } from './checkpoint.js';
-import { writeFileDurable } from '../durable_files.js';
+import type { LoraTarget } from '../runtime/config.js';
+import { ModelFormatError } from '../runtime/errors.js';
+import { hfTensors } from './hf_folder.js';
+import { writeFileDurable } from '../runtime/durable_files.js';
 import { loraLayout, peftTargetModules, type LoraOptions } from './lora.js';
 import { transpose2d, type ParamLayout } from './params.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from './safetensors.js';

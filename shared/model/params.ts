@@ -7,7 +7,7 @@
  * transposed on load/save, which is exact. Embeddings and norms keep Hugging Face's layout.
  */
 import type { T5Config } from './config.js';
-import { Rng } from '../random.js';
+import { Rng } from '../runtime/random.js';
 
 export interface ParamSpec {
   name: string;          // Hugging Face name, e.g. 'encoder.block.0.layer.0.SelfAttention.q.weight'

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { ParamLayout, ParamSpec } from './params.js';
-import { applyMasks, type MaskSet } from '../train/pruning.js';
+import { applyMasks, type MaskSet } from './pruning_masks.js';
 import type { Weights } from './t5.js';
 import { loraLayout, loraScale, mergeLora, type LoraOptions } from './lora.js';
 import { dequantizeNf4, nf4Bytes, quantizeNf4, type Nf4Tensor } from './nf4.js';

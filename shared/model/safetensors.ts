@@ -11,7 +11,7 @@
 import { endianness } from 'node:os';
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { ModelFormatError } from '../errors.js';
+import { ModelFormatError } from '../runtime/errors.js';
 
 export type FloatDtype = 'F32' | 'F16' | 'BF16';
 export type IntDtype = 'I32' | 'I64';

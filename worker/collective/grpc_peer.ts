@@ -11,9 +11,9 @@
  * A new ring (other members, higher epoch) is a new GrpcPeer on the same server: no restart.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../../shared/log.js';
-import { ConfigError } from '../../shared/errors.js';
-import { loadProtos, type LoadedProtos } from '../../shared/rpc/load.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
+import { loadProtos, type LoadedProtos } from '../../shared/runtime/proto_load.js';
 import type { CollectiveClient, CollectiveDefinition, CollectiveHandlers } from '../../proto/gen/dsi/v1/Collective.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';

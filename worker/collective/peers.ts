@@ -2,7 +2,7 @@
  * Which transport carries a ring's chunks (config `cluster.transport`): the algorithm (ring.ts) is the
  * same over both, and so are the messages and their checks (collective.proto).
  */
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/runtime/log.js';
 import { type CollectiveServer, GrpcPeer } from './grpc_peer.js';
 import type { Peer } from './ring.js';
 import { TcpPeer } from './tcp_peer.js';

@@ -3,7 +3,7 @@
  * in that worker, whichever comes first; shared by the gRPC and the raw-TCP transport.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../../shared/log.js';
+import type { Logger } from '../../shared/runtime/log.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 
 /** The sending half of one Relay connection, as the registry sees it. */

@@ -16,8 +16,8 @@
  * partial sum beyond the wire format's range) propagates into that chunk's final value, so the flag is
  * "some rank saw a non-finite value": the caller skips the step everywhere.
  */
-import type { Logger } from '../../shared/log.js';
-import { ConfigError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
 import type { RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import type { RingPhase__Output } from '../../proto/gen/dsi/v1/RingPhase.js';
 import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './errors.js';
@@ -51,7 +51,7 @@ export const DEFAULT_CHUNK_BYTES = 1 << 20;
 export const MAX_CHUNK_BYTES = 4 * (1 << 20) - (1 << 16);
 /** 30 s: a step of a t5-base on wasm takes seconds; a silent neighbour for 30 s is dead. */
 export const DEFAULT_TIMEOUT_MS = 30_000;
-/** Chunks in the transport at once; 4 x 1 MiB keeps a loopback link busy (see bench_allreduce.ts). */
+/** Chunks in the transport at once; 4 x 1 MiB keeps a loopback link busy (see coordinator/bench/allreduce.ts). */
 export const DEFAULT_PIPELINE_DEPTH = 4;
 
 export interface RingOptions {

@@ -11,7 +11,7 @@
  */
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ConfigError } from '../../shared/errors.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
 import type { CollectiveClient } from '../../proto/gen/dsi/v1/Collective.js';
 import type { RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import type { TcpEndpointReply__Output } from '../../proto/gen/dsi/v1/TcpEndpointReply.js';

@@ -6,9 +6,9 @@
  */
 import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import type { Logger } from '../../shared/log.js';
-import { ConfigError } from '../../shared/errors.js';
-import type { LoadedProtos } from '../../shared/rpc/load.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import { ConfigError } from '../../shared/runtime/errors.js';
+import type { LoadedProtos } from '../../shared/runtime/proto_load.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { chunkHeadEncoder } from './chunk_codec.js';

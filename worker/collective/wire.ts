@@ -16,17 +16,9 @@
  * Bytes are little-endian (typed arrays on a little-endian host; `assertLittleEndian` checks).
  */
 import { endianness } from 'node:os';
-import type { WireDtype__Output } from '../../proto/gen/dsi/v1/WireDtype.js';
-
-export const WIRE_NAMES = ['fp32', 'fp16', 'bf16'] as const;
-export type WireName = (typeof WIRE_NAMES)[number];
-
-/** The proto enum value of each wire format. */
-export const WIRE_DTYPES: Readonly<Record<WireName, WireDtype__Output>> = {
-  fp32: 'WIRE_DTYPE_FP32',
-  fp16: 'WIRE_DTYPE_FP16',
-  bf16: 'WIRE_DTYPE_BF16',
-};
+import type { WireName } from '../../shared/runtime/wire_dtypes.js';
+// the names and proto values of the formats live in shared/ (the coordinator announces them too)
+export { WIRE_DTYPES, WIRE_NAMES, wireFromDtype, type WireName } from '../../shared/runtime/wire_dtypes.js';
 
 /** Unit roundoff (half an ulp at 1.0) of each format's round-to-nearest-even. */
 export const UNIT_ROUNDOFF: Readonly<Record<WireName, number>> = {
@@ -37,10 +29,6 @@ export const UNIT_ROUNDOFF: Readonly<Record<WireName, number>> = {
 
 /** Half the spacing of fp16 subnormals: the absolute error floor of one fp16 rounding. */
 const FP16_SUBNORMAL_HALF_STEP = 2 ** -25;
-
-export function wireFromDtype(dtype: WireDtype__Output): WireName | undefined {
-  return WIRE_NAMES.find((w) => WIRE_DTYPES[w] === dtype);
-}
 
 export function bytesPerElement(wire: WireName): number {
   return wire === 'fp32' ? 4 : 2;

@@ -11,9 +11,9 @@
  * (~40 bytes per document as strings, then packed); the file is removed when the ids are made.
  */
 import path from 'node:path';
-import { embedDocuments } from '../../pipeline/embedder.js';
-import { semanticDocids } from '../../pipeline/semantic_ids.js';
-import { atomicDocidTable, naiveDocidTable, packedDocidTable, type DocidScheme, type DocidTable } from '../docids.js';
+import { embedDocuments } from '../docids/embedder.js';
+import { semanticDocids } from '../docids/semantic_ids.js';
+import { atomicDocidTable, naiveDocidTable, packedDocidTable, type DocidScheme, type DocidTable } from '../docids/docids.js';
 import type { JsonValue } from '../format.js';
 import type { Stages } from './progress.js';
 

@@ -12,11 +12,11 @@
  * distinct (tag, previous, next) contexts, not with documents' length).
  */
 import { join } from 'node:path';
-import { ConfigError } from '../../errors.js';
-import { mixSeed } from '../../random.js';
-import { numbersToText } from '../../pipeline/augment_num2text.js';
-import { removeStopwords } from '../../pipeline/augment_stopwords.js';
-import { CorpusVerbFiller, MaskedLmVerbFiller, PosMlm, type PosMlmStats, type VerbSlot } from '../../pipeline/augment_pos_mlm.js';
+import { ConfigError } from '../../runtime/errors.js';
+import { mixSeed } from '../../runtime/random.js';
+import { numbersToText } from '../augment/augment_num2text.js';
+import { removeStopwords } from '../augment/augment_stopwords.js';
+import { CorpusVerbFiller, MaskedLmVerbFiller, PosMlm, type PosMlmStats, type VerbSlot } from '../augment/augment_pos_mlm.js';
 import type { JsonValue } from '../format.js';
 import { DocTextStore } from '../store/doc_texts.js';
 import { StringSpill } from '../store/string_spill.js';

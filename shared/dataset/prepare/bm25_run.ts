@@ -1,6 +1,6 @@
 /**
  * The BM25 baseline of a prepared folder: every held-out query searched in a BM25 index of the documents
- * (shared/pipeline/bm25.ts, Anserini's k1 = 0.9, b = 0.4 by default), its top k saved as a TREC run
+ * (shared/dataset/retrieval/bm25.ts, Anserini's k1 = 0.9, b = 0.4 by default), its top k saved as a TREC run
  * (bm25.eval.trec, over docids) and scored by the same metric code as the model (metrics.ts).
  * `coordinator eval --bm25` re-reads the saved run and scores it again.
  *
@@ -12,10 +12,10 @@
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { InputError } from '../../errors.js';
-import { Bm25Builder, type Bm25Index } from '../../pipeline/bm25.js';
-import { evaluateRankings, type RetrievalMetrics } from '../../pipeline/metrics.js';
-import type { DocidTable } from '../docids.js';
+import { InputError } from '../../runtime/errors.js';
+import { Bm25Builder, type Bm25Index } from '../retrieval/bm25.js';
+import { evaluateRankings, type RetrievalMetrics } from '../retrieval/metrics.js';
+import type { DocidTable } from '../docids/docids.js';
 import { BM25_RUN_FILE, type Query } from '../format.js';
 import type { TextCorpus } from './assign_docids.js';
 import type { PreparedDataset } from '../reader.js';

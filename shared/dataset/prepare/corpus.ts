@@ -10,7 +10,7 @@
  * Documents and source ids go to a DocumentStore on disk (document_store.ts: tens of bytes resident per
  * document); the queries stay in memory (about 100-200 bytes each: 10^6 queries, ~200 MB).
  */
-import { InputError } from '../../errors.js';
+import { InputError } from '../../runtime/errors.js';
 import type { StringHash } from '../store/hash_index.js';
 import { DocumentStore } from '../store/document_store.js';
 import type { BadInputPolicy } from '../sources/lines.js';

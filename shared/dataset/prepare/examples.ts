@@ -10,8 +10,8 @@
  * Inputs and text targets are cut to maxInputTokens (</s> kept); docid spellings come from docids.ts.
  * Documents, augmented texts and pseudo-queries are read from their stores as the examples are made.
  */
-import type { T5Tokenizer } from '../../tokenizer.js';
-import { docidToTokens, type DocidScheme, type DocidTable } from '../docids.js';
+import type { T5Tokenizer } from '../tokenizer.js';
+import { docidToTokens, type DocidScheme, type DocidTable } from '../docids/docids.js';
 import { EXAMPLE_KIND_INDEXING, EXAMPLE_KIND_RETRIEVAL, type Example } from '../format.js';
 import type { DocText } from '../store/doc_texts.js';
 import type { StageTimer } from './progress.js';

@@ -1,8 +1,8 @@
 /** PrepareOptions from the one config schema: for `coordinator prepare`, and for the bundled sample that `start` prepares. */
-import type { Config } from '../../config.js';
-import type { Logger } from '../../log.js';
-import { SAMPLE_JSONL } from '../../paths.js';
-import type { T5Tokenizer } from '../../tokenizer.js';
+import type { Config } from '../../runtime/config.js';
+import type { Logger } from '../../runtime/log.js';
+import { SAMPLE_JSONL } from '../../runtime/paths.js';
+import type { T5Tokenizer } from '../tokenizer.js';
 import type { PrepareOptions } from './prepare.js';
 
 /** Every option as configured (flags, env, --config file); `--format sample` without --input reads the bundled sample. */

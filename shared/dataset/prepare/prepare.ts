@@ -16,12 +16,12 @@
 import { createReadStream, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { ConfigError, InputError } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import { REPO_ROOT } from '../../paths.js';
-import { mixSeed, Rng } from '../../random.js';
-import type { T5Tokenizer } from '../../tokenizer.js';
-import type { DocidScheme, DocidTable } from '../docids.js';
+import { ConfigError, InputError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/log.js';
+import { REPO_ROOT } from '../../runtime/paths.js';
+import { mixSeed, Rng } from '../../runtime/random.js';
+import type { T5Tokenizer } from '../tokenizer.js';
+import type { DocidScheme, DocidTable } from '../docids/docids.js';
 import {
   AUGMENTED_FILE, BM25_RUN_FILE, SAMPLING_FILE, DOCIDS_FILE, SOURCE_IDS_FILE,
   type DatasetManifest, type JsonValue, type Query, type QuerySplit,
@@ -36,7 +36,7 @@ import { parseAugmentSpec, type AugmentationStep } from './augment.js';
 import { DOCID_PREFIX, DOCUMENT_PREFIX, type IndexingMode } from './examples.js';
 import { Stages } from './progress.js';
 import { samplingChunks } from './sampling.js';
-import { loadStopwords } from '../../pipeline/augment_stopwords.js';
+import { loadStopwords } from '../augment/augment_stopwords.js';
 import { augmentStage, bm25Stage, docidLines, docidStage, examplesStage, readStage } from './stages.js';
 import { WorkDir, workKey } from './work_dir.js';
 

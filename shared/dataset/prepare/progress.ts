@@ -11,7 +11,7 @@
  * with --expose-gc (as `bench prepare --passages` runs it): what the stage's data structures still hold,
  * which the resident set, lazily collected, only bounds.
  */
-import type { Logger } from '../../log.js';
+import type { Logger } from '../../runtime/log.js';
 
 /** Progress lines per stage: one every 2 s keeps a long run readable. */
 const PROGRESS_INTERVAL_MS = 2000;

@@ -4,8 +4,8 @@
  * document, NCI's DocAsQuery; a few of its key terms in random order). Written here once, because the
  * loader must not tokenize: it runs in every worker on every step.
  */
-import type { T5Tokenizer } from '../../tokenizer.js';
-import { lowercaseWords } from '../../pipeline/words.js';
+import type { T5Tokenizer } from '../tokenizer.js';
+import { lowercaseWords } from '../words.js';
 import { SAMPLING_MAX_TOKENS, SAMPLING_TERMS } from '../format.js';
 
 export interface SamplingPlan {

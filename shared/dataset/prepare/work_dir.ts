@@ -16,12 +16,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InputError } from '../../errors.js';
-import type { Logger } from '../../log.js';
+import { InputError } from '../../runtime/errors.js';
+import type { Logger } from '../../runtime/log.js';
 import type { JsonValue } from '../format.js';
 import type { StageRecord, Stages } from './progress.js';
 import type { SourceFile } from '../sources/lines.js';
-import { replaceFileDurable, syncDirSync } from '../../durable_files.js';
+import { replaceFileDurable, syncDirSync } from '../../runtime/durable_files.js';
 
 /** The checkpointed stages in run order; a stage's checkpoint is only used when every earlier one is. */
 export const CHECKPOINTS = ['read', 'docids', 'augment', 'bm25', 'examples-progress', 'examples'] as const;

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { InputError } from '../../errors.js';
+import { InputError } from '../../runtime/errors.js';
 
 /** One input file as the manifest records it, filled in while it is read. */
 export interface SourceFile {

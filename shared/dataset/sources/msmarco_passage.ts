@@ -8,7 +8,7 @@
  * without qrels is passed on with none and counted by the corpus stage; qrels of qids the queries file
  * lacks are counted as unused.qrels_of_unknown_queries).
  */
-import { InputError } from '../../errors.js';
+import { InputError } from '../../runtime/errors.js';
 import { BadInputPolicy, openSourceFile, readLines, type SourceFile } from './lines.js';
 import type { Source, SourceRecord } from './source.js';
 

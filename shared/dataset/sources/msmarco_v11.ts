@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
-import { InputError } from '../../errors.js';
+import { InputError } from '../../runtime/errors.js';
 import { BadInputPolicy, openSourceFile, parseJsonObject, readLines, textField, type SourceFile } from './lines.js';
 import type { Source, SourceRecord } from './source.js';
 

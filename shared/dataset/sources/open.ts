@@ -1,5 +1,5 @@
 /** Opens the input of `coordinator prepare` by format name. */
-import { ConfigError } from '../../errors.js';
+import { ConfigError } from '../../runtime/errors.js';
 import { openMsmarcoPassageSource } from './msmarco_passage.js';
 import { openMsmarcoV11Source } from './msmarco_v11.js';
 import { openSampleSource } from './sample.js';

@@ -4,7 +4,7 @@
  * its query, as is every passage whose pid is among its qrel_pids. A passage without a pid gets the
  * source id "q<qid>" (its query's).
  */
-import { InputError } from '../../errors.js';
+import { InputError } from '../../runtime/errors.js';
 import { BadInputPolicy, openSourceFile, parseJsonObject, readLines, textField } from './lines.js';
 import type { Source, SourceRecord } from './source.js';
 

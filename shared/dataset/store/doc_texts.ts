@@ -5,7 +5,7 @@
  * resumed prepare) by passing what save() returned to the constructor.
  */
 import { join } from 'node:path';
-import { GrowableArray, growI32, growU8 } from '../../growable.js';
+import { GrowableArray, growI32, growU8 } from '../../runtime/growable.js';
 import { readColumn, writeColumn } from './columns.js';
 import { StringSpill } from './string_spill.js';
 

@@ -11,7 +11,7 @@
  * prepare), read-only: the hash indexes are not saved, and only the read stage looks texts up.
  */
 import { join } from 'node:path';
-import { GrowableArray, growI32 } from '../../growable.js';
+import { GrowableArray, growI32 } from '../../runtime/growable.js';
 import { readColumn, writeColumn } from './columns.js';
 import type { Doc } from '../format.js';
 import { StringHashIndex, type StringHash, hash64 } from './hash_index.js';

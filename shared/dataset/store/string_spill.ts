@@ -10,7 +10,7 @@
  * microseconds.
  */
 import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { GrowableArray, growF64 } from '../../growable.js';
+import { GrowableArray, growF64 } from '../../runtime/growable.js';
 
 /** Bytes buffered before a write(2): keeps appends off the syscall path. */
 const WRITE_BUFFER_BYTES = 1 << 20; // 1 MiB

@@ -26,7 +26,7 @@ export interface JoinReply {
    */
   'livenessTimeoutMs'?: (number);
   /**
-   * The resolved run configuration (shared/config.ts Config) as JSON, so every worker trains with
+   * The resolved run configuration (shared/runtime/config.ts Config) as JSON, so every worker trains with
    * the same settings; the worker validates it with the same schema.
    */
   'configJson'?: (string);
@@ -56,7 +56,7 @@ export interface JoinReply__Output {
    */
   'livenessTimeoutMs': (number);
   /**
-   * The resolved run configuration (shared/config.ts Config) as JSON, so every worker trains with
+   * The resolved run configuration (shared/runtime/config.ts Config) as JSON, so every worker trains with
    * the same settings; the worker validates it with the same schema.
    */
   'configJson': (string);

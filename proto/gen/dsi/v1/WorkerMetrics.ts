@@ -44,7 +44,7 @@ export interface WorkerMetrics {
    */
   'tensorBytes'?: (number | string);
   /**
-   * Telemetry (shared/telemetry/payloads.ts StepTelemetry, the same figures as on NATS): compute_ms
+   * Telemetry (shared/runtime/telemetry/payloads.ts StepTelemetry, the same figures as on NATS): compute_ms
    * split into reading examples, forward + backward and the optimizer update;
    */
   'dataMs'?: (number | string);
@@ -109,7 +109,7 @@ export interface WorkerMetrics__Output {
    */
   'tensorBytes': (number);
   /**
-   * Telemetry (shared/telemetry/payloads.ts StepTelemetry, the same figures as on NATS): compute_ms
+   * Telemetry (shared/runtime/telemetry/payloads.ts StepTelemetry, the same figures as on NATS): compute_ms
    * split into reading examples, forward + backward and the optimizer update;
    */
   'dataMs': (number);

@@ -1,0 +1,21 @@
+/** Learning rate as a pure function of the step: linear warm-up, then linear/cosine decay or constant. */
+import type { LrDecay } from '../runtime/config.js';
+
+export interface LrSchedule {
+  peak: number;
+  warmupSteps: number;
+  totalSteps: number;
+  decay: LrDecay;
+  /** Final learning rate as a share of the peak. */
+  minRatio: number;
+}
+
+/** Learning rate of optimizer step `step` (0-based). */
+export function learningRate(s: LrSchedule, step: number): number {
+  if (step < s.warmupSteps) return (s.peak * (step + 1)) / s.warmupSteps;
+  if (s.decay === 'constant') return s.peak;
+  const span = Math.max(1, s.totalSteps - s.warmupSteps);
+  const progress = Math.min(1, (step - s.warmupSteps) / span);      // 0 -> 1 over the decay phase
+  const shape = s.decay === 'linear' ? 1 - progress : 0.5 * (1 + Math.cos(Math.PI * progress));
+  return s.peak * (s.minRatio + (1 - s.minRatio) * shape);
+}

@@ -1,0 +1,171 @@
+/**
+ * The training loop of one worker, in nanoGPT's phases: set LR -> forward/backward over
+ * micro-batches (gradients summed into one fused buffer) -> reduce across workers -> clip -> AdamW
+ * step -> log -> stop. With one worker the reduction is the identity.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { Config } from '../runtime/config.js';
+import type { Logger } from '../runtime/log.js';
+import type { T5Config } from '../model/config.js';
+import type { ParamLayout } from '../model/params.js';
+import { weightsFromFlat, type Weights } from '../model/t5.js';
+import { accumulateWeightedGradients, type OutputVocabulary, type WeightedBatch } from '../model/grads.js';
+import type { DropoutContext } from '../model/layers.js';
+import { adamWStep, clipByGlobalNorm } from './adamw.js';
+import type { TrainState } from './setup.js';
+import { learningRate, type LrSchedule } from './schedule.js';
+import { microBatchPositions, padBatch, lengthBuckets } from './batches.js';
+import type { ExampleSource, TrainingExample } from './sampler.js';
+import { mixSeed } from '../runtime/random.js';
+
+/** Everything that changes during training (shared/training/setup.ts); checkpoints store exactly this. */
+export type { TrainState };
+
+export interface StepStats {
+  step: number;              // 1-based index of the step just done
+  loss: number;              // token-mean loss over the global batch (after the reduce)
+  lr: number;
+  gradNorm: number;          // before clipping; NaN when skipped
+  skipped: boolean;          // the update was skipped (overflow somewhere)
+  samples: number;           // examples in the global batch
+  localSamples: number;      // examples this worker trained on
+  peakTensorBytes: number;   // tensor memory while weights and gradients were alive
+  tokens: number;            // target tokens this worker trained on
+  startedAtMs: number;       // wall clock at the step's start, Unix ms (timeline)
+  dataMs: number;            // reading and padding examples (part of computeMs)
+  computeMs: number;         // forward + backward
+  reduceMs: number;          // all-reduce (0 with one worker)
+  optimizerMs: number;
+}
+
+/** Averages a fused gradient (and the loss) over workers; identity with one worker. */
+export type GradientReducer = (grad: Float32Array, loss: number) => Promise<{ grad: Float32Array; loss: number; skip?: boolean }>;
+
+/**
+ * Turns the trainable flat buffer into the forward pass's weights each step. LoRA/QLoRA:
+ * shared/model/peft.ts AdaptedModel (frozen base + adapters).
+ */
+export interface WeightsSource {
+  build(trainable: Float32Array): Weights;
+  release(w: Weights): void;
+}
+
+/** Full fine-tuning: every parameter uploaded from the flat buffer, disposed after the step. */
+export function fullWeights(layout: ParamLayout): WeightsSource {
+  return { build: (p) => weightsFromFlat(layout, p), release: (w) => tf.dispose([...w.values()]) };
+}
+
+export interface TrainerOptions {
+  cfg: Config;
+  model: T5Config;
+  /** The trainable layout: the whole model (full), or the adapters (lora, qlora). */
+  layout: ParamLayout;
+  /** @default fullWeights(layout) */
+  weights?: WeightsSource;
+  /** Examples by global position (shared/training/sampler.ts). */
+  data: ExampleSource;
+  /** The decoder's output restricted to the docid tokens (training_data.ts decoderOutput); absent: whole vocabulary. */
+  output?: OutputVocabulary;
+  /** This worker's place in the ring (setShard changes it). */
+  rank: number;
+  worldSize: number;
+  log: Logger;
+  reduce?: GradientReducer;
+}
+
+export function lrSchedule(cfg: Config): LrSchedule {
+  const t = cfg.train;
+  return { peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.steps, decay: t.decay, minRatio: t.minLrRatio };
+}
+
+/** Dropout rate in force: the flag when set (>= 0), else the model config's own. */
+export function dropoutRate(cfg: Config, model: T5Config): number {
+  return cfg.model.dropout >= 0 ? cfg.model.dropout : model.dropoutRate;
+}
+
+export class Trainer {
+  private readonly schedule: LrSchedule;
+  private readonly grad: Float32Array;
+
+  constructor(private readonly o: TrainerOptions, readonly state: TrainState) {
+    this.schedule = lrSchedule(o.cfg);
+    this.grad = new Float32Array(o.layout.total);
+  }
+
+  /** Rank and world size change when the coordinator re-forms the ring. */
+  setShard(rank: number, worldSize: number): void {
+    this.o.rank = rank;
+    this.o.worldSize = worldSize;
+  }
+
+  /** Target tokens of the whole global batch of `step` (every rank computes the same number). */
+  private globalTargetTokens(step: number): number {
+    const G = this.o.cfg.train.batchSize;
+    let n = 0;
+    for (let p = step * G; p < (step + 1) * G; p++) n += this.o.data.exampleAt(p).target.length;
+    return n;
+  }
+
+  /** One optimizer step on this worker's share of the global batch. */
+  async step(): Promise<StepStats> {
+    const { cfg, model, layout, data, rank, worldSize } = this.o;
+    const s = this.state;
+    // 1) learning rate: a pure function of the step
+    const lr = learningRate(this.schedule, s.step);
+    // 2) forward + backward per micro-batch; gradients summed into one buffer, scaled so the sum is the mean
+    const t0 = performance.now();
+    const startedAtMs = performance.timeOrigin + t0;
+    const micro = microBatchPositions(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
+    const globalTargetTokens = this.globalTargetTokens(s.step);
+    let dataMs = performance.now() - t0;
+    this.grad.fill(0);
+    const source = this.o.weights ?? fullWeights(layout);
+    const weights = source.build(s.params);
+    let lossSum = 0, tokens = 0, peakTensorBytes = 0;
+    const rate = dropoutRate(cfg, model);
+    // LoRA dropout draws from the same context, so it needs one even when the model's own rate is 0
+    const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
+    try {
+      for (const [m, positions] of micro.entries()) {
+        const td = performance.now();
+        const examples = positions.map((p) => data.exampleAt(p));
+        // examples of like length forward together: a 64-token passage must not pad 100 8-token spans to 64
+        const buckets = lengthBuckets(examples.map((e) => e.input.length));
+        const groups: WeightedBatch[] = buckets.map((members, b) => {
+          const ex: TrainingExample[] = members.map((i) => examples[i] as TrainingExample);
+          // weight = this group's share of the global batch's target tokens, times N because the
+          // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
+          const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
+          tokens += ex.reduce((n, e) => n + e.input.length, 0);   // input tokens (no padding); target tokens below
+          // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
+          const drop: DropoutContext | undefined = dropping
+            ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m, b), calls: 0 } : undefined;
+          return { batch: padBatch(ex.map((e) => e.input), ex.map((e) => e.target)), weight: (worldSize * targetTokens) / globalTargetTokens, ...(drop ? { drop } : {}) };
+        });
+        dataMs += performance.now() - td;
+        const r = await accumulateWeightedGradients(model, layout, weights, groups, this.grad, this.o.output, cfg.train.labelSmoothing);
+        lossSum += r.loss;
+        peakTensorBytes = Math.max(peakTensorBytes, r.tensorBytes);
+        tokens += r.tokens;
+      }
+    } finally {
+      source.release(weights);
+    }
+    const computeMs = performance.now() - t0;
+    // 3) mean over workers: the only network wait of a step
+    const t1 = performance.now();
+    const reduced = this.o.reduce
+      ? await this.o.reduce(this.grad, lossSum)
+      : { grad: this.grad, loss: lossSum };
+    const reduceMs = performance.now() - t1;
+    // 4) clip, AdamW
+    const t2 = performance.now();
+    // a non-finite gradient on any worker (half-precision wire overflow): every worker skips the update
+    const skipped = reduced.skip === true;
+    const gradNorm = skipped ? NaN : clipByGlobalNorm(reduced.grad, cfg.train.gradClip);
+    if (!skipped) adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
+    s.step += 1;
+    const optimizerMs = performance.now() - t2;
+    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs, reduceMs, optimizerMs };
+  }
+}
