@@ -150,8 +150,10 @@ export function decode(
   if (c.tieWordEmbeddings) h = tf.mul(h, c.dModel ** -0.5);
   const table = c.tieWordEmbeddings ? shared : get<tf.Tensor2D>(w, 'lm_head.weight');           // (V, D)
   const head = !output ? table : (c.tieWordEmbeddings ? output.rows : undefined) ?? embeddingLookup(table, output.ids); // (V or R, D)
-  // frozen (LoRA): no (V, D) gradient product, the largest of the step for a T5 vocabulary
-  if (w.adapted?.frozen) return frozenMatMul(h, () => tf.transpose(head), true);               // (B*T, V or R)
+  // frozen (LoRA): no (V, D) gradient product, the largest of the step for a T5 vocabulary. The
+  // restricted rows are a temporary of this pass, gone before the backward one re-reads a lazy
+  // transpose: their (R, D) product goes through tf.matMul, whose gradient reaches h only
+  if (w.adapted?.frozen) return output ? tf.matMul(h, head, false, true) : frozenMatMul(h, () => tf.transpose(head), true); // (B*T, V or R)
   return vocabLogits(h, head);                                                                 // (B*T, V or R)
 }
 
