@@ -20,7 +20,9 @@ export function resolveRunDir(cfg: Config): string {
 export async function resolveDataset(cfg: Config, tok: T5Tokenizer, log: Logger): Promise<PreparedDataset> {
   let dir = cfg.data.dir ? path.resolve(cfg.data.dir) : '';
   if (!dir) {
-    dir = path.join(REPO_ROOT, 'runs', 'prepared', `msmarco-sample-${cfg.data.scheme}-seed${cfg.runtime.seed}-max${cfg.data.maxInputTokens}`);
+    // v2: with sampling.bin; -lc: lower-cased (folders of other settings are other folders)
+    const name = `msmarco-sample-v2-${cfg.data.scheme}-seed${cfg.runtime.seed}-max${cfg.data.maxInputTokens}${cfg.data.lowercase ? '-lc' : ''}`;
+    dir = path.join(REPO_ROOT, 'runs', 'prepared', name);
     if (!existsSync(path.join(dir, 'manifest.json'))) {
       log.info({ input: SAMPLE_JSONL, out: dir, scheme: cfg.data.scheme }, 'preparing the bundled MS MARCO sample');
       await prepareDataset(bundledSampleOptions(cfg, dir, tok, log)); // the same path as `coordinator prepare`

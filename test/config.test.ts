@@ -15,7 +15,7 @@ test('precedence: a config file beats defaults, env beats the file, flags beat e
   assert.equal(fromFile.train.steps, 11);
   assert.equal(fromFile.train.mode, 'qlora');
   assert.deepEqual(fromFile.lora.targets, ['q', 'v', 'wo']);
-  assert.equal(fromFile.train.batchSize, 32);                       // untouched default
+  assert.equal(fromFile.train.batchSize, 128);                      // untouched default (the recipe's)
   const envWins = loadConfig({ args: ['--config', file], env: { DSI_SEED: '9', DSI_STEPS: '12' } });
   assert.equal(envWins.runtime.seed, 9);
   assert.equal(envWins.train.steps, 12);

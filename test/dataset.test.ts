@@ -98,7 +98,9 @@ test('examples hold the tokens of their source text; eval queries never become e
   docs.forEach((doc, i) => {
     const ex = ds.example(i);
     assert.equal(ex.kind, EXAMPLE_KIND_INDEXING);
-    const expected = tok.encode(doc.text, 64);
+    // texts are lower-cased before tokenizing (the manifest says so; MS MARCO queries are lower case)
+    assert.equal(ds.manifest.lowercase, true);
+    const expected = tok.encode(doc.text.toLowerCase(), 64);
     assert.deepEqual(ex.input, expected);
     assert.equal(tok.decode(ex.input), tok.decode(expected));
     assert.deepEqual(ex.target, docTokens.get(doc.docid));
@@ -109,11 +111,11 @@ test('examples hold the tokens of their source text; eval queries never become e
   train.forEach((q, k) => {
     const ex = ds.example(1000 + k);
     assert.equal(ex.kind, EXAMPLE_KIND_RETRIEVAL);
-    assert.equal(tok.decode(ex.input), tok.decode(tok.encode(q.query, 64)));
+    assert.equal(tok.decode(ex.input), tok.decode(tok.encode(q.query.toLowerCase(), 64)));
     assert.deepEqual(ex.target, docTokens.get(q.docids[0] ?? ''));
   });
   const trainInputs = new Set(train.map((_, k) => ds.example(1000 + k).input.join(',')));
-  for (const q of ds.queries('eval')) assert.ok(!trainInputs.has(tok.encode(q.query, 64).join(',')), `eval query ${q.qid} is a training example`);
+  for (const q of ds.queries('eval')) assert.ok(!trainInputs.has(tok.encode(q.query.toLowerCase(), 64).join(',')), `eval query ${q.qid} is a training example`);
   assert.throws(() => ds.example(1800), /example index 1800 outside \[0, 1800\)/);
 });
 
@@ -178,6 +180,6 @@ test('the writer refuses a non-empty folder unless asked, and leaves no temporar
   assert.deepEqual(await readdir(out), ['keep.txt']);
   await plain(out, { scheme: 'atomic', seed: 3, overwrite: true });
   assert.deepEqual((await readdir(out)).sort(),
-    ['augmented.jsonl', 'docids.txt', 'documents.jsonl', 'examples.bin', 'examples.idx', 'manifest.json', 'queries.jsonl', 'source_ids.tsv']);
+    ['augmented.jsonl', 'docids.txt', 'documents.jsonl', 'examples.bin', 'examples.idx', 'manifest.json', 'queries.jsonl', 'sampling.bin', 'source_ids.tsv']);
   assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('.')), []);
 });

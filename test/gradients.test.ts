@@ -81,6 +81,12 @@ test('cross-entropy: fused gradient (softmax - one-hot) equals the gradient of l
   assert.ok(maxAbsDiff(ours.grad, theirs.grad) < 1e-6);
   // rows with weight 0 get exactly zero gradient
   assert.ok([...ours.grad.slice([2, 0], [1, 13]).dataSync()].every((g) => g === 0));
+  // label smoothing: the same agreement with the smoothed target of the plain form
+  const smoothed = tf.valueAndGrad((x: tf.Tensor) => crossEntropy(x as tf.Tensor2D, labels, weights, 0.1))(logits);
+  const plain = tf.valueAndGrad((x: tf.Tensor) => crossEntropyReference(x as tf.Tensor2D, labels, weights, 0.1))(logits);
+  assert.ok(Math.abs((smoothed.value.dataSync()[0] as number) - (plain.value.dataSync()[0] as number)) < 1e-5);
+  assert.ok(maxAbsDiff(smoothed.grad, plain.grad) < 1e-6);
+  assert.ok((smoothed.value.dataSync()[0] as number) !== (ours.value.dataSync()[0] as number), 'smoothing changes the loss');
 });
 
 test('relative position buckets follow Hugging Face\'s _relative_position_bucket', () => {

@@ -23,6 +23,7 @@ import { NF4_MAX_HALF_GAP, blockScales, quantizeNf4, NF4_BLOCK } from '../shared
 import { ADAPTER_CONFIG_FILE, ADAPTER_MODEL_FILE, loadAdapters, saveAdapters } from '../shared/model/lora_io.js';
 import { readSafetensors } from '../shared/model/safetensors.js';
 import { newAdamWState } from '../shared/training/adamw.js';
+import { PreparedOrder } from '../shared/training/sampler.js';
 import { Trainer } from '../shared/training/trainer.js';
 import { Rng } from '../shared/runtime/random.js';
 
@@ -180,7 +181,7 @@ for (const mode of ['lora', 'qlora'] as const) {
     const data = { numExamples: 16, example: (i: number) => ({ input: Int32Array.from([3 + (i % 30), 4 + ((i * 7) % 30), 1]), target: Int32Array.from([20 + (i % 10), 1]) }) };
     const adapters = initLora(adapted.lora, 9);
     const state = { step: 0, params: adapters.slice(), opt: newAdamWState(adapted.lora.total) };
-    const trainer = new Trainer({ cfg, model: C, layout: adapted.lora, weights: adapted, data, rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
+    const trainer = new Trainer({ cfg, model: C, layout: adapted.lora, weights: adapted, data: new PreparedOrder(data, cfg.runtime.seed), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
     const tensorsAfter: number[] = [];
     for (let i = 0; i < 3; i++) {
       assert.ok(Number.isFinite((await trainer.step()).loss));

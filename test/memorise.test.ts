@@ -13,6 +13,7 @@ import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { prepareOptions } from './prepare_helpers.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';
 import { initialModel } from '../shared/training/setup.js';
+import { PreparedOrder } from '../shared/training/sampler.js';
 import { Trainer } from '../shared/training/trainer.js';
 import { newAdamWState } from '../shared/training/adamw.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
@@ -36,7 +37,7 @@ test(`t5-tiny memorises ${PASSAGES} passages: Hits@1 = 1.0 within ${MAX_STEPS} s
   const cfg = loadConfig({ args: ['--batch-size', '16', '--lr', '3e-3', '--steps', String(MAX_STEPS), '--warmup-steps', '20', '--min-lr-ratio', '0'], env: {} });
   const { model, layout, params } = await initialModel(cfg, data.manifest.model_vocab_size);
   const state = { step: 0, params, opt: newAdamWState(layout.total) };
-  const trainer = new Trainer({ cfg, model, layout, data, rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
+  const trainer = new Trainer({ cfg, model, layout, data: new PreparedOrder(data, cfg.runtime.seed), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
   const docs = data.documents();
   assert.equal(docs.length, PASSAGES);
   const passagesAsQueries = docs.map((d) => ({ qid: d.docid, query: d.text, docids: [d.docid] }));
@@ -46,7 +47,7 @@ test(`t5-tiny memorises ${PASSAGES} passages: Hits@1 = 1.0 within ${MAX_STEPS} s
     await trainer.step();
     if (state.step >= CHECK_FROM && state.step % CHECK_EVERY === 0) {
       const weights = weightsFromFlat(layout, state.params);
-      const r = await evaluateModel({ config: model, weights, trie, docids: docs.map((d) => d.docid) }, tok, passagesAsQueries, { beamSize: 10, maxInputTokens: 64, batchSize: 16 });
+      const r = await evaluateModel({ config: model, weights, trie, docids: docs.map((d) => d.docid) }, tok, passagesAsQueries, { beamSize: 10, maxInputTokens: 64, batchSize: 16, lowercase: data.manifest.lowercase === true });
       curve.push([state.step, r.metrics.hits_at_1]);
       if (r.metrics.hits_at_1 === 1) break;
     }

@@ -41,7 +41,7 @@ test('prepare --json writes the folder and prints its manifest; eval --bm25 scor
   assert.equal(perQuery.size, 200, 'every held-out query ranked');
   // at most 50 each: BM25 returns only documents that share a term with the query
   assert.equal(Math.max(...perQuery.values()), 50);
-  assert.match(run50[0] ?? '', /^\d+ Q0 \d{3} 1 [\d.e+-]+ bm25$/);
+  assert.match(run50[0] ?? '', /^\d+ Q0 \d{1,3} 1 [\d.e+-]+ bm25$/);   // atomic docids (the default): 0..999
 
   const e = await cli(['eval', '--bm25', '--data', out, '--json']);
   assert.equal(e.code, 0, e.stderr);
@@ -110,7 +110,7 @@ const FORMER_SEED_11 = {
 test("start's bundled sample goes through prepare and keeps the former preparer's docids and split", async (t) => {
   const dir = tmp(t);
   const tok = await loadT5Tokenizer();
-  const cfg = loadConfig({ args: ['--seed', '11'], env: {} });
+  const cfg = loadConfig({ args: ['--seed', '11', '--docids', 'naive'], env: {} });   // the former preparer's scheme
   const m = await prepareDataset(bundledSampleOptions(cfg, path.join(dir, 'new'), tok, createLogger({ level: 'silent' })));
   const a = await openPreparedDataset(path.join(dir, 'new'));
   t.after(() => a.close());

@@ -8,7 +8,7 @@ import type { PrepareOptions } from '../shared/dataset/prepare/prepare.js';
 
 export function prepareOptions(tokenizer: T5Tokenizer, out: string, over: Partial<PrepareOptions> = {}): PrepareOptions {
   return {
-    format: 'sample', input: SAMPLE_JSONL, out, scheme: 'naive', seed: 7, evalFraction: 0.2, maxInputTokens: 64,
+    format: 'sample', input: SAMPLE_JSONL, out, scheme: 'naive', seed: 7, evalFraction: 0.2, maxInputTokens: 64, lowercase: true,
     indexing: 'inputs2targets', augment: '', posMlmShare: 0.1, mlmModel: '', pseudoQueries: 0, doc2queryModel: '',
     embedderModel: '', semanticK: 10, semanticMaxLeaf: 100, semanticFitSample: 50_000, semanticKmeansSample: 20_000, bm25TopK: 100, bm25K1: 0.9, bm25B: 0.4,
     skipBad: false, overwrite: false, tokenizer, log: createLogger({ level: 'silent' }), ...over,

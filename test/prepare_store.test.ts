@@ -157,7 +157,7 @@ test('prepare killed mid-run leaves no --out folder; the rerun cleans up and wri
   const dir = tmp(t);
   const files = writeSyntheticCollection({ dir: path.join(dir, 'in'), passages: 3000, seed: 5 });
   const args = (out: string): string[] => ['prepare', '--format', 'msmarco-passage', '--input', files.collection, '--queries', files.queries,
-    '--qrels', files.qrels, '--out', out, '--augment', 'stopwords', '--bm25-top-k', '10', '--json'];
+    '--qrels', files.qrels, '--out', out, '--augment', 'stopwords', '--bm25-top-k', '10', '--docids', 'naive', '--json'];
   const out = path.join(dir, 'out');
   const child = spawn(process.execPath, [CLI, ...args(out)], { env: { ...process.env, DSI_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs = new LogWatcher(child);

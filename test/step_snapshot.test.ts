@@ -11,14 +11,15 @@ import { createLogger } from '../shared/runtime/log.js';
 import { PRESET_CONFIGS, type T5Config } from '../shared/model/config.js';
 import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { newAdamWState } from '../shared/training/adamw.js';
-import { Trainer, type TrainingExamples } from '../shared/training/trainer.js';
+import { Trainer } from '../shared/training/trainer.js';
+import { PreparedOrder, type PreparedExamples } from '../shared/training/sampler.js';
 import { LossScaler } from '../shared/training/loss_scaler.js';
 import { StepSnapshot } from '../shared/training/step_snapshot.js';
 import { Rng } from '../shared/runtime/random.js';
 
 const model: T5Config = { ...PRESET_CONFIGS['t5-tiny'], vocabSize: 200, dModel: 32, dKv: 8, dFf: 64, numHeads: 4, numLayers: 1, numDecoderLayers: 1, dropoutRate: 0 };
 
-function syntheticData(n: number): TrainingExamples {
+function syntheticData(n: number): PreparedExamples {
   const rng = new Rng(7);
   const ex = Array.from({ length: n }, () => ({
     input: Int32Array.from({ length: 4 + rng.nextInt(6) }, () => 3 + rng.nextInt(190)),
@@ -32,7 +33,7 @@ test('a step rolled back from the snapshot and redone ends bit-identical; a work
   const cfg = loadConfig({ args: ['--batch-size', '4', '--steps', '5', '--warmup-steps', '1', '--wire', 'fp16'], env: {} });
   const layout = t5ParamLayout(model);
   const state = { step: 0, params: initParams(layout, 3), opt: newAdamWState(layout.total) };
-  const trainer = new Trainer({ cfg, model, layout, data: syntheticData(20), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
+  const trainer = new Trainer({ cfg, model, layout, data: new PreparedOrder(syntheticData(20), cfg.runtime.seed), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
   const scaler = LossScaler.initial('fp16', 1024, 1);   // window 1: every good step doubles the scale, so a missed restore shows
   const snapshot = new StepSnapshot();
   await trainer.step();

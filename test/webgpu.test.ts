@@ -21,7 +21,8 @@ import { initParams, t5ParamLayout } from '../shared/model/params.js';
 import { weightsFromFlat } from '../shared/model/t5.js';
 import { accumulateGradients, batchLoss, type TokenBatch } from '../shared/model/grads.js';
 import { newAdamWState } from '../shared/training/adamw.js';
-import { Trainer, type TrainingExamples } from '../shared/training/trainer.js';
+import { Trainer } from '../shared/training/trainer.js';
+import { PreparedOrder, type PreparedExamples } from '../shared/training/sampler.js';
 import { Rng } from '../shared/runtime/random.js';
 import { GRADIENT_PROBES } from './tensor_checks.js';
 
@@ -183,7 +184,7 @@ test('webgpu: whole T5 loss and gradient equal the cpu backend\'s, and match cen
 // the training run of determinism.test.ts: dropout on, accumulation 2, AdamW, 6 steps
 const stepModel: T5Config = { ...PRESET_CONFIGS['t5-tiny'], vocabSize: 200, dModel: 32, dKv: 8, dFf: 64, numHeads: 4, numLayers: 1, numDecoderLayers: 1, dropoutRate: 0.1 };
 
-function syntheticData(n: number): TrainingExamples {
+function syntheticData(n: number): PreparedExamples {
   const rng = new Rng(99);
   const ex = Array.from({ length: n }, () => ({
     input: Int32Array.from({ length: 5 + rng.nextInt(8) }, (_, i) => (i === 0 ? 1 : 3 + rng.nextInt(190))).reverse(),
@@ -197,7 +198,7 @@ async function lossCurve(backend: Backend, seed: number, steps: number): Promise
   const cfg = loadConfig({ args: ['--seed', String(seed), '--batch-size', '8', '--accumulate', '2', '--steps', String(steps), '--warmup-steps', '2'], env: {} });
   const layout = t5ParamLayout(stepModel);
   const state = { step: 0, params: initParams(layout, seed), opt: newAdamWState(layout.total) };
-  const trainer = new Trainer({ cfg, model: stepModel, layout, data: syntheticData(40), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
+  const trainer = new Trainer({ cfg, model: stepModel, layout, data: new PreparedOrder(syntheticData(40), cfg.runtime.seed), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);
   const losses: number[] = [], tensorsPerStep: number[] = [];
   for (let i = 0; i < steps; i++) {
     const before = tf.memory().numTensors;

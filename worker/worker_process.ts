@@ -23,6 +23,7 @@ import { Ring } from './collective/ring.js';
 import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './collective/errors.js';
 import { StepSnapshot } from '../shared/training/step_snapshot.js';
 import { wireFromDtype } from './collective/wire.js';
+import { decoderOutput, trainingData } from '../shared/training/training_data.js';
 import { Trainer, type StepStats } from '../shared/training/trainer.js';
 import { LossScaler } from '../shared/training/loss_scaler.js';
 import { MaskReceiver } from './mask_receiver.js';
@@ -104,8 +105,12 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
     let sparsity: number | null = null;
     const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss
     const masks = new MaskReceiver();
+    const examples = trainingData(cfg, data);
+    const output = decoderOutput(cfg, data);
+    log.info({ mix: examples.mix, decoderOutputRows: output?.ids.length ?? setup.model.vocabSize }, 'training data');
     const trainer = new Trainer({
-      cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}), data, rank, worldSize, log,
+      cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}),
+      data: examples.source, ...(output ? { output } : {}), rank, worldSize, log,
       reduce: async (grad, loss) => {
         if (!ring) throw new RingClosedError(rank);
         const S = scaler.scale;

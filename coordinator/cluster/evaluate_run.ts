@@ -5,8 +5,7 @@ import type { Config } from '../../shared/runtime/config.js';
 import type { Logger } from '../../shared/runtime/log.js';
 import type { PreparedDataset } from '../../shared/dataset/reader.js';
 import type { T5Tokenizer } from '../../shared/dataset/tokenizer.js';
-import { DocidTrie } from '../../shared/model/docid_trie.js';
-import { evaluateModel } from '../../shared/training/dsi_retrieval.js';
+import { evaluateModel, retrievalModelOf } from '../../shared/training/dsi_retrieval.js';
 import type { RetrievalMetrics } from '../../shared/dataset/retrieval/metrics.js';
 import { currentWeights, releaseWeights, type TrainingSetup } from '../../shared/training/setup.js';
 
@@ -15,19 +14,19 @@ export type EvalSummary = RetrievalMetrics & { split: string; beam_size: number;
 const PROGRESS_EVERY_QUERIES = 50;
 
 export async function evaluateRun(
-  cfg: Config, setup: TrainingSetup, data: PreparedDataset, tok: T5Tokenizer, runDir: string, log: Logger,
+  cfg: Config, setup: TrainingSetup, data: PreparedDataset, tok: T5Tokenizer, runDir: string, log: Logger, tag = '',
 ): Promise<EvalSummary> {
   const weights = currentWeights(setup);
   try {
     let queries = data.queries(cfg.eval.split);
     if (cfg.eval.maxQueries > 0) queries = queries.slice(0, cfg.eval.maxQueries);
-    const trecRun = path.join(runDir, 'eval', `run.${cfg.eval.split}.trec`);
+    const trecRun = path.join(runDir, 'eval', `run.${cfg.eval.split}${tag ? `.${tag}` : ''}.trec`);
     mkdirSync(path.dirname(trecRun), { recursive: true });
     let lastReport = 0;
     const r = await evaluateModel(
-      { config: setup.model, weights, trie: new DocidTrie(data.docidTokens()), docids: data.documents().map((d) => d.docid) }, tok, queries,
+      { ...retrievalModelOf(cfg, data, setup.model, weights) }, tok, queries,
       {
-        beamSize: cfg.eval.beamSize, maxInputTokens: data.manifest.max_input_tokens, trecRunFile: trecRun, runTag: 'dsi',
+        beamSize: cfg.eval.beamSize, maxInputTokens: data.manifest.max_input_tokens, lowercase: data.manifest.lowercase === true, trecRunFile: trecRun, runTag: 'dsi',
         onProgress: (done, total) => {
           if (done - lastReport >= PROGRESS_EVERY_QUERIES || done === total) { lastReport = done; log.info({ done, total }, 'evaluating'); }
         },

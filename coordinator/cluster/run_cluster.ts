@@ -29,6 +29,10 @@ import { UploadRegistry, type UploadedState } from './uploads.js';
 import { CoordinatorTelemetry, type TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
 import { MonitorServer } from '../telemetry/monitor_server.js';
 import { TimelineWriter } from '../telemetry/timeline.js';
+import type { EvaluationPoint } from '../telemetry/aggregator.js';
+import type { PreparedDataset } from '../../shared/dataset/reader.js';
+import type { T5Tokenizer } from '../../shared/dataset/tokenizer.js';
+import { decoderOutput, trainingData } from '../../shared/training/training_data.js';
 import { isMaskStep, magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/training/pruning.js';
 import { applyMasks } from '../../shared/model/pruning_masks.js';
 
@@ -75,6 +79,10 @@ export interface ClusterSummary {
   train_seconds: number;
   interrupted: boolean;
   eval?: EvalSummary;
+  /** --eval-every: retrieval on a subset of the split during training (the final `eval` is on all of it). */
+  eval_curve?: EvaluationPoint[];
+  /** What the run trained on: the sampler's mix (shared/training/sampler.ts) and the decoder's output rows. */
+  training_data: { mix: string; decoder_output: 'docids' | 'vocab'; output_rows: number };
   checkpoint: string;
   workers: WorkerSummary[];
   /** Where per-step metrics and run events went (NATS, a local nats-server, or the gRPC heartbeats only). */
@@ -203,6 +211,11 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
       losses.push(rank0?.metrics?.loss ?? NaN);
       if (step % cfg.train.logEvery === 0 || step === cfg.train.steps) logProgress(log, step, cfg.train.steps, members, t0, startStep);
       if (cfg.cluster.checkpointEvery > 0 && step % cfg.cluster.checkpointEvery === 0) await elastic(checkpoint);
+      if (cfg.eval.every > 0 && step % cfg.eval.every === 0 && step < cfg.train.steps) {
+        const point = await elastic(() => evaluateDuringTraining(runId, step, (performance.now() - t0) / 1000, members, uploads, setup, cfg, data, tok, runDir, log));
+        telemetry.aggregator.evaluations.push(point);
+        telemetry.event({ type: 'evaluated', ...point });
+      }
     }
     if (lastCheckpoint !== checkpointDir(runDir, step)) await elastic(checkpoint);
     members.closing = true;
@@ -224,6 +237,8 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   }
   const trainSeconds = (performance.now() - t0) / 1000;
   const evalResult = interrupted ? undefined : await evaluateRun(cfg, setup, data, tok, runDir, log);
+  if (evalResult) telemetry.aggregator.evaluations.push(evaluationPoint(step, trainSeconds, evalResult));
+  const output = decoderOutput(cfg, data);
   data.close();
   const workers = members.ordered().map(workerSummary);
   const done = step - startStep;
@@ -238,7 +253,10 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     skipped_steps: losses.filter((l) => Number.isNaN(l)).length,
     samples_per_s: (done * cfg.train.batchSize) / trainSeconds, tokens_per_s: workers.reduce((n, w) => n + w.tokens_per_s, 0),
     ...(schedule.final > 0 ? { pruning: { schedule, masks: pruning, final: sparsityReport(prunedLayout(setup), setup.adapted ? setup.baseParams : setup.state.params) } } : {}),
-    train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}), checkpoint: lastCheckpoint, workers,
+    train_seconds: trainSeconds, interrupted, ...(evalResult ? { eval: evalResult } : {}),
+    ...(cfg.eval.every > 0 ? { eval_curve: telemetry.aggregator.evaluations } : {}),
+    training_data: { mix: trainingData(cfg, data).mix, decoder_output: output ? 'docids' : 'vocab', output_rows: output?.ids.length ?? setup.model.vocabSize },
+    checkpoint: lastCheckpoint, workers,
     telemetry: { ...telemetry.summary(), metrics_url: monitor?.url ?? '', timeline: timeline ? timelineFile : '' },
   };
   writeFileSync(path.join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
@@ -316,6 +334,23 @@ async function takeCheckpoint(
   const removed = pruneCheckpoints(runDir, cfg.cluster.keepCheckpoints);
   log.info({ checkpoint: dir, step, bytes: state.bytes, removed }, 'checkpoint written');
   return dir;
+}
+
+function evaluationPoint(step: number, seconds: number, r: EvalSummary): EvaluationPoint {
+  return { step, seconds, queries: r.queries, hitsAt1: r.hits_at_1, hitsAt10: r.hits_at_10, mrrAt10: r.mrr_at_10 };
+}
+
+/** --eval-every: rank 0's weights after `step`, evaluated on the first eval.everyQueries queries (the workers wait). */
+async function evaluateDuringTraining(
+  runId: string, step: number, seconds: number, members: Membership, uploads: UploadRegistry, setup: TrainingSetup,
+  cfg: Config, data: PreparedDataset, tok: T5Tokenizer, runDir: string, log: Logger,
+): Promise<EvaluationPoint> {
+  const state = await fetchRank0State(runId, step, members, uploads, setup.trainLayout.total, false, 'eval');
+  setup.state.params = state.tensors.get('params') as Float32Array;   // sizes checked by fetchRank0State
+  const r = await evaluateRun({ ...cfg, eval: { ...cfg.eval, maxQueries: cfg.eval.everyQueries } }, setup, data, tok, runDir, log, `step-${step}`);
+  const point = evaluationPoint(step, seconds, r);
+  log.info({ ...point }, 'evaluated');
+  return point;
 }
 
 /** What pruning applies to: the trained weights (full), or the frozen base (lora/qlora). */

@@ -8,8 +8,11 @@ import { benchPrepare } from '../bench/prepare.js';
 import { benchAllReduceCommand } from '../bench/allreduce_cli.js';
 import { benchTechniques, formatTechniques } from '../bench/techniques.js';
 import { benchTelemetry, formatTelemetryBench } from '../bench/telemetry.js';
+import { benchQuality, formatQuality, QUALITY_VARIANTS } from '../bench/quality.js';
 import { adaptedModelOptions } from '../../shared/training/setup.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
+import { REPO_ROOT } from '../../shared/runtime/paths.js';
+import path from 'node:path';
 
 const TIMED_STEPS = 5;
 const DEFAULT_BENCH_WORKERS = 4;
@@ -25,7 +28,7 @@ const SAMPLE_TARGET_TOKENS = 4;
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   if (what === 'allreduce') {
@@ -54,6 +57,29 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
     return 0;
   }
+  if (what === 'quality') {
+    // its own flags: --minutes (training time per variant), --eval-every-seconds, --variants i,j (indexes into the list); the rest are run settings
+    const own = ['minutes', 'eval-every-seconds', 'variants', 'out'];
+    const rest = args.filter((a, i) => a !== what && !own.some((f) => a === `--${f}` || a.startsWith(`--${f}=`) || args[i - 1] === `--${f}`));
+    const num = (flag: string, d: number): number => {
+      const v = Number(flagValue(args, flag) ?? d);
+      if (!(v > 0)) throw new ConfigError(flag, `bench quality needs --${flag} as a number > 0, got ${flagValue(args, flag)}`);
+      return v;
+    };
+    const picked = flagValue(args, 'variants');
+    const variants = picked === undefined ? QUALITY_VARIANTS : picked.split(',').map((i) => {
+      const v = QUALITY_VARIANTS[Number(i)];
+      if (!v) throw new ConfigError('variants', `no variant ${i}: 0..${QUALITY_VARIANTS.length - 1} are ${QUALITY_VARIANTS.map((x) => `${x.scheme}/${x.data}`).join(', ')}`);
+      return v;
+    });
+    const cfg = loadConfig({ args: rest });
+    const log = createLogger({ level: cfg.runtime.logLevel });
+    await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
+    const outDir = flagValue(args, 'out') ?? path.join(REPO_ROOT, 'runs', `bench-quality-${Date.now()}`);
+    const rows = await benchQuality({ minutes: num('minutes', 3), evalEverySeconds: num('eval-every-seconds', 30), args: rest, variants, outDir, log });
+    process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatQuality(rows) + `curves: ${path.join(outDir, 'curves.svg')}\n`);
+    return 0;
+  }
   if (what === 'prepare') {
     // --passages N: the scale benchmark (N and 4N synthetic passages); its own flag, not a run setting
     const passages = flagValue(args, 'passages');
@@ -64,7 +90,7 @@ export async function run(args: string[]): Promise<number> {
   }
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
-  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry`);
+  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry, quality`);
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
   const r = await benchModel({

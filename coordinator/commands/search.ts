@@ -5,8 +5,7 @@ import { initBackend } from '../../shared/runtime/backend.js';
 import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { openPreparedDataset } from '../../shared/dataset/reader.js';
 import { loadTrainedModel } from '../../shared/training/trained_model.js';
-import { DocidTrie } from '../../shared/model/docid_trie.js';
-import { retrieve } from '../../shared/training/dsi_retrieval.js';
+import { retrievalModelOf, retrieve } from '../../shared/training/dsi_retrieval.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import { latestRunDir } from '../run_dirs.js';
 import { runCheckpoint } from '../cluster/checkpoints.js';
@@ -28,9 +27,9 @@ export async function run(args: string[]): Promise<number> {
   const data = await openPreparedDataset(ckpt.dataDir);
   const docs = data.documents();
   const tok = await loadT5Tokenizer();
-  const model = { config: ckpt.config, weights: ckpt.weights, trie: new DocidTrie(data.docidTokens()), docids: docs.map((d) => d.docid) };
+  const model = retrievalModelOf(cfg, data, ckpt.config, ckpt.weights);
   const maxInputTokens = data.manifest.max_input_tokens;
-  const ranked = await retrieve(model, tok, queries, { beamSize: cfg.eval.beamSize, maxInputTokens });
+  const ranked = await retrieve(model, tok, queries, { beamSize: cfg.eval.beamSize, maxInputTokens, lowercase: data.manifest.lowercase === true });
   const byDocid = new Map(docs.map((d) => [d.docid, d]));
   const results = queries.map((query, i) => ({
     query,

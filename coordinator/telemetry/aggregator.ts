@@ -4,7 +4,10 @@
  * heartbeats and NATS's buffered backlog arriving later add up to each step exactly once.
  * Views (Prometheus, the timeline, `top`, the dashboard) subscribe with onStep().
  */
-import type { StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
+import type { RunEventBody, StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
+
+/** One evaluation during training (the `evaluated` run event without its type). */
+export type EvaluationPoint = Omit<Extract<RunEventBody, { type: 'evaluated' }>, 'type'>;
 
 export type TelemetrySource = 'nats' | 'grpc';
 
@@ -31,6 +34,8 @@ export class TelemetryAggregator {
   /** Steps taken from each source (duplicates from the other source are not counted). */
   readonly received: Record<TelemetrySource, number> = { nats: 0, grpc: 0 };
   duplicates = 0;
+  /** --eval-every's retrieval figures, in step order (the dashboard's evaluation curve). */
+  readonly evaluations: EvaluationPoint[] = [];
 
   constructor(readonly runId: string) {}
 

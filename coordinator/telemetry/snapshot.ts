@@ -3,7 +3,7 @@
  * run averages per rank, as plain JSON (versioned like the NATS payloads).
  */
 import { TELEMETRY_VERSION, type StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
-import type { TelemetryAggregator } from './aggregator.js';
+import type { EvaluationPoint, TelemetryAggregator } from './aggregator.js';
 
 export interface WorkerRow {
   rank: number;
@@ -31,6 +31,8 @@ export interface WorkersSnapshot {
   worldSize: number;
   atMs: number;
   workers: WorkerRow[];
+  /** --eval-every's figures so far (empty without it). */
+  evaluations: EvaluationPoint[];
 }
 
 /** Recent steps per worker in a snapshot. */
@@ -52,7 +54,7 @@ export function workersSnapshot(a: TelemetryAggregator, meta: { telemetry: strin
       recent: a.history(rank).slice(-SNAPSHOT_RECENT_STEPS).map((s) => ({ step: s.step, stepMs: s.stepMs, phasesMs: s.phasesMs, loss: s.loss, samplesPerSec: s.samplesPerSec })),
     };
   });
-  return { v: TELEMETRY_VERSION, runId: a.runId, telemetry: meta.telemetry, worldSize: meta.worldSize, atMs: Date.now(), workers };
+  return { v: TELEMETRY_VERSION, runId: a.runId, telemetry: meta.telemetry, worldSize: meta.worldSize, atMs: Date.now(), workers, evaluations: [...a.evaluations] };
 }
 
 /** Narrows /api/workers JSON (from another process) to a WorkersSnapshot; throws naming the field. */

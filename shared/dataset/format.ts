@@ -22,6 +22,10 @@
  *   source_ids.tsv   `source_id<TAB>docid` per source passage id (duplicates passages share one docid).
  *   augmented.jsonl  one line per augmented text: {"docid", "augmentation", "text"} (corpora and pseudo-queries).
  *   bm25.eval.trec   BM25 top-k of every held-out query, a TREC run over docids.
+ *   sampling.bin     what the training loader draws query-like examples from (sampler.ts): one int32 LE
+ *                    stream, per document in document order: n, then the n token ids of the document (cut
+ *                    to SAMPLING_MAX_TOKENS, no </s>), then m, then m terms each as k followed by k token
+ *                    ids (the document's highest tf-idf words, best first).
  *   manifest.json's optional "pipeline" object: sources, options, tool versions, counts and throughput per
  *   stage, embedder, augmentations, BM25 metrics (PipelineInfo below). Each added file has its
  *   size and sha256 under "files" like the data files.
@@ -42,6 +46,11 @@ export const DOCIDS_FILE = 'docids.txt';
 export const SOURCE_IDS_FILE = 'source_ids.tsv';
 export const AUGMENTED_FILE = 'augmented.jsonl';
 export const BM25_RUN_FILE = 'bm25.eval.trec';
+export const SAMPLING_FILE = 'sampling.bin';
+/** Document tokens kept in sampling.bin: spans are drawn from them (MS MARCO passages are ~80 tokens). */
+export const SAMPLING_MAX_TOKENS = 256;
+/** Top tf-idf words kept per document in sampling.bin. */
+export const SAMPLING_TERMS = 8;
 /** Every data file of the folder; the manifest records each one's size and sha256. */
 export const DATA_FILES = [DOCUMENTS_FILE, QUERIES_FILE, EXAMPLES_BIN_FILE, EXAMPLES_IDX_FILE] as const;
 
@@ -114,6 +123,12 @@ export interface DatasetManifest {
   files: Record<string, FileEntry>;
   /** Output rows the model needs: 32128, or 32128 + documents for atomic docids. */
   model_vocab_size: number;
+  /**
+   * Every text was lower-cased before tokenizing (queries at search time must be too). MS MARCO queries are
+   * lower case and passages are not; the T5 tokenizer splits a lower-case name into other pieces than a
+   * capitalised one. Absent in folders written before the option: false.
+   */
+  lowercase?: boolean;
   /** How `coordinator prepare` made the folder (absent in folders written by older preparers). */
   pipeline?: PipelineInfo;
 }
@@ -160,7 +175,7 @@ class Fields {
   }
   fraction(key: string): number {
     const v = this.obj[key];
-    if (typeof v !== 'number' || !(v >= 0 && v < 1)) this.fail(key, `expected a number in [0, 1), got ${JSON.stringify(v) ?? 'nothing'}`);
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) this.fail(key, `expected a number in [0, 1], got ${JSON.stringify(v) ?? 'nothing'}`);
     return v;
   }
   keys(): string[] {
@@ -210,6 +225,7 @@ export function parseManifest(file: string, json: unknown): DatasetManifest {
     split: { eval_fraction: split.fraction('eval_fraction'), seed: split.count('seed') },
     files,
     model_vocab_size: f.count('model_vocab_size'),
+    ...(typeof json['lowercase'] === 'boolean' ? { lowercase: json['lowercase'] } : {}),
     ...(isObject(json['pipeline']) ? { pipeline: json['pipeline'] as PipelineInfo } : {}),
   };
 }

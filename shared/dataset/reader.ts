@@ -8,9 +8,10 @@ import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InputError } from '../runtime/errors.js';
 import { docidProblem, docidToTokens } from './docids/docids.js';
+import { readSamplingFile, type SamplingData } from './sampling_file.js';
 import {
   DATA_FILES, DOCUMENTS_FILE, EXAMPLES_BIN_FILE, EXAMPLES_IDX_FILE, IDX_HEADER_BYTES, IDX_MAGIC, IDX_RECORD_WORDS,
-  IDX_VERSION, MANIFEST_FILE, QUERIES_FILE, TOKEN_BYTES, isQuerySplit, parseManifest,
+  IDX_VERSION, MANIFEST_FILE, QUERIES_FILE, SAMPLING_FILE, TOKEN_BYTES, isQuerySplit, parseManifest,
   type DatasetManifest, type Doc, type Example, type ExampleKind, type Query, type QuerySplit,
 } from './format.js';
 
@@ -21,12 +22,16 @@ export interface PreparedDataset {
   readonly numExamples: number;
   /** Example i, read from disk (one positioned read of its tokens). */
   example(i: number): Example;
+  /** Example i's kind, from the index in memory (no read). */
+  exampleKind(i: number): ExampleKind;
   /** All documents, in document order. */
   documents(): Doc[];
   /** The queries of one split, in file order. */
   queries(split: QuerySplit): Query[];
   /** The decoder target of every document's docid, in document order (for the constrained-decoding trie). */
   docidTokens(): Int32Array[];
+  /** What the training loader samples query-like examples from; undefined when the folder has no sampling.bin. */
+  sampling(): SamplingData | undefined;
   /** Releases the open examples.bin; later example() calls throw. */
   close(): void;
 }
@@ -137,6 +142,7 @@ export async function openPreparedDataset(dir: string, options: OpenDatasetOptio
   const queriesFile = join(root, QUERIES_FILE);
   const numExamples = manifest.counts.train_examples;
   let fd: number | undefined = openSync(binFile, 'r');
+  let sampling: SamplingData | undefined;   // read on first use, then kept
 
   /** `n` tokens from token offset `off` of examples.bin. */
   const readTokens = (handle: number, off: number, n: number): Int32Array => {
@@ -159,6 +165,10 @@ export async function openPreparedDataset(dir: string, options: OpenDatasetOptio
         kind: (index[r + 4] ?? 0) as ExampleKind,
       };
     },
+    exampleKind(i: number): ExampleKind {
+      if (!Number.isInteger(i) || i < 0 || i >= numExamples) throw new RangeError(`example index ${i} outside [0, ${numExamples})`);
+      return (index[i * IDX_RECORD_WORDS + 4] ?? 0) as ExampleKind;
+    },
     documents(): Doc[] {
       return documentsOf(docsFile, manifest);
     },
@@ -167,6 +177,11 @@ export async function openPreparedDataset(dir: string, options: OpenDatasetOptio
     },
     docidTokens(): Int32Array[] {
       return documentsOf(docsFile, manifest).map((d) => docidToTokens(manifest.docid_scheme, d.docid));
+    },
+    sampling(): SamplingData | undefined {
+      if (!(SAMPLING_FILE in manifest.files)) return undefined;
+      sampling ??= readSamplingFile(join(root, SAMPLING_FILE), manifest.counts.documents, manifest.files[SAMPLING_FILE]?.bytes);
+      return sampling;
     },
     close(): void {
       if (fd !== undefined) closeSync(fd);

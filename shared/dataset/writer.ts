@@ -53,7 +53,8 @@ export interface PrewrittenExamples {
 export interface ExtraFile {
   /** A plain file name, not one of the data files or manifest.json. */
   name: string;
-  chunks: Iterable<string> | AsyncIterable<string>;
+  /** Text (written as UTF-8) or bytes. */
+  chunks: Iterable<string | Uint8Array> | AsyncIterable<string | Uint8Array>;
 }
 
 export interface WriteDatasetOptions {
@@ -61,9 +62,9 @@ export interface WriteDatasetOptions {
   overwrite?: boolean;
 }
 
-async function writeChunks(file: string, chunks: Iterable<string> | AsyncIterable<string>): Promise<FileEntry> {
+async function writeChunks(file: string, chunks: ExtraFile['chunks']): Promise<FileEntry> {
   const out = await HashedFile.create(file);
-  for await (const chunk of chunks) await out.write(Buffer.from(chunk, 'utf8'));
+  for await (const chunk of chunks) await out.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
   return out.close();
 }
 

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { T5Config } from './config.js';
 import { decode, encode, type Weights } from './t5.js';
 import type { DocidTrie, TrieNode } from './docid_trie.js';
+import type { OutputVocabulary } from './grads.js';
 
 export interface RankedDoc {
   doc: number;          // document index (order of the trie's sequences)
@@ -21,10 +22,12 @@ interface Beam {
 
 /**
  * Top `beamSize` documents for each of Q queries. inputIds (Q, S) padded with pad id.
- * Each step re-runs the decoder on the whole prefix (docids are a handful of tokens).
+ * Each step re-runs the decoder on the whole prefix (docids are a handful of tokens). With `output`,
+ * token probabilities are the softmax over those rows only (as the model was trained), else over the
+ * whole vocabulary.
  */
 export async function beamSearch(
-  c: T5Config, w: Weights, trie: DocidTrie, inputIds: Int32Array, Q: number, S: number, beamSize: number,
+  c: T5Config, w: Weights, trie: DocidTrie, inputIds: Int32Array, Q: number, S: number, beamSize: number, output?: OutputVocabulary,
 ): Promise<RankedDoc[][]> {
   const K = beamSize;
   // encoder once per query, then each query's states repeated for its K beams
@@ -41,14 +44,15 @@ export async function beamSearch(
   try {
     for (let t = 0; t < trie.maxLength; t++) {
       if (beams.every((b) => b.length === 0)) break;
-      const logp = await stepLogProbs(c, w, enc, beams, Q, K, S, t);      // (Q*K, V) in JS
+      const logp = await stepLogProbs(c, w, enc, beams, Q, K, S, t, output);   // (Q*K, V or R) in JS
       const V = logp.length / (Q * K);
+      const column = output ? (tok: number): number => output.columnOf(tok) : (tok: number): number => tok;
       for (let q = 0; q < Q; q++) {
         const candidates: Beam[] = [];
         (beams[q] as Beam[]).forEach((beam, k) => {
           const row = (q * K + k) * V;
           for (const [tok, child] of beam.node.children)
-            candidates.push({ tokens: [...beam.tokens, tok], score: beam.score + (logp[row + tok] as number), node: child });
+            candidates.push({ tokens: [...beam.tokens, tok], score: beam.score + (logp[row + column(tok)] as number), node: child });
         });
         candidates.sort((a, b) => b.score - a.score);
         const next: Beam[] = [];
@@ -71,7 +75,7 @@ export async function beamSearch(
 /** Log-probabilities of the next token for every beam row (inactive rows repeat row 0). */
 async function stepLogProbs(
   c: T5Config, w: Weights, enc: { hidden: tf.Tensor2D; bias: tf.Tensor4D }, beams: Beam[][],
-  Q: number, K: number, S: number, t: number,
+  Q: number, K: number, S: number, t: number, output?: OutputVocabulary,
 ): Promise<Float32Array> {
   const T = t + 1;
   const ids = new Int32Array(Q * K * T);                                  // (Q*K, T): start id, then the prefix
@@ -85,7 +89,8 @@ async function stepLogProbs(
     }
   }
   const logp = tf.tidy(() => {
-    const logits = decode(c, w, { hidden: enc.hidden, bias: enc.bias, B: Q * K, S }, tf.tensor2d(ids, [Q * K, T], 'int32')); // (Q*K*T, V)
+    const rows = output ? { ids: tf.tensor1d(output.ids, 'int32') } : undefined;
+    const logits = decode(c, w, { hidden: enc.hidden, bias: enc.bias, B: Q * K, S }, tf.tensor2d(ids, [Q * K, T], 'int32'), undefined, undefined, rows); // (Q*K*T, V or R)
     const V = logits.shape[1];
     const last = logits.reshape([Q * K, T, V]).slice([0, T - 1, 0], [Q * K, 1, V]).reshape([Q * K, V]);  // (Q*K, V)
     return tf.logSoftmax(last);

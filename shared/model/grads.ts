@@ -18,17 +18,53 @@ export interface TokenBatch {
   T: number;
 }
 
+/**
+ * The decoder's output restricted to these vocabulary ids (docid tokens and </s>; t5.ts OutputRows).
+ * The loss is then the cross-entropy of the softmax over these rows only: the full-vocabulary loss
+ * restricted to them (tested equal, gradient too). Every label must be one of them.
+ */
+export class OutputVocabulary {
+  /** Vocabulary id -> column of the restricted logits, -1 outside. */
+  private readonly column: Int32Array;
+
+  constructor(readonly ids: Int32Array, vocabSize: number) {
+    this.column = new Int32Array(vocabSize).fill(-1);
+    ids.forEach((id, col) => {
+      if (!(id >= 0 && id < vocabSize)) throw new RangeError(`output vocabulary: id ${id} outside the model's ${vocabSize} rows`);
+      this.column[id] = col;
+    });
+  }
+
+  /** Column of vocabulary id `id`, -1 when it is not an output. */
+  columnOf(id: number): number {
+    return this.column[id] ?? -1;
+  }
+
+  /** labels (B*T) as columns; padding (which carries no loss) maps to column 0. */
+  columns(labels: Int32Array, padId: number): Int32Array {
+    return labels.map((l, i) => {
+      if (l === padId) return 0;
+      const col = this.columnOf(l);
+      if (col < 0) throw new RangeError(`label ${l} at position ${i} is not one of the ${this.ids.length} output tokens (docid tokens and </s>): train with the full vocabulary (--decoder-output vocab) when targets are text`);
+      return col;
+    });
+  }
+}
+
 /** Teacher-forced loss of a batch for the given weights; runs inside the caller's tidy. */
-export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: DropoutContext): tf.Scalar {
+export function batchLoss(c: T5Config, w: Weights, batch: TokenBatch, drop?: DropoutContext, output?: OutputVocabulary, labelSmoothing = 0): tf.Scalar {
   const { B, S, T } = batch;
   const inputIds = tf.tensor2d(batch.inputIds, [B, S], 'int32');
   const decoderInputIds = tf.tensor2d(shiftRight(batch.labels, B, T, c.decoderStartTokenId), [B, T], 'int32');
-  const [encRows, decRows] = embedBoth(w, inputIds, decoderInputIds);
+  const outputIds = output ? tf.tensor1d(output.ids, 'int32') : undefined;          // (R,)
+  const [encRows, decRows, outRows] = embedBoth(w, inputIds, decoderInputIds, outputIds);
   const enc = encode(c, w, inputIds, drop, encRows);
-  const logits = decode(c, w, enc, decoderInputIds, drop, decRows);              // (B*T, V)
+  const logits = decode(c, w, enc, decoderInputIds, drop, decRows,
+    outputIds ? { ids: outputIds, ...(outRows ? { rows: outRows } : {}) } : undefined);  // (B*T, V or R)
   const labels = tf.tensor1d(batch.labels, 'int32');                              // (B*T,)
   const weights = tf.cast(tf.notEqual(labels, c.padTokenId), 'float32') as tf.Tensor1D;
-  return crossEntropy(logits, labels, weights);
+  const targets = output ? tf.tensor1d(output.columns(batch.labels, c.padTokenId), 'int32') : labels;
+  return crossEntropy(logits, targets, weights, labelSmoothing);
 }
 
 export interface LossAndGrads {
@@ -39,6 +75,13 @@ export interface LossAndGrads {
   tokens: number;
 }
 
+/** One of the length groups of a micro-batch, with its share of the loss (trainer: its target tokens' share). */
+export interface WeightedBatch {
+  batch: TokenBatch;
+  weight: number;
+  drop?: DropoutContext;
+}
+
 /**
  * Adds this micro-batch's gradient, times `scale`, into `gradOut` (flat, same layout as the
  * parameters) and returns its loss. `weights` are the current parameter tensors; the names in
@@ -46,7 +89,26 @@ export interface LossAndGrads {
  */
 export async function accumulateGradients(
   c: T5Config, layout: ParamLayout, weights: Weights, batch: TokenBatch, scale: number,
-  gradOut: Float32Array, drop?: DropoutContext,
+  gradOut: Float32Array, drop?: DropoutContext, output?: OutputVocabulary,
+): Promise<LossAndGrads> {
+  return accumulate(c, layout, weights, [{ batch, weight: 1, ...(drop ? { drop } : {}) }], scale, gradOut, output);
+}
+
+/**
+ * The gradient of sum_b weight_b x loss_b over the groups of one micro-batch (each padded to its own
+ * length), added into `gradOut`; returns that weighted sum. One backward pass and one read of the
+ * gradients for all groups: reading and adding the (V, D) table's gradient once per group cost ~12 ms each.
+ */
+export async function accumulateWeightedGradients(
+  c: T5Config, layout: ParamLayout, weights: Weights, groups: readonly WeightedBatch[], gradOut: Float32Array, output?: OutputVocabulary,
+  labelSmoothing = 0,
+): Promise<LossAndGrads> {
+  return accumulate(c, layout, weights, groups, 1, gradOut, output, labelSmoothing);
+}
+
+async function accumulate(
+  c: T5Config, layout: ParamLayout, weights: Weights, groups: readonly WeightedBatch[], scale: number,
+  gradOut: Float32Array, output?: OutputVocabulary, labelSmoothing = 0,
 ): Promise<LossAndGrads> {
   const names = layout.specs.map((s) => s.name);
   const params = names.map((n) => weights.get(n) as tf.Tensor);
@@ -54,7 +116,8 @@ export async function accumulateGradients(
     const f = (...xs: tf.Tensor[]): tf.Scalar => {
       const w: Weights = Object.assign(new Map(weights), { adapted: weights.adapted });   // LoRA settings travel with the copy
       names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
-      return batchLoss(c, w, batch, drop);
+      const losses = groups.map((g) => tf.mul(batchLoss(c, w, g.batch, g.drop, output, labelSmoothing), g.weight) as tf.Scalar);
+      return (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
     };
     return tf.valueAndGrads(f)(params);
   });
@@ -73,6 +136,6 @@ export async function accumulateGradients(
   const tensorBytes = tf.memory().numBytes;
   tf.dispose([value, ...grads]);
   let tokens = 0;
-  for (const l of batch.labels) if (l !== c.padTokenId) tokens++;
+  for (const g of groups) for (const l of g.batch.labels) if (l !== c.padTokenId) tokens++;
   return { loss, tokens, tensorBytes };
 }

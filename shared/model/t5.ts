@@ -111,11 +111,23 @@ export function encode(c: T5Config, w: Weights, inputIds: tf.Tensor2D, drop?: Dr
 }
 
 /**
- * decoderInputIds (B, T) (shifted right, starting with the decoder start id) -> logits (B*T, V).
- * `embedded`: their (B*T, D) rows of the shared table when the caller looked them up (embedBoth).
+ * The decoder's output layer restricted to some vocabulary rows (a DSI model's docid tokens and </s>):
+ * logits (B*T, R) instead of (B*T, V). The softmax over them is the full softmax restricted to those
+ * rows; for atomic docids over 1,000 documents R = 1,001 against V = 33,128.
+ */
+export interface OutputRows {
+  ids: tf.Tensor1D;      // (R,) vocabulary ids, in the logits' column order
+  rows?: tf.Tensor2D;    // (R, D) their rows of the shared table, when the caller looked them up (embedBoth)
+}
+
+/**
+ * decoderInputIds (B, T) (shifted right, starting with the decoder start id) -> logits (B*T, V), or
+ * (B*T, R) with `output`. `embedded`: their (B*T, D) rows of the shared table when the caller looked
+ * them up (embedBoth).
  */
 export function decode(
   c: T5Config, w: Weights, enc: EncoderOutput, decoderInputIds: tf.Tensor2D, drop?: DropoutContext, embedded?: tf.Tensor2D,
+  output?: OutputRows,
 ): tf.Tensor2D {
   const [B, T] = decoderInputIds.shape;
   if (B !== enc.B) throw new Error(`decode: batch ${B} differs from the encoder's ${enc.B}`);
@@ -136,22 +148,26 @@ export function decode(
   h = dropout(rmsNorm(h, get(w, 'decoder.final_layer_norm.weight'), c.layerNormEpsilon), drop);   // (B*T, D)
   // tied output layer: rescale as Mesh TensorFlow / Hugging Face do, then project with the embedding
   if (c.tieWordEmbeddings) h = tf.mul(h, c.dModel ** -0.5);
-  const head = c.tieWordEmbeddings ? shared : get<tf.Tensor2D>(w, 'lm_head.weight');            // (V, D)
-  // frozen (LoRA): no (V, D) gradient product, the largest of the step for a T5 vocabulary
-  if (w.adapted?.frozen) return frozenMatMul(h, () => tf.transpose(head), true);               // (B*T, V)
-  return vocabLogits(h, head);                                                                 // (B*T, V)
+  const table = c.tieWordEmbeddings ? shared : get<tf.Tensor2D>(w, 'lm_head.weight');           // (V, D)
+  const head = !output ? table : (c.tieWordEmbeddings ? output.rows : undefined) ?? embeddingLookup(table, output.ids); // (V or R, D)
+  // frozen (LoRA): no (V, D) gradient product, the largest of the step for a T5 vocabulary. The
+  // restricted rows are a temporary of this pass, gone before the backward one re-reads a lazy
+  // transpose: their (R, D) product goes through tf.matMul, whose gradient reaches h only
+  if (w.adapted?.frozen) return output ? tf.matMul(h, head, false, true) : frozenMatMul(h, () => tf.transpose(head), true); // (B*T, V or R)
+  return vocabLogits(h, head);                                                                 // (B*T, V or R)
 }
 
 /**
- * Encoder and decoder input rows of the shared table from one lookup: in training its gradient is
- * then one scatter into a (V, D) tensor instead of two, and one fewer (V, D) sum (~20 ms on wasm
- * for t5-tiny, whose vocabulary dominates its parameters).
+ * Encoder and decoder input rows of the shared table from one lookup (and the restricted output
+ * layer's rows, `outputIds`, when given): in training its gradient is then one scatter into a (V, D)
+ * tensor instead of two or three, and fewer (V, D) sums (~20 ms each on wasm for t5-tiny, whose
+ * vocabulary dominates its parameters).
  */
-export function embedBoth(w: Weights, inputIds: tf.Tensor2D, decoderInputIds: tf.Tensor2D): [tf.Tensor2D, tf.Tensor2D] {
-  const n = inputIds.size;
-  const ids = tf.concat([inputIds.reshape([n]), decoderInputIds.reshape([decoderInputIds.size])]) as tf.Tensor1D;
-  const rows = embeddingLookup(get<tf.Tensor2D>(w, 'shared.weight'), ids);                   // (B*S + B*T, D)
-  return tf.split(rows, [n, decoderInputIds.size]) as [tf.Tensor2D, tf.Tensor2D];
+export function embedBoth(w: Weights, inputIds: tf.Tensor2D, decoderInputIds: tf.Tensor2D, outputIds?: tf.Tensor1D): tf.Tensor2D[] {
+  const sizes = [inputIds.size, decoderInputIds.size, ...(outputIds ? [outputIds.size] : [])];
+  const ids = tf.concat([inputIds.reshape([inputIds.size]), decoderInputIds.reshape([decoderInputIds.size]), ...(outputIds ? [outputIds] : [])]) as tf.Tensor1D;
+  const rows = embeddingLookup(get<tf.Tensor2D>(w, 'shared.weight'), ids);                   // (B*S + B*T [+ R], D)
+  return tf.split(rows, sizes) as tf.Tensor2D[];
 }
 
 /** labels (B, T) -> decoder inputs (B, T): shifted right by one, starting with the decoder start id. */

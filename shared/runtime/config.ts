@@ -25,7 +25,7 @@ export type LoraTarget = (typeof LORA_TARGETS)[number];
 export interface Config {
   runtime: { backend: BackendName; webgpuApi: WebGpuApi; seed: number; logLevel: string; json: boolean };
   model: { preset: PresetName; from: string; dropout: number };
-  data: { dir: string; scheme: 'naive' | 'atomic' | 'semantic'; maxInputTokens: number };
+  data: { dir: string; scheme: 'naive' | 'atomic' | 'semantic'; maxInputTokens: number; lowercase: boolean };
   prepare: {
     input: string; format: 'sample' | 'msmarco-v1.1' | 'msmarco-passage'; queries: string; qrels: string; out: string;
     indexing: 'inputs2targets' | 'targets2inputs' | 'bidirectional'; augment: string; posMlmShare: number; mlmModel: string;
@@ -36,10 +36,11 @@ export interface Config {
     steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
     decay: LrDecay; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
     gradClip: number; logEvery: number; mode: TrainMode;
+    mix: string; spanMinTokens: number; spanMaxTokens: number; termsMin: number; termsMax: number; labelSmoothing: number; decoderOutput: 'auto' | 'docids' | 'vocab';
   };
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   prune: { final: number; initial: number; beginStep: number; endStep: number; every: number; scope: 'global' | 'layer' };
-  eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train' };
+  eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train'; every: number; everyQueries: number };
   run: { dir: string; interruptedExitCode: number };
   cluster: {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
@@ -96,8 +97,9 @@ const schema: convict.Schema<Config> = {
   },
   data: {
     dir: { doc: 'Prepared dataset folder; empty: the bundled MS MARCO sample, prepared on first use.', format: String, default: '', env: 'DSI_DATA', arg: 'data' },
-    scheme: { doc: 'Docid scheme of prepare and of the bundled sample (naive: random integers as digit strings; atomic: one token per document; semantic: recursive k-means digit strings).', format: ['naive', 'atomic', 'semantic'], default: 'naive', env: 'DSI_DOCIDS', arg: 'docids' },
+    scheme: { doc: 'Docid scheme of prepare and of the bundled sample (naive: random integers as digit strings; atomic: one token per document; semantic: recursive k-means digit strings).', format: ['naive', 'atomic', 'semantic'], default: 'atomic', env: 'DSI_DOCIDS', arg: 'docids' },
     maxInputTokens: { doc: 'Inputs are truncated to this many tokens (</s> included).', format: 'positive-int', default: 64, arg: 'max-input-tokens' },
+    lowercase: { doc: 'prepare: lower-case every text before tokenizing (MS MARCO queries are lower case, passages are not; the T5 tokenizer splits names differently by case). Recorded in the manifest; search and eval lower-case queries to match.', format: Boolean, default: true, arg: 'lowercase' },
   },
   prepare: {
     input: { doc: 'prepare: the input: records file (sample, msmarco-v1.1 .jsonl or .parquet) or collection.tsv (msmarco-passage); empty with --format sample: the bundled sample.', format: String, default: '', arg: 'input' },
@@ -125,12 +127,12 @@ const schema: convict.Schema<Config> = {
     checkpointExamples: { doc: 'prepare: examples written between checkpoints of the examples stage; a killed prepare resumes from the last one (the other stages resume from their end). Does not change the output.', format: 'positive-int', default: 200000, arg: 'checkpoint-examples' },
   },
   train: {
-    steps: { doc: 'Optimizer steps.', format: 'positive-int', default: 600, env: 'DSI_STEPS', arg: 'steps' },
-    batchSize: { doc: 'Global batch: examples per optimizer step over all workers and micro-batches.', format: 'positive-int', default: 32, env: 'DSI_BATCH_SIZE', arg: 'batch-size' },
+    steps: { doc: 'Optimizer steps (the default recipe: 1,200 steps of 128 examples, about 8 minutes on one CPU core; README).', format: 'positive-int', default: 1200, env: 'DSI_STEPS', arg: 'steps' },
+    batchSize: { doc: 'Global batch: examples per optimizer step over all workers and micro-batches.', format: 'positive-int', default: 128, env: 'DSI_BATCH_SIZE', arg: 'batch-size' },
     accumulate: { doc: 'Micro-batches per worker per step (gradient accumulation).', format: 'positive-int', default: 1, arg: 'accumulate' },
-    learningRate: { doc: 'Peak learning rate of AdamW.', format: 'nonneg-number', default: 3e-3, arg: 'lr' },
-    warmupSteps: { doc: 'Linear warm-up steps from 0 to the peak learning rate.', format: 'nonneg-int', default: 50, arg: 'warmup-steps' },
-    decay: { doc: 'Learning-rate decay after warm-up.', format: [...LR_DECAYS], default: 'linear', arg: 'decay' },
+    learningRate: { doc: 'Peak learning rate of AdamW (1e-3: the sampled-query recipe learnt slower per example at 2e-3 and 6e-3; README).', format: 'nonneg-number', default: 1e-3, arg: 'lr' },
+    warmupSteps: { doc: 'Linear warm-up steps from 0 to the peak learning rate.', format: 'nonneg-int', default: 100, arg: 'warmup-steps' },
+    decay: { doc: 'Learning-rate decay after warm-up. constant by default: with the sampled-query recipe on the bundled sample, 1,000 steps at a constant 1e-3 ended at held-out Hits@1 0.585, linear decay to 0.1 at 0.445 (docs/retrieval.md).', format: [...LR_DECAYS], default: 'constant', arg: 'decay' },
     minLrRatio: { doc: 'Final learning rate as a share of the peak.', format: 'unit-interval', default: 0.1, arg: 'min-lr-ratio' },
     weightDecay: { doc: 'AdamW decoupled weight decay (not applied to layer norms).', format: 'nonneg-number', default: 0.01, arg: 'weight-decay' },
     beta1: { doc: 'AdamW beta1.', format: 'unit-interval', default: 0.9, arg: 'beta1' },
@@ -138,6 +140,13 @@ const schema: convict.Schema<Config> = {
     epsilon: { doc: 'AdamW epsilon.', format: 'nonneg-number', default: 1e-8, arg: 'epsilon' },
     gradClip: { doc: 'Clip gradients to this global L2 norm; 0 turns clipping off.', format: 'nonneg-number', default: 1.0, arg: 'grad-clip' },
     logEvery: { doc: 'Log and report progress every N steps.', format: 'positive-int', default: 10, arg: 'log-every' },
+    mix: { doc: "Training examples drawn per position, SOURCE:WEIGHT joined by ',': documents (prepared indexing examples), spans (random windows of a document's tokens, NCI's DocAsQuery), terms (a few of a document's top tf-idf words in random order), queries (training queries and pseudo-queries). auto: documents:1,spans:4,terms:2,queries:1 when the dataset has sampling.bin, else the prepared examples in seeded epochs. Recorded in the run's config and summary.", format: String, default: 'auto', env: 'DSI_MIX', arg: 'mix' },
+    spanMinTokens: { doc: 'Shortest sampled span, in tokens.', format: 'positive-int', default: 4, arg: 'span-min-tokens' },
+    spanMaxTokens: { doc: 'Longest sampled span, in tokens.', format: 'positive-int', default: 16, arg: 'span-max-tokens' },
+    termsMin: { doc: 'Fewest top tf-idf words in a sampled term query.', format: 'positive-int', default: 3, arg: 'terms-min' },
+    termsMax: { doc: 'Most top tf-idf words in a sampled term query (at most the 8 that prepare keeps).', format: 'positive-int', default: 6, arg: 'terms-max' },
+    labelSmoothing: { doc: 'Label smoothing of the cross-entropy: the target is (1 - e) one-hot + e spread over the output rows (the docid rows with the restricted output).', format: 'unit-interval', default: 0, arg: 'label-smoothing' },
+    decoderOutput: { doc: "The decoder's output layer in training and retrieval: docids (the docid tokens and </s> only, as the constrained beam search scores them: a 1,001-row softmax for 1,000 atomic docids instead of 33,128), vocab (the whole vocabulary), or auto (docids when every target is a docid, i.e. inputs2targets indexing).", format: ['auto', 'docids', 'vocab'], default: 'auto', arg: 'decoder-output' },
     mode: { doc: 'full: train every weight; lora: train low-rank adapters on the frozen base; qlora: adapters on a 4-bit NF4 base.', format: [...TRAIN_MODES], default: 'full', env: 'DSI_MODE', arg: 'mode' },
   },
   prune: {
@@ -160,6 +169,8 @@ const schema: convict.Schema<Config> = {
     beamSize: { doc: 'Beam size of the docid-constrained beam search (>= 10 for Hits@10).', format: 'positive-int', default: 10, arg: 'beam-size' },
     maxQueries: { doc: 'Evaluate on at most this many held-out queries; 0: all.', format: 'nonneg-int', default: 0, arg: 'max-queries' },
     split: { doc: 'Query set to evaluate: eval (held-out queries) or train (memorisation).', format: ['eval', 'train'], default: 'eval', arg: 'split' },
+    every: { doc: 'coordinator start: evaluate rank 0\'s model every N steps during training (the workers wait meanwhile), on eval.everyQueries queries of eval.split; the curve goes to the summary (eval_curve), the run events and the dashboard. 0: only at the end.', format: 'nonneg-int', default: 0, env: 'DSI_EVAL_EVERY', arg: 'eval-every' },
+    everyQueries: { doc: 'Queries of each --eval-every evaluation (the first of the split; 0: all).', format: 'nonneg-int', default: 100, arg: 'eval-every-queries' },
   },
   run: {
     dir: { doc: 'Run folder (checkpoints, summary, TREC run); empty: runs/<timestamp>.', format: String, default: '', env: 'DSI_RUN_DIR', arg: 'run-dir' },

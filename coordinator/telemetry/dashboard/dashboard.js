@@ -88,6 +88,12 @@ function render(s) {
   lineChart('throughput', workers.map((w) => ({ rank: w.rank, points: w.recent.map((r) => [r.step, r.samplesPerSec]) })), 'step');
   lineChart('loss', workers.slice(0, 1).map((w) => ({ rank: w.rank, points: w.recent.map((r) => [r.step, r.loss]) })), 'step');
   breakdownChart(workers);
+  // the evaluation curve: series 0 = Hits@1, 1 = Hits@10 (on the held-out queries the run evaluates)
+  const evals = s.evaluations ?? [];
+  lineChart('evaluation', evals.length === 0 ? [] : [
+    { rank: 0, points: evals.map((e) => [e.step, e.hitsAt1]) }, { rank: 1, points: evals.map((e) => [e.step, e.hitsAt10]) },
+  ], 'step');
+  legend('evaluation-legend', evals.length === 0 ? [['#fff', 'no evaluation yet']] : [[COLORS[0], 'Hits@1'], [COLORS[1], 'Hits@10']]);
   legend('throughput-legend', workers.map((w) => [COLORS[w.rank % COLORS.length], `rank ${w.rank}`]));
   legend('loss-legend', workers.slice(0, 1).map((w) => [COLORS[w.rank % COLORS.length], 'global batch (rank 0)']));
   legend('breakdown-legend', PHASES.map(([, name], i) => [COLORS[i], name]));

@@ -37,6 +37,8 @@ export interface ExamplePlan {
   trainQueries: ReadonlyArray<{ query: string; docids: readonly string[] }>;
   tokenizer: T5Tokenizer;
   maxInputTokens: number;
+  /** Lower-case every text before tokenizing (format.ts, manifest field lowercase). */
+  lowercase: boolean;
 }
 
 export interface ExampleCounts {
@@ -54,7 +56,8 @@ export interface ExampleCounts {
  * and counted them before), the rest are as an uninterrupted run makes them.
  */
 export function* generateExamples(plan: ExamplePlan, counts: ExampleCounts, timer: StageTimer, start = 0): Generator<Example> {
-  const { tokenizer: tok, maxInputTokens: max, scheme, mode } = plan;
+  const { maxInputTokens: max, scheme, mode } = plan;
+  const tok = { encode: (t: string, n?: number): Int32Array => plan.tokenizer.encode(plan.lowercase ? t.toLowerCase() : t, n) };
   const bidirectional = mode === 'bidirectional';
   // prefix pieces without their </s>: they go in front of the input's own pieces
   const prefix = (p: string): Int32Array => (bidirectional ? tok.encode(p).slice(0, -1) : new Int32Array(0));

@@ -10,7 +10,7 @@ export function prepareOptionsFromConfig(cfg: Config, tokenizer: T5Tokenizer, lo
   const p = cfg.prepare;
   return {
     format: p.format, input: p.input || (p.format === 'sample' ? SAMPLE_JSONL : ''), queries: p.queries, qrels: p.qrels, out: p.out,
-    scheme: cfg.data.scheme, seed: cfg.runtime.seed, evalFraction: p.evalFraction, maxInputTokens: cfg.data.maxInputTokens,
+    scheme: cfg.data.scheme, seed: cfg.runtime.seed, evalFraction: p.evalFraction, maxInputTokens: cfg.data.maxInputTokens, lowercase: cfg.data.lowercase,
     indexing: p.indexing, augment: p.augment, posMlmShare: p.posMlmShare, mlmModel: p.mlmModel,
     pseudoQueries: p.pseudoQueries, doc2queryModel: p.doc2queryModel, embedderModel: p.embedderModel,
     semanticK: p.semanticK, semanticMaxLeaf: p.semanticMaxLeaf, semanticFitSample: p.semanticFitSample, semanticKmeansSample: p.semanticKmeansSample,

@@ -23,7 +23,7 @@ import { mixSeed, Rng } from '../../runtime/random.js';
 import type { T5Tokenizer } from '../tokenizer.js';
 import type { DocidScheme, DocidTable } from '../docids/docids.js';
 import {
-  AUGMENTED_FILE, BM25_RUN_FILE, DOCIDS_FILE, SOURCE_IDS_FILE,
+  AUGMENTED_FILE, BM25_RUN_FILE, SAMPLING_FILE, DOCIDS_FILE, SOURCE_IDS_FILE,
   type DatasetManifest, type JsonValue, type Query, type QuerySplit,
 } from '../format.js';
 import { BadInputPolicy } from '../sources/lines.js';
@@ -35,6 +35,8 @@ import { recoverInterrupted, writePreparedDataset, type DocumentList, type Extra
 import { parseAugmentSpec, type AugmentationStep } from './augment.js';
 import { DOCID_PREFIX, DOCUMENT_PREFIX, type IndexingMode } from './examples.js';
 import { Stages } from './progress.js';
+import { samplingChunks } from './sampling.js';
+import { loadStopwords } from '../augment/augment_stopwords.js';
 import { augmentStage, bm25Stage, docidLines, docidStage, examplesStage, readStage } from './stages.js';
 import { WorkDir, workKey } from './work_dir.js';
 
@@ -56,6 +58,8 @@ export interface PrepareOptions {
   seed: number;
   evalFraction: number;
   maxInputTokens: number;
+  /** Lower-case every text before tokenizing (MS MARCO queries are lower case, passages are not). */
+  lowercase: boolean;
   indexing: IndexingMode;
   /** Augmented corpora, e.g. "stopwords,num2text+pos-mlm" (augment.ts). */
   augment: string;
@@ -150,7 +154,7 @@ async function prepareIn(work: WorkDir, o: PrepareOptions, { chains, stages, bad
   const trainQueries = queries.filter((q) => q.split === 'train');
   const examples = await examplesStage(work, o, stages, {
     texts: docs.texts(), docids, scheme: o.scheme, mode: o.indexing, augmented: augmented.entries(), pseudoQueries: pseudo.entries(), trainQueries,
-    tokenizer: o.tokenizer, maxInputTokens: o.maxInputTokens,
+    tokenizer: o.tokenizer, maxInputTokens: o.maxInputTokens, lowercase: o.lowercase,
   });
 
   // 7) publish: documents, queries and the other files written next to the examples, manifest last, one rename
@@ -160,13 +164,14 @@ async function prepareIn(work: WorkDir, o: PrepareOptions, { chains, stages, bad
     { name: DOCIDS_FILE, chunks: docidLines(docids) },
     { name: SOURCE_IDS_FILE, chunks: sourceIdLines(docs, docids) },
     { name: AUGMENTED_FILE, chunks: augmentedLines(docids, augmented, pseudo) },
+    { name: SAMPLING_FILE, chunks: samplingChunks({ texts: () => docs.texts(), tokenizer: o.tokenizer, lowercase: o.lowercase, stopwords: await loadStopwords() }) },
     ...(bm25 ? [{ name: BM25_RUN_FILE, chunks: createReadStream(bm25.file, { encoding: 'utf8' }) as AsyncIterable<string> }] : []),
   ];
 
   const pipeline = (): { [key: string]: JsonValue } => ({
     sources: source.files.map((f) => ({ role: f.role, path: f.path, bytes: f.bytes, sha256: f.sha256 })),
     options: {
-      format: o.format, docids: o.scheme, seed: o.seed, eval_fraction: o.evalFraction, max_input_tokens: o.maxInputTokens,
+      format: o.format, docids: o.scheme, seed: o.seed, eval_fraction: o.evalFraction, max_input_tokens: o.maxInputTokens, lowercase: o.lowercase,
       indexing: o.indexing, augment: o.augment, pos_mlm_share: o.posMlmShare, pseudo_queries: o.pseudoQueries,
       bm25_top_k: o.bm25TopK, bm25_k1: o.bm25K1, bm25_b: o.bm25B, skip_bad: o.skipBad,
     },
@@ -189,7 +194,7 @@ async function prepareIn(work: WorkDir, o: PrepareOptions, { chains, stages, bad
       source: { path: o.input, sha256: first?.sha256 ?? '', format: sourceFormatName(o) },
       docid_scheme: o.scheme, seed: o.seed,
       tokenizer: { name: o.tokenizer.name, sha256: o.tokenizer.sha256 },
-      max_input_tokens: o.maxInputTokens,
+      max_input_tokens: o.maxInputTokens, lowercase: o.lowercase,
       split: { eval_fraction: o.evalFraction, seed: o.seed },
     },
     documents, queries, examples: { dir: work.dir, written: examples.written }, extraFiles, pipeline,
@@ -211,7 +216,8 @@ async function folderHasEntries(dir: string): Promise<boolean> {
 function checkOptions(o: PrepareOptions): void {
   if (!o.out) throw new ConfigError('prepare.out', 'give the dataset folder to create: --out DIR');
   if (!o.input) throw new ConfigError('prepare.input', 'give the input file: --input PATH');
-  if (!(o.evalFraction >= 0 && o.evalFraction < 1)) throw new ConfigError('prepare.evalFraction', `must be in [0, 1), got ${o.evalFraction}`);
+  // 1: every query is judged and none trains (a TREC-style test collection): the model learns from the documents alone
+  if (!(o.evalFraction >= 0 && o.evalFraction <= 1)) throw new ConfigError('prepare.evalFraction', `must be in [0, 1], got ${o.evalFraction}`);
   if (!(o.posMlmShare >= 0 && o.posMlmShare <= 1)) throw new ConfigError('prepare.posMlmShare', `must be in [0, 1], got ${o.posMlmShare}`);
   if (!Number.isInteger(o.maxInputTokens) || o.maxInputTokens < 2) throw new ConfigError('data.maxInputTokens', `must be an integer >= 2, got ${o.maxInputTokens}`);
   if (o.semanticK < 2) throw new ConfigError('prepare.semanticK', `must be >= 2, got ${o.semanticK}`);

@@ -63,12 +63,14 @@ export type RunEventBody =
   | { type: 'worker_left'; workerId: string; rank: number; reason: string; step?: number; worldSize?: number }
   | { type: 'checkpoint_written'; step: number; dir: string }
   | { type: 'masks_broadcast'; step: number; version: number; target: number; reached: number }
+  /** --eval-every: retrieval on `queries` held-out queries after `step`, `seconds` of training in. */
+  | { type: 'evaluated'; step: number; seconds: number; queries: number; hitsAt1: number; hitsAt10: number; mrrAt10: number }
   | { type: 'run_finished'; steps: number; interrupted: boolean; lossLast: number }
   | { type: 'run_failed'; step: number; error: string };
 
 export type RunEventType = RunEventBody['type'];
 export const RUN_EVENT_TYPES: readonly RunEventType[] = [
-  'run_started', 'worker_joined', 'ring_formed', 'worker_left', 'checkpoint_written', 'masks_broadcast', 'run_finished', 'run_failed',
+  'run_started', 'worker_joined', 'ring_formed', 'worker_left', 'checkpoint_written', 'masks_broadcast', 'evaluated', 'run_finished', 'run_failed',
 ];
 
 /** A run event as stored: the body plus version, run, sequence number (1-based, per run) and time. */
