@@ -34,7 +34,7 @@ test(`t5-tiny memorises ${PASSAGES} passages: Hits@1 = 1.0 within ${MAX_STEPS} s
   await prepareDataset(prepareOptions(tok, path.join(dir, 'data'), { input: path.join(dir, 'in.jsonl'), seed: 1, evalFraction: 0.99, bm25TopK: 0 }));
   const data = await openPreparedDataset(path.join(dir, 'data'));
   t.after(() => data.close());
-  const cfg = loadConfig({ args: ['--batch-size', '16', '--lr', '3e-3', '--steps', String(MAX_STEPS), '--warmup-steps', '20', '--min-lr-ratio', '0'], env: {} });
+  const cfg = loadConfig({ args: ['--batch-size', '16', '--lr', '3e-3', '--steps', String(MAX_STEPS), '--warmup-steps', '20', '--decay', 'linear', '--min-lr-ratio', '0'], env: {} });
   const { model, layout, params } = await initialModel(cfg, data.manifest.model_vocab_size);
   const state = { step: 0, params, opt: newAdamWState(layout.total) };
   const trainer = new Trainer({ cfg, model, layout, data: new PreparedOrder(data, cfg.runtime.seed), rank: 0, worldSize: 1, log: createLogger({ level: 'warn' }) }, state);

@@ -45,6 +45,13 @@ export function adamWStep(
     const end = spec.offset + spec.size;
     for (let i = spec.offset; i < end; i++) {
       const g = grad[i] as number;
+      // a row the step did not touch and no earlier step moved (most of the vocabulary's rows): the
+      // update is exactly decay alone, without the square root and division (~1/3 of the AdamW time)
+      if (g === 0 && m[i] === 0) {
+        v[i] = b2 * (v[i] as number);
+        params[i] = (params[i] as number) * decay;
+        continue;
+      }
       const mi = b1 * (m[i] as number) + c1 * g;
       const vi = b2 * (v[i] as number) + c2 * g * g;
       m[i] = mi;
