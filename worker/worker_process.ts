@@ -26,6 +26,7 @@ import { wireFromDtype } from './collective/wire.js';
 import { decoderOutput, trainingData } from '../shared/training/training_data.js';
 import { Trainer, type StepStats } from '../shared/training/trainer.js';
 import { LossScaler } from '../shared/training/loss_scaler.js';
+import { GradientSync, NoRingError } from '../shared/training/gradient_sync.js';
 import { MaskReceiver } from './mask_receiver.js';
 import { sparsityReport } from '../shared/training/pruning.js';
 import { applyMasks, type MaskSet } from '../shared/model/pruning_masks.js';
@@ -101,28 +102,15 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
     // set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms
     let ringFailure: RingFailure | undefined;
     const snapshot = new StepSnapshot();
-    let last: RingStats = { elapsedMs: 0, waitMs: 0, bytesSent: 0 };
     let sparsity: number | null = null;
-    const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss
     const masks = new MaskReceiver();
+    const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout });
     const examples = trainingData(cfg, data);
     const output = decoderOutput(cfg, data);
     log.info({ mix: examples.mix, decoderOutputRows: output?.ids.length ?? setup.model.vocabSize }, 'training data');
     const trainer = new Trainer({
       cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}),
-      data: examples.source, ...(output ? { output } : {}), rank, worldSize, log,
-      reduce: async (grad, loss) => {
-        if (!ring) throw new RingClosedError(rank);
-        const S = scaler.scale;
-        for (let i = 0; i < grad.length; i++) fused[i] = (grad[i] as number) * S;
-        fused[grad.length] = loss;
-        const r = await ring.allReduceMean(fused, { step: setup.state.step });
-        last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs, bytesSent: r.bytesSent };
-        if (scaler.update(r.overflow)) return { grad, loss: NaN, skip: true };
-        for (let i = 0; i < grad.length; i++) grad[i] = (fused[i] as number) / S;
-        if (masks.active && !setup.adapted) applyMasks(setup.trainLayout, grad, masks.active);    // pruned weights get no update
-        return { grad, loss: fused[grad.length] as number };
-      },
+      data: examples.source, ...(output ? { output } : {}), rank, worldSize, log, sync,
     }, setup.state);
 
     const formRing = async (f: RingFormation__Output): Promise<void> => {
@@ -134,7 +122,7 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
       rank = f.rank;
       worldSize = f.addresses.length;
       const peer = createPeer(cfg.cluster.transport, { server, runId: f.runId, epoch: f.ringEpoch, rank, addresses: f.addresses, log });
-      ring = new Ring(peer, { runId: f.runId, epoch: f.ringEpoch, rank, worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log });
+      ring = sync.ring = new Ring(peer, { runId: f.runId, epoch: f.ringEpoch, rank, worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log });
       trainer.setShard(rank, worldSize);
       log.info({ rank, worldSize, epoch: f.ringEpoch }, 'ring formed');
     };
@@ -146,8 +134,8 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
       if (stats) {
         const t = stepTelemetry({
           runId: reply.runId, rank, workerId: o.workerId, step, startedAtMs: stats.startedAtMs, dataMs: stats.dataMs, computeMs: stats.computeMs,
-          reduceMs: stats.reduceMs, waitMs: last.waitMs, optimizerMs: stats.optimizerMs, samples: stats.localSamples, tokens: stats.tokens,
-          loss: stats.loss, gradNorm: stats.gradNorm, skipped: stats.skipped, bytesSent: last.bytesSent, lossScale: scaler.scale, sparsity,
+          reduceMs: stats.reduceMs, waitMs: sync.last.waitMs, optimizerMs: stats.optimizerMs, samples: stats.localSamples, tokens: stats.tokens,
+          loss: stats.loss, gradNorm: stats.gradNorm, skipped: stats.skipped, bytesSent: sync.last.bytesSent, lossScale: scaler.scale, sparsity,
           rssBytes: process.memoryUsage().rss, tensorBytes: stats.peakTensorBytes,
         });
         telemetry?.publish(stepSubject(reply.runId, rank), t);
@@ -221,17 +209,16 @@ export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string>
   }
 }
 
-interface RingStats { elapsedMs: number; waitMs: number; bytesSent: number }
-
-type RingError = RingTimeoutError | RingPeerError | RingProtocolError | RingClosedError;
+type RingError = RingTimeoutError | RingPeerError | RingProtocolError | RingClosedError | NoRingError;
 
 function isRingError(e: unknown): e is RingError {
-  return e instanceof RingTimeoutError || e instanceof RingPeerError || e instanceof RingProtocolError || e instanceof RingClosedError;
+  return e instanceof RingTimeoutError || e instanceof RingPeerError || e instanceof RingProtocolError || e instanceof RingClosedError
+    || e instanceof NoRingError;
 }
 
 /** What the coordinator needs to know: a neighbour silent for the ring timeout is dead. */
 function ringFailureOf(e: RingError): RingFailure {
-  const neighbourRank = e instanceof RingClosedError ? -1 : e.rank;
+  const neighbourRank = e instanceof RingClosedError || e instanceof NoRingError ? -1 : e.rank;
   return { neighbourRank, timedOut: e instanceof RingTimeoutError, reason: e.message };
 }
 

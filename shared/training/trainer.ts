@@ -38,8 +38,13 @@ export interface StepStats {
   optimizerMs: number;
 }
 
-/** Averages a fused gradient (and the loss) over workers; identity with one worker. */
-export type GradientReducer = (grad: Float32Array, loss: number) => Promise<{ grad: Float32Array; loss: number; skip?: boolean }>;
+/** The gradient and loss averaged over workers; `skip`: an overflow somewhere, every worker skips the update. */
+export interface ReducedGradient { grad: Float32Array; loss: number; skip?: boolean }
+
+/** Averages this worker's gradient (and loss) over workers: gradient_sync.ts GradientSync; absent: the identity. */
+export interface GradientReducer {
+  reduce(grad: Float32Array, loss: number, step: number): Promise<ReducedGradient>;
+}
 
 /**
  * Turns the trainable flat buffer into the forward pass's weights each step. LoRA/QLoRA:
@@ -70,7 +75,7 @@ export interface TrainerOptions {
   rank: number;
   worldSize: number;
   log: Logger;
-  reduce?: GradientReducer;
+  sync?: GradientReducer;
 }
 
 export function lrSchedule(cfg: Config): LrSchedule {
@@ -154,8 +159,8 @@ export class Trainer {
     const computeMs = performance.now() - t0;
     // 3) mean over workers: the only network wait of a step
     const t1 = performance.now();
-    const reduced = this.o.reduce
-      ? await this.o.reduce(this.grad, lossSum)
+    const reduced: ReducedGradient = this.o.sync
+      ? await this.o.sync.reduce(this.grad, lossSum, s.step)
       : { grad: this.grad, loss: lossSum };
     const reduceMs = performance.now() - t1;
     // 4) clip, AdamW
