@@ -17,7 +17,7 @@ import type { MemoryFigures } from '../../shared/model/peft.js';
 import { loadProtos } from '../../shared/runtime/proto_load.js';
 import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { REPO_ROOT } from '../../shared/runtime/paths.js';
-import { modelConfigHash, type RunPlan } from '../../shared/training/cluster_plan.js';
+import { encodeRunPlan, modelConfigHash, type RunPlan } from '../../shared/training/cluster_plan.js';
 import { setUpTraining, writeCheckpoint, type TrainingSetup } from '../../shared/training/setup.js';
 import type { ParamLayout } from '../../shared/model/params.js';
 import { resolveDataset, resolveRunDir } from '../run_inputs.js';
@@ -137,10 +137,10 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
   // a resumed run keeps the earlier timeline and starts one of its own
   const timelineFile = path.join(runDir, startStep > 0 ? `timeline-from-${startStep}.json` : 'timeline.json');
   const timeline = cfg.telemetry.timeline ? new TimelineWriter({ file: timelineFile, aggregator: telemetry.aggregator }) : undefined;
-  const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, lossScale: resumedCluster?.lossScale, natsUrl: telemetry.natsUrl };
+  const plan: RunPlan = { config: cfg, dataDir: data.dir, resumeFrom, ...(resumedCluster ? { lossScale: resumedCluster.lossScale } : {}), natsUrl: telemetry.natsUrl };
   const members = new Membership({
     runId, worldSize: cfg.cluster.workers, minWorkers: cfg.cluster.minWorkers, microBatches: cfg.train.batchSize / cfg.train.accumulate,
-    modelConfigHash: modelConfigHash(cfg), planJson: JSON.stringify(plan), startStep,
+    modelConfigHash: modelConfigHash(cfg), plan: encodeRunPlan(plan), startStep,
     heartbeatMs: cfg.cluster.heartbeatMs, livenessTimeoutMs: cfg.cluster.heartbeatMs * LIVENESS_FACTOR + cfg.cluster.ringTimeoutMs,
     wire: cfg.cluster.wire, chunkBytes: cfg.cluster.chunkBytes, ringTimeoutMs: cfg.cluster.ringTimeoutMs, log,
     onEvent: (e) => telemetry.event(e),
@@ -203,7 +203,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
         telemetry.event({ type: 'masks_broadcast', version: pruning.length, ...set });
       }
       await elastic(async () => {
-        members.startStep(step, step * cfg.train.batchSize);
+        members.startStep(step);
         await members.waitForStep(step + 1);
       });
       step += 1;
@@ -219,7 +219,7 @@ export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions)
     }
     if (lastCheckpoint !== checkpointDir(runDir, step)) await elastic(checkpoint);
     members.closing = true;
-    members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true } });
+    members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true, cause: interrupted ? 'STOP_CAUSE_INTERRUPTED' : 'STOP_CAUSE_FINISHED' } });
     telemetry.event({ type: 'run_finished', steps: step, interrupted, lossLast: losses.at(-1) ?? NaN });
   } catch (e) {
     telemetry.event({ type: 'run_failed', step, error: (e as Error).message });
