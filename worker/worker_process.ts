@@ -36,7 +36,7 @@ import { sparsityReport } from '../shared/training/pruning.js';
 import { applyMasks, type MaskSet } from '../shared/model/pruning_masks.js';
 import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
 import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
-import { stepTelemetry, workerMetrics } from '../shared/runtime/telemetry/step_metrics.js';
+import { stepTelemetry, workerMetrics } from '../shared/training/step_record.js';
 import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
 import { CoordinatorConnection } from './coordinator_client.js';
 import { MaskReceiver } from './mask_receiver.js';

@@ -16,7 +16,7 @@ import { REPO_ROOT } from '../../shared/runtime/paths.js';
 import { TelemetryConnection } from '../../shared/runtime/telemetry/connection.js';
 import { NatsServer } from '../../shared/runtime/telemetry/nats_server.js';
 import { stepSubject } from '../../shared/runtime/telemetry/payloads.js';
-import { stepTelemetry, workerMetrics } from '../../shared/runtime/telemetry/step_metrics.js';
+import { stepTelemetry, workerMetrics } from '../../shared/training/step_record.js';
 
 const run = promisify(execFile);
 /** Publishes timed on the step path (enough for a stable mean at microseconds each). */

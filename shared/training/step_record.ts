@@ -3,8 +3,8 @@
  * gRPC heartbeat. Both carry the same numbers, so the coordinator aggregates either, and without a
  * NATS server the heartbeats alone keep every view (progress, /metrics, timeline, top) working.
  */
-import type { WorkerMetrics, WorkerMetrics__Output } from '../../../proto/gen/dsi/v1/WorkerMetrics.js';
-import { TELEMETRY_VERSION, type StepTelemetry } from './payloads.js';
+import type { WorkerMetrics, WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics.js';
+import { TELEMETRY_VERSION, type StepTelemetry } from '../runtime/telemetry/payloads.js';
 
 /** What a worker measured in one step (shared/training/trainer.ts StepStats plus the ring's figures). */
 export interface StepMeasurement {
