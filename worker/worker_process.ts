@@ -283,16 +283,13 @@ export class Worker {
 
   /** Liveness, and after a step its figures (also on NATS) and, every checksumEvery steps, the checksum. */
   private heartbeat(s: Session, stats?: StepStats): Promise<unknown> {
-    const { runId, cfg, setup, scaler, sync } = s;
+    const { runId, cfg, setup, scaler } = s;
     const step = setup.state.step;
     let metrics: WorkerMetrics | undefined;
     if (stats) {
       const t = stepTelemetry({
-        runId, rank: this.rank, workerId: this.o.workerId, step, startedAtMs: stats.startedAtMs, dataMs: stats.dataMs, computeMs: stats.computeMs,
-        reduceMs: stats.reduceMs, waitMs: sync.last.waitMs, optimizerMs: stats.optimizerMs, samples: stats.localSamples, tokens: stats.tokens,
-        loss: stats.loss, gradNorm: stats.gradNorm, skipped: stats.skipped, bytesSent: sync.last.bytesSent, lossScale: scaler.scale, sparsity: this.sparsity,
-        rssBytes: process.memoryUsage().rss, tensorBytes: stats.peakTensorBytes,
-      });
+        runId, rank: this.rank, workerId: this.o.workerId, lossScale: scaler.scale, sparsity: this.sparsity, rssBytes: process.memoryUsage().rss,
+      }, stats);
       this.telemetry?.publish(stepSubject(runId, this.rank), t);
       metrics = workerMetrics(t);
     }

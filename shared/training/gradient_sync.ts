@@ -44,18 +44,20 @@ export interface GradientSyncOptions {
   maskLayout: ParamLayout | undefined;
 }
 
-/** The figures of the last all-reduce, for the heartbeat. */
-export interface RingFigures { elapsedMs: number; waitMs: number; bytesSent: number }
+/** The figures of an all-reduce that go into the step's record. */
+export interface RingFigures { waitMs: number; bytesSent: number }
 
 /** Thrown by reduce() while no ring is set (it closed, or none formed yet). */
 export class NoRingError extends Error {
   override name = 'NoRingError';
 }
 
+/** One all-reduce's outcome, before the loss scaler sees it. */
+interface Reduced { overflow: boolean; loss: number; ring: RingFigures }
+
 export class GradientSync implements GradientReducer {
   /** The ring of this worker; undefined between a failure and the next RingFormation. */
   ring: GradientRing | undefined;
-  last: RingFigures = { elapsedMs: 0, waitMs: 0, bytesSent: 0 };
   /** Gradient, then the loss: one all-reduce carries both. */
   private readonly fused: Float32Array;
 
@@ -69,27 +71,25 @@ export class GradientSync implements GradientReducer {
     const { scaler } = this.o;
     const alone = ring.options.worldSize === 1 && scaler.scale === 1;
     const reduced = alone ? await this.check(ring, grad, loss, step) : await this.allReduce(ring, grad, loss, step);
-    if (scaler.update(reduced.overflow)) return { grad, loss: NaN, skip: true };
+    if (scaler.update(reduced.overflow)) return { grad, loss: NaN, skip: true, ring: reduced.ring };
     const masks = this.o.masks.active;
     if (masks && this.o.maskLayout) applyMasks(this.o.maskLayout, grad, masks);    // pruned weights get no update
-    return { grad, loss: reduced.loss };
+    return { grad, loss: reduced.loss, ring: reduced.ring };
   }
 
   /** One worker, scale 1: the mean is the gradient itself; only the non-finite check remains. */
-  private async check(ring: GradientRing, grad: Float32Array, loss: number, step: number): Promise<{ overflow: boolean; loss: number }> {
+  private async check(ring: GradientRing, grad: Float32Array, loss: number, step: number): Promise<Reduced> {
     const r = await ring.allReduceMean(grad, { step });
-    this.last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs, bytesSent: r.bytesSent };
-    return { overflow: r.overflow || !Number.isFinite(loss), loss };
+    return { overflow: r.overflow || !Number.isFinite(loss), loss, ring: { waitMs: r.waitMs, bytesSent: r.bytesSent } };
   }
 
   /** Scale into the fused buffer, average it over the ring, unscale back into `grad`. */
-  private async allReduce(ring: GradientRing, grad: Float32Array, loss: number, step: number): Promise<{ overflow: boolean; loss: number }> {
+  private async allReduce(ring: GradientRing, grad: Float32Array, loss: number, step: number): Promise<Reduced> {
     const S = this.o.scaler.scale, fused = this.fused;
     for (let i = 0; i < grad.length; i++) fused[i] = (grad[i] as number) * S;
     fused[grad.length] = loss;
     const r = await ring.allReduceMean(fused, { step });
-    this.last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs, bytesSent: r.bytesSent };
     if (!r.overflow) for (let i = 0; i < grad.length; i++) grad[i] = (fused[i] as number) / S;
-    return { overflow: r.overflow, loss: fused[grad.length] as number };
+    return { overflow: r.overflow, loss: fused[grad.length] as number, ring: { waitMs: r.waitMs, bytesSent: r.bytesSent } };
   }
 }

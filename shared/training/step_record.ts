@@ -1,46 +1,35 @@
 /**
- * One step's figures in the two forms they travel in: StepTelemetry on NATS, WorkerMetrics in the
- * gRPC heartbeat. Both carry the same numbers, so the coordinator aggregates either, and without a
- * NATS server the heartbeats alone keep every view (progress, /metrics, timeline, top) working.
+ * One worker's step as one record: the trainer's StepStats (shared/training/trainer.ts, the ring's
+ * figures included) becomes a StepTelemetry (runtime/telemetry/payloads.ts), the record every view
+ * reads. It travels in two forms: as itself on NATS, and as WorkerMetrics in the gRPC heartbeat;
+ * both carry the same numbers, so the coordinator aggregates either, and without a NATS server the
+ * heartbeats alone keep every view (progress, /metrics, timeline, top) working.
  */
 import type { WorkerMetrics, WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics.js';
 import { TELEMETRY_VERSION, type StepTelemetry } from '../runtime/telemetry/payloads.js';
+import type { StepStats } from './trainer.js';
 
-/** What a worker measured in one step (shared/training/trainer.ts StepStats plus the ring's figures). */
-export interface StepMeasurement {
+/** Who ran the step, and the worker's state after it (beyond what the trainer measures). */
+export interface StepContext {
   runId: string;
   rank: number;
   workerId: string;
-  step: number;
-  startedAtMs: number;
-  dataMs: number;
-  /** Forward + backward including dataMs (StepStats.computeMs). */
-  computeMs: number;
-  /** The whole reduce call (StepStats.reduceMs); waitMs is part of it. */
-  reduceMs: number;
-  waitMs: number;
-  optimizerMs: number;
-  samples: number;
-  tokens: number;
-  loss: number;
-  gradNorm: number;
-  skipped: boolean;
-  bytesSent: number;
   lossScale: number;
+  /** Share of zero prunable weights once pruning masks apply; null before. */
   sparsity: number | null;
   rssBytes: number;
-  tensorBytes: number;
 }
 
-export function stepTelemetry(m: StepMeasurement): StepTelemetry {
-  const stepMs = m.computeMs + m.reduceMs + m.optimizerMs;
-  const waiting = Math.min(m.waitMs, m.reduceMs);
+export function stepTelemetry(c: StepContext, s: StepStats): StepTelemetry {
+  const stepMs = s.computeMs + s.reduceMs + s.optimizerMs;
+  const waiting = Math.min(s.waitMs, s.reduceMs);
+  const samples = s.localSamples;
   return {
-    v: TELEMETRY_VERSION, type: 'step', runId: m.runId, rank: m.rank, workerId: m.workerId, step: m.step, startedAtMs: m.startedAtMs, stepMs,
-    phasesMs: { data: m.dataMs, forwardBackward: Math.max(0, m.computeMs - m.dataMs), waiting, allReduce: m.reduceMs - waiting, optimizer: m.optimizerMs },
-    samplesPerSec: stepMs > 0 ? (m.samples * 1000) / stepMs : 0, tokensPerSec: stepMs > 0 ? (m.tokens * 1000) / stepMs : 0,
-    samples: m.samples, tokens: m.tokens, loss: m.loss, gradNorm: m.gradNorm, skipped: m.skipped, bytesSent: m.bytesSent,
-    lossScale: m.lossScale, sparsity: m.sparsity, rssBytes: m.rssBytes, tensorBytes: m.tensorBytes,
+    v: TELEMETRY_VERSION, type: 'step', runId: c.runId, rank: c.rank, workerId: c.workerId, step: s.step, startedAtMs: s.startedAtMs, stepMs,
+    phasesMs: { data: s.dataMs, forwardBackward: Math.max(0, s.computeMs - s.dataMs), waiting, allReduce: s.reduceMs - waiting, optimizer: s.optimizerMs },
+    samplesPerSec: stepMs > 0 ? (samples * 1000) / stepMs : 0, tokensPerSec: stepMs > 0 ? (s.tokens * 1000) / stepMs : 0,
+    samples, tokens: s.tokens, loss: s.loss, gradNorm: s.gradNorm, skipped: s.skipped, bytesSent: s.bytesSent,
+    lossScale: c.lossScale, sparsity: c.sparsity, rssBytes: c.rssBytes, tensorBytes: s.peakTensorBytes,
   };
 }
 

@@ -34,12 +34,20 @@ export interface StepStats {
   startedAtMs: number;       // wall clock at the step's start, Unix ms (timeline)
   dataMs: number;            // reading and padding examples (part of computeMs)
   computeMs: number;         // forward + backward
-  reduceMs: number;          // all-reduce (0 with one worker)
+  reduceMs: number;          // the whole reduce call (all-reduce; waitMs is part of it)
+  waitMs: number;            // all-reduce time spent waiting for the left neighbour's chunks
+  bytesSent: number;         // all-reduce bytes this worker put on the wire
   optimizerMs: number;
 }
 
 /** The gradient and loss averaged over workers; `skip`: an overflow somewhere, every worker skips the update. */
-export interface ReducedGradient { grad: Float32Array; loss: number; skip?: boolean }
+export interface ReducedGradient {
+  grad: Float32Array;
+  loss: number;
+  skip?: boolean;
+  /** The all-reduce's figures (gradient_sync.ts RingFigures); absent: no all-reduce ran. */
+  ring?: { waitMs: number; bytesSent: number };
+}
 
 /** Averages this worker's gradient (and loss) over workers: gradient_sync.ts GradientSync; absent: the identity. */
 export interface GradientReducer {
@@ -171,6 +179,7 @@ export class Trainer {
     if (!skipped) adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
     s.step += 1;
     const optimizerMs = performance.now() - t2;
-    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs, reduceMs, optimizerMs };
+    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs, reduceMs,
+      waitMs: reduced.ring?.waitMs ?? 0, bytesSent: reduced.ring?.bytesSent ?? 0, optimizerMs };
   }
 }
