@@ -16,7 +16,8 @@ import { PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
 import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
 import type { HeartbeatRequest } from '../proto/gen/dsi/v1/HeartbeatRequest.js';
-import { Membership, RingBroken } from '../coordinator/cluster/membership.js';
+import { Membership } from '../coordinator/cluster/membership.js';
+import { RingBroken } from '../coordinator/cluster/errors.js';
 import { coordinatorHandlers } from '../coordinator/cluster/service.js';
 import { UploadRegistry } from '../coordinator/cluster/uploads.js';
 

@@ -17,6 +17,7 @@ import type { RunPlan } from '../../proto/gen/dsi/v1/RunPlan.js';
 import type { JoinRefusal__Output } from '../../proto/gen/dsi/v1/JoinRefusal.js';
 import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
 import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
+import { ClusterError, RingBroken } from './errors.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -62,16 +63,6 @@ type Admission = { ok: true; reply: Promise<JoinReply> } | { ok: false; refusal:
 
 /** Words in a refusal (and in a Stop's reason) that mean the run goes on without the worker, for people. */
 const RUN_GOES_ON = 'the run goes on without it';
-
-/** The run cannot go on (a worker died, replicas diverged...); the message names the ranks. */
-export class ClusterError extends Error {
-  override name = 'ClusterError';
-}
-
-/** The ring lost a member or an all-reduce failed: what was awaited will not come; regroup() and retry. */
-export class RingBroken extends Error {
-  override name = 'RingBroken';
-}
 
 /** A worker dropped from the run, for the summary and for refusing it if it comes back. */
 export interface LostWorker {

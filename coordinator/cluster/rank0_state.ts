@@ -15,7 +15,8 @@ import { magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } 
 import type { EvaluationPoint } from '../telemetry/aggregator.js';
 import { evaluateRun, type EvalSummary } from './evaluate_run.js';
 import { checkpointDir, pruneCheckpoints } from './checkpoints.js';
-import { ClusterError, type Member, type Membership } from './membership.js';
+import type { Member, Membership } from './membership.js';
+import { ClusterError } from './errors.js';
 import type { UploadRegistry, UploadedState } from './uploads.js';
 import { round } from './summary.js';
 

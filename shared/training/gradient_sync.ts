@@ -7,6 +7,7 @@
  */
 import type { ParamLayout } from '../model/params.js';
 import { applyMasks, type MaskSet } from '../model/pruning_masks.js';
+import { NoRingError } from '../runtime/errors.js';
 import type { LossScaler } from './loss_scaler.js';
 import type { GradientReducer, ReducedGradient } from './trainer.js';
 
@@ -46,11 +47,6 @@ export interface GradientSyncOptions {
 
 /** The figures of an all-reduce that go into the step's record. */
 export interface RingFigures { waitMs: number; bytesSent: number }
-
-/** Thrown by reduce() while no ring is set (it closed, or none formed yet). */
-export class NoRingError extends Error {
-  override name = 'NoRingError';
-}
 
 /** One all-reduce's outcome, before the loss scaler sees it. */
 interface Reduced { overflow: boolean; loss: number; ring: RingFigures }
