@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
-import { PROTOCOL_VERSION, modelConfigHash } from '../shared/training/cluster_plan.js';
+import { JOIN_REFUSAL_METADATA, PROTOCOL_VERSION, modelConfigHash } from '../shared/training/cluster_plan.js';
 import { loadConfig } from '../shared/runtime/config.js';
 
 const run = promisify(execFile);
@@ -43,9 +43,11 @@ test('join refusals: different model config, same worker id twice, wrong protoco
   const twice = await join('w0');
   assert.equal(twice?.code, grpc.status.FAILED_PRECONDITION);
   assert.match(twice?.details ?? '', /worker_id: 'w0' has already joined this run/);
+  assert.deepEqual(twice?.metadata.get(JOIN_REFUSAL_METADATA), ['JOIN_REFUSAL_DUPLICATE_ID'], 'the refusal is typed, not only worded');
   const old = await join('w9', 99);
   assert.equal(old?.code, grpc.status.FAILED_PRECONDITION);
   assert.match(old?.details ?? '', /protocol_version: worker speaks protocol 99/);
+  assert.deepEqual(old?.metadata.get(JOIN_REFUSAL_METADATA), ['JOIN_REFUSAL_PROTOCOL_VERSION']);
   assert.equal((await first)?.code, grpc.status.DEADLINE_EXCEEDED); // still waiting for the second worker
   assert.equal(coordinator.exitCode, null);          // the coordinator is still up and waiting
 });

@@ -9,6 +9,8 @@
  *   - coordinator and worker never import each other; nothing in shared/ imports either.
  *   - nothing outside coordinator/bench/ imports from it except the CLI's dispatch; benchmarks may
  *     import any layer.
+ * And the loops a reader most needs stay readable: no function in coordinator/ or worker/
+ * (coordinator/bench/ aside) is longer than MAX_FUNCTION_LINES.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -145,4 +147,69 @@ test('layers: the reader finds static, re-export, side-effect and dynamic import
     "const g = 'import h from \"./h.js\"';",
   ].join('\n');
   assert.deepEqual(importSpecifiers(src), ['./a.js', '../b.js', './c.js', './d.js', './e.js']);
+});
+
+/** Longest function or method allowed in coordinator/ and worker/ (coordinator/bench/ aside): about a page. */
+export const MAX_FUNCTION_LINES = 80;
+
+/** One function of a source: its name (Class.method, the variable or property it is assigned to) and lines. */
+export interface FunctionLength { name: string; line: number; lines: number }
+
+/** Every function, method, constructor, accessor and arrow function of a TypeScript source, with its length in lines. */
+export function functionLengths(file: string, source: string): FunctionLength[] {
+  const sf = ts.createSourceFile(file, source, ts.ScriptTarget.Latest, true);
+  const found: FunctionLength[] = [];
+  const lineOf = (pos: number): number => sf.getLineAndCharacterOfPosition(pos).line + 1;
+  const nameOf = (node: ts.Node): string => {
+    const own = (n: ts.Node): string | undefined =>
+      (ts.isFunctionDeclaration(n) || ts.isMethodDeclaration(n) || ts.isGetAccessor(n) || ts.isSetAccessor(n) || ts.isFunctionExpression(n)) && n.name
+        ? n.name.getText(sf) : ts.isConstructorDeclaration(n) ? 'constructor' : undefined;
+    const p = node.parent;
+    const assigned = ts.isVariableDeclaration(p) || ts.isPropertyAssignment(p) || ts.isPropertyDeclaration(p) ? p.name.getText(sf) : undefined;
+    const base = own(node) ?? assigned ?? `<anonymous at line ${lineOf(node.getStart(sf))}>`;
+    let c: ts.Node | undefined = node.parent;
+    while (c && !ts.isClassLike(c)) c = c.parent;
+    return c?.name ? `${c.name.getText(sf)}.${base}` : base;
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+      const start = lineOf(node.getStart(sf)), end = lineOf(node.getEnd());
+      found.push({ name: nameOf(node), line: start, lines: end - start + 1 });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return found;
+}
+
+/** One line per function over `max` lines: file, function, its length. */
+export function checkFunctionLengths(file: string, source: string, max = MAX_FUNCTION_LINES): string[] {
+  return functionLengths(file, source).filter((f) => f.lines > max)
+    .map((f) => `${file}:${f.line}: ${f.name} is ${f.lines} lines, over ${max}`);
+}
+
+test('function length: no function in coordinator/ or worker/ (coordinator/bench/ aside) is over about a page', () => {
+  const files = ['coordinator', 'worker'].flatMap(productFiles).filter((f) => !under(f, 'coordinator/bench'));
+  assert.ok(files.length > 30, `read ${files.length} files of coordinator/ and worker/`);
+  const long = files.flatMap((f) => checkFunctionLengths(f, readFileSync(path.join(REPO_ROOT, f), 'utf8')));
+  assert.deepEqual(long, [], `functions over ${MAX_FUNCTION_LINES} lines:\n${long.join('\n')}`);
+});
+
+test('function length: the checker measures functions, methods, arrows and constructors, and names the long one', () => {
+  const body = (n: number): string => Array.from({ length: n }, (_, i) => `  x += ${i};`).join('\n');
+  const src = [
+    `export function short(): void {\n${body(3)}\n}`,                       // 5 lines
+    `export async function tooLong(): Promise<void> {\n${body(80)}\n}`,     // 82 lines
+    `class Worker {\n  constructor() {\n${body(2)}\n  }\n  private obey(): void {\n${body(81)}\n  }\n}`,
+    `const handler = async (): Promise<void> => {\n${body(79)}\n};`,        // 81 lines
+    `const ok = (): void => {\n${body(78)}\n};`,                            // 80 lines: at the limit
+  ].join('\n');
+  const lengths = functionLengths('x.ts', src);
+  assert.deepEqual(lengths.map((f) => [f.name, f.lines]),
+    [['short', 5], ['tooLong', 82], ['Worker.constructor', 4], ['Worker.obey', 83], ['handler', 81], ['ok', 80]]);
+  assert.deepEqual(checkFunctionLengths('x.ts', src), [
+    'x.ts:6: tooLong is 82 lines, over 80',
+    'x.ts:93: Worker.obey is 83 lines, over 80',
+    'x.ts:177: handler is 81 lines, over 80',
+  ]);
 });

@@ -16,7 +16,8 @@ import { PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
 import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
 import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
 import type { HeartbeatRequest } from '../proto/gen/dsi/v1/HeartbeatRequest.js';
-import { Membership, RingBroken } from '../coordinator/cluster/membership.js';
+import { Membership } from '../coordinator/cluster/membership.js';
+import { RingBroken } from '../coordinator/cluster/errors.js';
 import { coordinatorHandlers } from '../coordinator/cluster/service.js';
 import { UploadRegistry } from '../coordinator/cluster/uploads.js';
 
@@ -45,7 +46,7 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Prom
 async function cluster(t: { after(fn: () => void): void }, ids: string[], minWorkers: number, microBatches: number) {
   const log = createLogger({ level: 'silent' });
   const members = new Membership({
-    runId: RUN, worldSize: ids.length, minWorkers, microBatches, modelConfigHash: HASH, planJson: '{}', startStep: 0,
+    runId: RUN, worldSize: ids.length, minWorkers, microBatches, modelConfigHash: HASH, plan: {}, startStep: 0,
     heartbeatMs: HEARTBEAT_MS, livenessTimeoutMs: 60_000, wire: 'fp32', chunkBytes: 1 << 20, ringTimeoutMs: RING_TIMEOUT_MS, log,
   });
   const protos = loadProtos();
@@ -84,7 +85,7 @@ test('lost worker: dropped by a silent-neighbour report, survivors get a new rin
   assert.deepEqual(ids.map(rankOf), [0, 1, 2]);
 
   // step 1 in flight: w0 finished it (its all-reduce completed), w1 heard nothing from rank 2 for the ring timeout
-  members.startStep(0, 0);
+  members.startStep(0);
   const waiting = assert.rejects(members.waitForStep(1), RingBroken);   // awaited below, handled from now on
   assert.equal(await heartbeat({ workerId: 'w0', rank: 0, step: 1, ringEpoch: 0 }), null);
   assert.equal(await heartbeat({ workerId: 'w1', rank: 1, step: 0, ringEpoch: 0, ringFailure: { neighbourRank: 2, timedOut: true, reason: 'step 0: rank 2 did not answer within 300 ms' } }), null);
@@ -126,7 +127,7 @@ test('lost worker: dropped by a silent-neighbour report, survivors get a new rin
   }
 
   // w0's Control stream ends; w1 neither finishes nor reports: the regroup drops it after the ring timeout, below minWorkers
-  members.startStep(0, 0);
+  members.startStep(0);
   controls[0]?.cancel();
   await until('w0 lost', () => members.lost.length === 2);
   const t0 = Date.now();

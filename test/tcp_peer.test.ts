@@ -5,7 +5,8 @@ import { loadProtos } from '../shared/runtime/proto_load.js';
 import { RingPeerError, RingProtocolError } from '../worker/collective/errors.js';
 import { CollectiveServer } from '../worker/collective/grpc_peer.js';
 import { Ring } from '../worker/collective/ring.js';
-import { FRAME_KIND, FrameReader, frame, frameHeader, preamble, TcpFrameError } from '../worker/collective/tcp_frames.js';
+import { FRAME_KIND, FrameReader, frame, frameHeader, preamble } from '../worker/collective/tcp_frames.js';
+import { TcpFrameError } from '../worker/collective/errors.js';
 import { MAX_CHUNK_FRAME_BYTES, TcpPeer } from '../worker/collective/tcp_peer.js';
 import type { TcpRelay } from '../worker/collective/tcp_relay_server.js';
 

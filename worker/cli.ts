@@ -7,8 +7,7 @@ import os from 'node:os';
 import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/runtime/config.js';
 import { ConfigError } from '../shared/runtime/errors.js';
 import { createLogger } from '../shared/runtime/log.js';
-import { RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../shared/training/cluster_plan.js';
-import { runWorkerProcess, JoinRefusedError } from './worker_process.js';
+import { runWorkerProcess, JoinRefusedError, type WorkerStop } from './worker_process.js';
 
 async function main(args: string[]): Promise<number> {
   if (hasFlag(args, 'help')) {
@@ -24,27 +23,37 @@ async function main(args: string[]): Promise<number> {
     process.on('SIGTERM', () => undefined);
   }
   const log = createLogger({ level: cfg.runtime.logLevel });
-  let stopReason: string;
+  let stop: WorkerStop;
   try {
-    stopReason = await runWorkerProcess({
+    stop = await runWorkerProcess({
       coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
       bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg, joinTimeoutMs: cfg.cluster.joinTimeoutMs, log,
     });
   } catch (e) {
-    // a restarted pod of a worker the run dropped (or a latecomer): the run does not need it
-    if (!(e instanceof JoinRefusedError && e.message.includes(RUN_GOES_ON))) throw e;
-    log.warn({ reason: e.message }, 'not needed by the run: exiting 0');
-    return 0;
+    if (!(e instanceof JoinRefusedError)) throw e;
+    switch (e.refusal) {
+      // a restarted pod of a worker the run dropped (or a latecomer): the run does not need it
+      case 'JOIN_REFUSAL_DROPPED':
+      case 'JOIN_REFUSAL_RUN_UNDER_WAY':
+        log.warn({ reason: e.message }, 'not needed by the run: exiting 0');
+        return 0;
+      default:
+        throw e;
+    }
   }
-  if (stopReason === 'finished') return 0;
-  // dropped or released mid-run: the survivors finish it, this worker is done rather than failed
-  if (stopReason.startsWith(STOP_DROPPED) || stopReason.startsWith(STOP_RELEASED)) {
-    log.warn({ reason: stopReason }, 'the run goes on without this worker: exiting 0');
-    return 0;
+  switch (stop.cause) {
+    case 'STOP_CAUSE_FINISHED':
+      return 0;
+    // dropped or released mid-run: the survivors finish it, this worker is done rather than failed
+    case 'STOP_CAUSE_DROPPED':
+    case 'STOP_CAUSE_RELEASED':
+      log.warn({ reason: stop.reason }, 'the run goes on without this worker: exiting 0');
+      return 0;
+    // stopped before the run's end (the coordinator was interrupted), or the stream ended without a
+    // Stop: not done, so a Job with --interrupted-exit-code starts this worker again for the resumed run
+    default:
+      return cfg.run.interruptedExitCode;
   }
-  // stopped before the run's end (the coordinator was interrupted): not done, so a Job with
-  // --interrupted-exit-code starts this worker again and it joins the resumed run
-  return cfg.run.interruptedExitCode;
 }
 
 main(process.argv.slice(2)).then(

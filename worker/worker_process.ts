@@ -2,43 +2,53 @@
  * A worker: joins the coordinator, forms the ring it is told to, runs the steps it is told to with
  * its slice of each global batch, all-reduces gradients with its neighbours, reports metrics, and
  * uploads its state for checkpoints. It decides nothing (Horovod's split): the coordinator does.
+ *
+ * Its life, in order (Worker.run): join -> prepare (the plan's data, model state, trainer) -> form
+ * the ring -> obey the control stream until Stop (StartSteps: masks due, step, report; a new ring;
+ * pruning masks; checkpoint uploads) -> leave.
  */
-import * as grpc from '@grpc/grpc-js';
+import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Logger } from '../shared/runtime/log.js';
-import { loadConfig, type Config } from '../shared/runtime/config.js';
+import type { Config } from '../shared/runtime/config.js';
 import { initBackend } from '../shared/runtime/backend.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { setUpTraining, type TrainingSetup } from '../shared/training/setup.js';
-import type { CoordinatorClient } from '../proto/gen/dsi/v1/Coordinator.js';
 import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
 import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
 import type { RingFormation__Output } from '../proto/gen/dsi/v1/RingFormation.js';
-import type { StateChunk } from '../proto/gen/dsi/v1/StateChunk.js';
+import type { StartSteps__Output } from '../proto/gen/dsi/v1/StartSteps.js';
+import type { CheckpointRequest__Output } from '../proto/gen/dsi/v1/CheckpointRequest.js';
+import type { StopCause__Output } from '../proto/gen/dsi/v1/StopCause.js';
 import type { WorkerMetrics } from '../proto/gen/dsi/v1/WorkerMetrics.js';
 import type { RingFailure } from '../proto/gen/dsi/v1/RingFailure.js';
 import { CollectiveServer } from './collective/grpc_peer.js';
 import { createPeer } from './collective/peers.js';
 import { Ring } from './collective/ring.js';
 import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './collective/errors.js';
-import { StepSnapshot } from '../shared/training/step_snapshot.js';
 import { wireFromDtype } from './collective/wire.js';
+import { StepSnapshot } from '../shared/training/step_snapshot.js';
 import { decoderOutput, trainingData } from '../shared/training/training_data.js';
 import { Trainer, type StepStats } from '../shared/training/trainer.js';
 import { LossScaler } from '../shared/training/loss_scaler.js';
-import { MaskReceiver } from './mask_receiver.js';
+import { GradientSync } from '../shared/training/gradient_sync.js';
+import { NoRingError } from '../shared/runtime/errors.js';
 import { sparsityReport } from '../shared/training/pruning.js';
 import { applyMasks, type MaskSet } from '../shared/model/pruning_masks.js';
 import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
 import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
-import { stepTelemetry, workerMetrics } from '../shared/runtime/telemetry/step_metrics.js';
-import { modelConfigHash, PROTOCOL_VERSION, RUN_CONFIG_KEY, type RunPlan } from '../shared/training/cluster_plan.js';
+import { stepTelemetry, workerMetrics } from '../shared/training/step_record.js';
+import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
+import { CoordinatorConnection } from './coordinator_client.js';
+import { MaskReceiver } from './mask_receiver.js';
 
-export interface WorkerProcessOptions {
+export { JoinRefusedError } from './coordinator_client.js';
+
+export interface WorkerOptions {
   /** host:port of the coordinator. */
   coordinator: string;
   workerId: string;
-  /** Interface the collective server binds, and the host others dial (advertise). */
+  /** Interface the collective server binds, and the host others dial (advertise; empty: bindHost). */
   bindHost: string;
   advertiseHost: string;
   /** This process's own settings (backend, model preset): the model hash must match the run's. */
@@ -48,15 +58,14 @@ export interface WorkerProcessOptions {
   log: Logger;
 }
 
-/** Largest state chunk uploaded at once (gRPC's default message limit is 4 MiB). */
-const STATE_CHUNK_BYTES = 2 << 20;
-const JOIN_RETRY_MS = 250;
-
-function unary<Req, Res>(fn: (req: Req, opts: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => unknown, req: Req, timeoutMs: number): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    fn(req, { deadline: Date.now() + timeoutMs }, (e, r) => (e ? reject(e) : resolve(r as Res)));
-  });
+/** How the run ended for this worker: the coordinator's Stop (UNSPECIFIED: the stream ended without one). */
+export interface WorkerStop {
+  cause: StopCause__Output;
+  reason: string;
 }
+
+/** Heartbeat period when the coordinator names none. */
+const DEFAULT_HEARTBEAT_MS = 1000;
 
 /** A checksum of the parameters' bits (FNV-1a over 32-bit words): equal replicas give equal values. */
 export function paramChecksum(params: Float32Array): string {
@@ -66,221 +75,256 @@ export function paramChecksum(params: Float32Array): string {
   return `${h.toString(16).padStart(8, '0')}:${params.length}`;
 }
 
-/** The coordinator answered Join with a refusal (not: could not be reached). */
-export class JoinRefusedError extends Error {
-  override name = 'JoinRefusedError';
+/** A joined worker's training: the run's plan resolved into model state, trainer and gradient sync. */
+interface Session {
+  runId: string;
+  cfg: Config;
+  setup: TrainingSetup;
+  scaler: LossScaler;
+  sync: GradientSync;
+  trainer: Trainer;
+  masks: MaskReceiver;
+  snapshot: StepSnapshot;
 }
 
-/** Resolves with the coordinator's reason for stopping this worker ("finished", "operator"...). */
-export async function runWorkerProcess(o: WorkerProcessOptions): Promise<string> {
-  const log = o.log.child({ component: 'worker', workerId: o.workerId });
-  const protos = loadProtos();
-  const server = await CollectiveServer.start({ host: o.bindHost, port: 0, protos, log });
-  const port = server.address.split(':').pop() ?? '';
-  const address = `${o.advertiseHost || o.bindHost}:${port}`;
-  const client = new protos.grpc.dsi.v1.Coordinator(o.coordinator, grpc.credentials.createInsecure()) as CoordinatorClient;
-  let data: PreparedDataset | undefined;
-  let ring: Ring | undefined;
-  let telemetry: TelemetryConnection | undefined;
-  let stopReason = '';
-  try {
-    // the backend first, so Join reports what this worker really runs (auto resolves here)
-    const backend = await initBackend(o.local.runtime.backend, { webgpuApi: o.local.runtime.webgpuApi });
-    const reply = await join(client, o, address, backend.name, log);
-    const plan = JSON.parse(reply.configJson) as RunPlan;
-    const cfg = loadConfig({ args: [], env: {}, defaults: plan[RUN_CONFIG_KEY] as unknown as Record<string, unknown> });
-    log.info({ rank: reply.rank, worldSize: reply.worldSize, backend: backend.name, step: reply.step, nodeFlags: process.execArgv }, 'joined');
+export class Worker {
+  private readonly log: Logger;
+  private data: PreparedDataset | undefined;
+  private telemetry: TelemetryConnection | undefined;
+  private control: ClientReadableStream<unknown> | undefined;
+  private ring: Ring | undefined;
+  private rank = 0;
+  private worldSize = 1;
+  private epoch = 0;
+  /** Set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms. */
+  private ringFailure: RingFailure | undefined;
+  /** Share of zero prunable weights once masks apply; null before. */
+  private sparsity: number | null = null;
+  private failure: Error | undefined;
+  private isClosed = false;
+  private readonly closedWaiters: Array<(v: void | Error) => void> = [];
+
+  private constructor(
+    private readonly o: WorkerOptions, private readonly server: CollectiveServer,
+    private readonly coordinator: CoordinatorConnection, private readonly address: string,
+  ) {
+    this.log = o.log.child({ component: 'worker', workerId: o.workerId });
+  }
+
+  /** Binds the collective server (port 0: any free one) and opens the coordinator's channel. */
+  static async start(o: WorkerOptions): Promise<Worker> {
+    const protos = loadProtos();
+    const server = await CollectiveServer.start({ host: o.bindHost, port: 0, protos, log: o.log.child({ component: 'worker', workerId: o.workerId }) });
+    const port = server.address.split(':').pop() ?? '';
+    return new Worker(o, server, new CoordinatorConnection(o.coordinator, protos), `${o.advertiseHost || o.bindHost}:${port}`);
+  }
+
+  /** Runs the worker until the coordinator stops it. */
+  async run(): Promise<WorkerStop> {
+    try {
+      // the backend first, so Join reports what this worker really runs (auto resolves here)
+      const backend = await initBackend(this.o.local.runtime.backend, { webgpuApi: this.o.local.runtime.webgpuApi });
+      const reply = await this.coordinator.join({
+        workerId: this.o.workerId, address: this.address, modelConfigHash: modelConfigHash(this.o.local), backend: backend.name, protocolVersion: PROTOCOL_VERSION,
+      }, this.o.joinTimeoutMs, this.log);                          // 1) join: rank, the first ring, the plan
+      const s = await this.prepare(reply, backend.name);          // 2) data, model state, trainer
+      if (reply.ring) await this.formRing(s, reply.ring);          // 3) form the ring
+      const stop = await this.obey(s, reply.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS); // 4) until Stop
+      await this.coordinator.leave(s.runId, this.o.workerId);      // 5) leave
+      return stop;
+    } catch (e) {
+      this.failure = e instanceof Error ? e : new Error(String(e));
+      throw e;
+    }
+  }
+
+  /** Releases the control stream, ring, telemetry, data, the coordinator's channel and the server. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.control?.cancel();
+    await this.telemetry?.close();
+    await this.ring?.close();
+    this.data?.close();
+    this.coordinator.close();
+    await this.server.close();
+    for (const w of this.closedWaiters.splice(0)) w(this.failure);
+  }
+
+  /** Resolves (never rejects) once closed: undefined after a run that ended with Stop, else its error. */
+  closed(): Promise<void | Error> {
+    if (this.isClosed) return Promise.resolve(this.failure);
+    return new Promise((resolve) => this.closedWaiters.push(resolve));
+  }
+
+  /** The run's plan (JoinReply.plan) resolved: data, model state at the run's step, trainer. */
+  private async prepare(reply: JoinReply__Output, backend: string): Promise<Session> {
+    if (!reply.plan) throw new Error(`the coordinator at ${this.o.coordinator} sent no run plan in its JoinReply`);
+    const plan = decodeRunPlan(reply.plan);
+    const cfg = plan.config;
+    this.rank = reply.rank;
+    this.worldSize = reply.worldSize;
+    this.log.info({ rank: reply.rank, worldSize: reply.worldSize, backend, step: reply.step, nodeFlags: process.execArgv }, 'joined');
     // per-step metrics on NATS when the coordinator has a server (this worker's own --nats-url else)
-    const natsUrl = plan.natsUrl || (o.local.telemetry.nats ? o.local.telemetry.natsUrl : '');
-    if (natsUrl) telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${o.workerId}`, log });
-    data = await openPreparedDataset(plan.dataDir);
+    const local = this.o.local.telemetry;
+    const natsUrl = plan.natsUrl || (local.nats ? local.natsUrl : '');
+    if (natsUrl) this.telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${this.o.workerId}`, log: this.log });
+    const data = this.data = await openPreparedDataset(plan.dataDir);
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
-    if (setup.state.step !== reply.step) throw new Error(`worker ${o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
+    if (setup.state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
     const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow);
-    let rank = reply.rank, worldSize = reply.worldSize, epoch = 0;
-    // set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms
-    let ringFailure: RingFailure | undefined;
-    const snapshot = new StepSnapshot();
-    let last: RingStats = { elapsedMs: 0, waitMs: 0, bytesSent: 0 };
-    let sparsity: number | null = null;
-    const fused = new Float32Array(setup.trainLayout.total + 1);   // gradient, then the loss
     const masks = new MaskReceiver();
+    const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout });
     const examples = trainingData(cfg, data);
     const output = decoderOutput(cfg, data);
-    log.info({ mix: examples.mix, decoderOutputRows: output?.ids.length ?? setup.model.vocabSize }, 'training data');
+    this.log.info({ mix: examples.mix, decoderOutputRows: output?.ids.length ?? setup.model.vocabSize }, 'training data');
     const trainer = new Trainer({
       cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}),
-      data: examples.source, ...(output ? { output } : {}), rank, worldSize, log,
-      reduce: async (grad, loss) => {
-        if (!ring) throw new RingClosedError(rank);
-        const S = scaler.scale;
-        for (let i = 0; i < grad.length; i++) fused[i] = (grad[i] as number) * S;
-        fused[grad.length] = loss;
-        const r = await ring.allReduceMean(fused, { step: setup.state.step });
-        last = { elapsedMs: r.elapsedMs, waitMs: r.waitMs, bytesSent: r.bytesSent };
-        if (scaler.update(r.overflow)) return { grad, loss: NaN, skip: true };
-        for (let i = 0; i < grad.length; i++) grad[i] = (fused[i] as number) / S;
-        if (masks.active && !setup.adapted) applyMasks(setup.trainLayout, grad, masks.active);    // pruned weights get no update
-        return { grad, loss: fused[grad.length] as number };
-      },
+      data: examples.source, ...(output ? { output } : {}), rank: this.rank, worldSize: this.worldSize, log: this.log, sync,
     }, setup.state);
+    return { runId: reply.runId, cfg, setup, scaler, sync, trainer, masks, snapshot: new StepSnapshot() };
+  }
 
-    const formRing = async (f: RingFormation__Output): Promise<void> => {
-      await ring?.close();
-      // after a loss the ring restarts at the interrupted step: a rank that applied it goes back
-      if (snapshot.rewind(setup.state, scaler.state, f.step)) log.warn({ step: f.step + 1, epoch: f.ringEpoch }, 'rolled back the interrupted step to redo it');
-      ringFailure = undefined;
-      epoch = f.ringEpoch;
-      rank = f.rank;
-      worldSize = f.addresses.length;
-      const peer = createPeer(cfg.cluster.transport, { server, runId: f.runId, epoch: f.ringEpoch, rank, addresses: f.addresses, log });
-      ring = new Ring(peer, { runId: f.runId, epoch: f.ringEpoch, rank, worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log });
-      trainer.setShard(rank, worldSize);
-      log.info({ rank, worldSize, epoch: f.ringEpoch }, 'ring formed');
-    };
-    if (reply.ring) await formRing(reply.ring);
-
-    const heartbeat = (stats?: StepStats): Promise<unknown> => {
-      const step = setup.state.step;
-      let metrics: WorkerMetrics | undefined;
-      if (stats) {
-        const t = stepTelemetry({
-          runId: reply.runId, rank, workerId: o.workerId, step, startedAtMs: stats.startedAtMs, dataMs: stats.dataMs, computeMs: stats.computeMs,
-          reduceMs: stats.reduceMs, waitMs: last.waitMs, optimizerMs: stats.optimizerMs, samples: stats.localSamples, tokens: stats.tokens,
-          loss: stats.loss, gradNorm: stats.gradNorm, skipped: stats.skipped, bytesSent: last.bytesSent, lossScale: scaler.scale, sparsity,
-          rssBytes: process.memoryUsage().rss, tensorBytes: stats.peakTensorBytes,
-        });
-        telemetry?.publish(stepSubject(reply.runId, rank), t);
-        metrics = workerMetrics(t);
-      }
-      const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
-      return unary(client.heartbeat.bind(client), {
-        runId: reply.runId, workerId: o.workerId, rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale, ringEpoch: epoch, ringFailure,
-      }, 10_000);
-    };
-    const timer = setInterval(() => { heartbeat().catch((e: Error) => log.warn({ err: e.message }, 'heartbeat failed')); }, reply.heartbeatIntervalMs || 1000);
+  /** The coordinator's commands, in order, until Stop; heartbeats keep this worker alive meanwhile. */
+  private async obey(s: Session, heartbeatMs: number): Promise<WorkerStop> {
+    const timer = setInterval(() => void this.beat(s), heartbeatMs);
     timer.unref();
+    const control = this.coordinator.client.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
+    this.control = control;
     try {
-      const control = client.control({ runId: reply.runId, workerId: o.workerId, rank });
       for await (const raw of control) {
         const msg = raw as ControlMessage__Output;
-        if (msg.command === 'ring' && msg.ring) await formRing(msg.ring);
-        else if (msg.command === 'start' && msg.start) {
-          if (msg.start.ringEpoch !== epoch) {
-            log.warn({ startEpoch: msg.start.ringEpoch, epoch, step: msg.start.firstStep + 1 }, 'StartSteps of another ring epoch ignored');
-            continue;
+        switch (msg.command) {
+          case 'ring': if (msg.ring) await this.formRing(s, msg.ring); break;
+          case 'start': if (msg.start) await this.runSteps(s, msg.start); break;
+          case 'pruningMask': if (msg.pruningMask) s.masks.add(msg.pruningMask); break;
+          case 'checkpoint': if (msg.checkpoint) await this.upload(s, msg.checkpoint); break;
+          case 'stop': {
+            const stop: WorkerStop = { cause: msg.stop?.cause ?? 'STOP_CAUSE_UNSPECIFIED', reason: msg.stop?.reason ?? '' };
+            this.log.info({ reason: stop.reason, cause: stop.cause }, 'stop');
+            return stop;
           }
-          for (let i = 0; i < msg.start.count; i++) {
-            if (setup.state.step !== msg.start.firstStep + i) throw new Error(`worker ${o.workerId}: asked for step ${msg.start.firstStep + i}, at step ${setup.state.step}`);
-            const step = setup.state.step;
-            if (masks.activate(step)) {
-              // full: the trained weights; lora/qlora: the frozen base (the adapters stay dense)
-              if (setup.adapted) setup.adapted.pruneBase(setup.baseParams, masks.active as MaskSet);
-              else applyMasks(setup.trainLayout, setup.state.params, masks.active as MaskSet);
-              sparsity = setup.adapted ? sparsityReport(setup.baseLayout, setup.baseParams).overall
-                : sparsityReport(setup.trainLayout, setup.state.params).overall;   // masked weights stay zero until the next set
-              log.info({ step, version: masks.version, sparsity }, 'pruning masks applied');
-            }
-            if (worldSize > 1) snapshot.take(setup.state, scaler.state);
-            let stats: StepStats;
-            try {
-              stats = await trainer.step();
-            } catch (e) {
-              // the all-reduce failed before the optimizer ran: nothing applied; say so, wait for a new ring
-              if (!isRingError(e)) throw e;
-              ringFailure = ringFailureOf(e);
-              log.warn({ step: step + 1, epoch, err: e.message }, 'all-reduce failed: step aborted, waiting for a new ring');
-              await heartbeat().catch((he: Error) => log.warn({ err: he.message }, 'heartbeat failed'));
-              break;
-            }
-            // AdamW's decay and momentum would move pruned weights off zero: hold them there
-            if (masks.active && !setup.adapted) applyMasks(setup.trainLayout, setup.state.params, masks.active);
-            await heartbeat(stats);   // the coordinator's signal that this rank finished the step
-          }
-        } else if (msg.command === 'pruningMask' && msg.pruningMask) masks.add(msg.pruningMask);
-        else if (msg.command === 'checkpoint' && msg.checkpoint) {
-          await uploadState(client, reply.runId, o.workerId, rank, msg.checkpoint.checkpointId, setup, scaler, msg.checkpoint.includeOptimizer);
-        } else if (msg.command === 'stop') {
-          stopReason = msg.stop?.reason ?? '';
-          log.info({ reason: stopReason }, 'stop');
-          break;
         }
       }
-      control.cancel();
+      return { cause: 'STOP_CAUSE_UNSPECIFIED', reason: '' };
     } finally {
       clearInterval(timer);
+      control.cancel();
     }
-    await unary(client.leave.bind(client), { runId: reply.runId, workerId: o.workerId, reason: 'finished' }, 5_000).catch(() => undefined);
-    return stopReason;
-  } finally {
-    await telemetry?.close();
-    await ring?.close();
-    data?.close();
-    client.close();
-    await server.close();
+  }
+
+  /** A (new) ring: the old one closes; after a loss the state goes back to the ring's step. */
+  private async formRing(s: Session, f: RingFormation__Output): Promise<void> {
+    await this.ring?.close();
+    // after a loss the ring restarts at the interrupted step: a rank that applied it goes back
+    if (s.snapshot.rewind(s.setup.state, s.scaler.state, f.step)) this.log.warn({ step: f.step + 1, epoch: f.ringEpoch }, 'rolled back the interrupted step to redo it');
+    this.ringFailure = undefined;
+    this.epoch = f.ringEpoch;
+    this.rank = f.rank;
+    this.worldSize = f.addresses.length;
+    const { cfg } = s, log = this.log;
+    const peer = createPeer(cfg.cluster.transport, { server: this.server, runId: f.runId, epoch: f.ringEpoch, rank: f.rank, addresses: f.addresses, log });
+    this.ring = s.sync.ring = new Ring(peer, {
+      runId: f.runId, epoch: f.ringEpoch, rank: f.rank, worldSize: this.worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log,
+    });
+    s.trainer.setShard(this.rank, this.worldSize);
+    log.info({ rank: this.rank, worldSize: this.worldSize, epoch: f.ringEpoch }, 'ring formed');
+  }
+
+  /** StartSteps: the steps back to back, each: masks due, the step (its all-reduce), the report. */
+  private async runSteps(s: Session, start: StartSteps__Output): Promise<void> {
+    if (start.ringEpoch !== this.epoch) {
+      this.log.warn({ startEpoch: start.ringEpoch, epoch: this.epoch, step: start.firstStep + 1 }, 'StartSteps of another ring epoch ignored');
+      return;
+    }
+    const { setup } = s;
+    for (let i = 0; i < start.count; i++) {
+      const step = start.firstStep + i;
+      if (setup.state.step !== step) throw new Error(`worker ${this.o.workerId}: asked for step ${step}, at step ${setup.state.step}`);
+      this.applyDueMasks(s, step);
+      if (this.worldSize > 1) s.snapshot.take(setup.state, s.scaler.state);
+      const stats = await this.trainStep(s, step);
+      if (!stats) return;   // the all-reduce failed: nothing applied, a new ring comes
+      // AdamW's decay and momentum would move pruned weights off zero: hold them there
+      if (s.masks.active && !setup.adapted) applyMasks(setup.trainLayout, setup.state.params, s.masks.active);
+      await this.heartbeat(s, stats);   // the coordinator's signal that this rank finished the step
+    }
+  }
+
+  /** One step; undefined when its all-reduce failed (nothing applied: say so, wait for a new ring). */
+  private async trainStep(s: Session, step: number): Promise<StepStats | undefined> {
+    try {
+      return await s.trainer.step();
+    } catch (e) {
+      if (!isRingError(e)) throw e;
+      this.ringFailure = ringFailureOf(e);
+      this.log.warn({ step: step + 1, epoch: this.epoch, err: e.message }, 'all-reduce failed: step aborted, waiting for a new ring');
+      await this.beat(s);
+      return undefined;
+    }
+  }
+
+  /** Switches to the pruning masks due at `step`, if any: full prunes the trained weights, lora/qlora the frozen base. */
+  private applyDueMasks(s: Session, step: number): void {
+    if (!s.masks.activate(step)) return;
+    const { setup } = s;
+    const masks = s.masks.active as MaskSet;   // activate() returned true: a set is in force
+    if (setup.adapted) setup.adapted.pruneBase(setup.baseParams, masks);
+    else applyMasks(setup.trainLayout, setup.state.params, masks);
+    // masked weights stay zero until the next set
+    this.sparsity = setup.adapted ? sparsityReport(setup.baseLayout, setup.baseParams).overall
+      : sparsityReport(setup.trainLayout, setup.state.params).overall;
+    this.log.info({ step, version: s.masks.version, sparsity: this.sparsity }, 'pruning masks applied');
+  }
+
+  private async upload(s: Session, c: CheckpointRequest__Output): Promise<void> {
+    const ids = { runId: s.runId, checkpointId: c.checkpointId, workerId: this.o.workerId, rank: this.rank };
+    await this.coordinator.uploadState(ids, s.setup.state, s.scaler.state, c.includeOptimizer);
+  }
+
+  /** Liveness, and after a step its figures (also on NATS) and, every checksumEvery steps, the checksum. */
+  private heartbeat(s: Session, stats?: StepStats): Promise<unknown> {
+    const { runId, cfg, setup, scaler } = s;
+    const step = setup.state.step;
+    let metrics: WorkerMetrics | undefined;
+    if (stats) {
+      const t = stepTelemetry({
+        runId, rank: this.rank, workerId: this.o.workerId, lossScale: scaler.scale, sparsity: this.sparsity, rssBytes: process.memoryUsage().rss,
+      }, stats);
+      this.telemetry?.publish(stepSubject(runId, this.rank), t);
+      metrics = workerMetrics(t);
+    }
+    const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
+    return this.coordinator.heartbeat({
+      runId, workerId: this.o.workerId, rank: this.rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale, ringEpoch: this.epoch, ringFailure: this.ringFailure,
+    });
+  }
+
+  /** A heartbeat whose failure is only logged (the next one may get through). */
+  private async beat(s: Session): Promise<void> {
+    await this.heartbeat(s).catch((e: Error) => this.log.warn({ err: e.message }, 'heartbeat failed'));
   }
 }
 
-interface RingStats { elapsedMs: number; waitMs: number; bytesSent: number }
+/** Starts a worker, runs it until the coordinator stops it, and closes it. */
+export async function runWorkerProcess(o: WorkerOptions): Promise<WorkerStop> {
+  const worker = await Worker.start(o);
+  try {
+    return await worker.run();
+  } finally {
+    await worker.close();
+  }
+}
 
-type RingError = RingTimeoutError | RingPeerError | RingProtocolError | RingClosedError;
+type RingError = RingTimeoutError | RingPeerError | RingProtocolError | RingClosedError | NoRingError;
 
 function isRingError(e: unknown): e is RingError {
-  return e instanceof RingTimeoutError || e instanceof RingPeerError || e instanceof RingProtocolError || e instanceof RingClosedError;
+  return e instanceof RingTimeoutError || e instanceof RingPeerError || e instanceof RingProtocolError || e instanceof RingClosedError
+    || e instanceof NoRingError;
 }
 
 /** What the coordinator needs to know: a neighbour silent for the ring timeout is dead. */
 function ringFailureOf(e: RingError): RingFailure {
-  const neighbourRank = e instanceof RingClosedError ? -1 : e.rank;
+  const neighbourRank = e instanceof RingClosedError || e instanceof NoRingError ? -1 : e.rank;
   return { neighbourRank, timedOut: e instanceof RingTimeoutError, reason: e.message };
 }
-
-async function join(client: CoordinatorClient, o: WorkerProcessOptions, address: string, backend: string, log: Logger): Promise<JoinReply__Output> {
-  const deadline = Date.now() + o.joinTimeoutMs;
-  const req = { workerId: o.workerId, address, modelConfigHash: modelConfigHash(o.local), backend, protocolVersion: PROTOCOL_VERSION };
-  for (;;) {
-    try {
-      return await unary<typeof req, JoinReply__Output>(client.join.bind(client), req, 5_000);
-    } catch (e) {
-      const err = e as grpc.ServiceError;
-      // refused for a reason (wrong model, run full, duplicate id): no point retrying
-      if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) throw new JoinRefusedError(`join refused by ${o.coordinator}: ${err.details || err.message}`, { cause: e });
-      if (Date.now() > deadline) throw new Error(`cannot reach the coordinator at ${o.coordinator} within ${o.joinTimeoutMs} ms: ${err.details || err.message}`, { cause: e });
-      log.debug({ coordinator: o.coordinator }, 'coordinator not reachable yet');
-      await new Promise((r) => setTimeout(r, JOIN_RETRY_MS));
-    }
-  }
-}
-
-/** Streams the trainable parameters (and optimizer moments) to the coordinator in chunks. */
-async function uploadState(
-  client: CoordinatorClient, runId: string, workerId: string, rank: number, checkpointId: string,
-  setup: TrainingSetup, scaler: LossScaler, includeOptimizer: boolean,
-): Promise<void> {
-  const s = setup.state;
-  const parts: Array<{ part: StateChunk['part']; name: string; data: Uint8Array; dtype: StateChunk['dtype'] }> = [
-    { part: 'STATE_PART_WEIGHTS', name: 'params', data: new Uint8Array(s.params.buffer, s.params.byteOffset, s.params.byteLength), dtype: 'TENSOR_DTYPE_FLOAT32' },
-  ];
-  if (includeOptimizer) {
-    parts.push({ part: 'STATE_PART_OPTIMIZER', name: 'adamw.exp_avg', data: new Uint8Array(s.opt.m.buffer, s.opt.m.byteOffset, s.opt.m.byteLength), dtype: 'TENSOR_DTYPE_FLOAT32' });
-    parts.push({ part: 'STATE_PART_OPTIMIZER', name: 'adamw.exp_avg_sq', data: new Uint8Array(s.opt.v.buffer, s.opt.v.byteOffset, s.opt.v.byteLength), dtype: 'TENSOR_DTYPE_FLOAT32' });
-  }
-  const worker = Buffer.from(JSON.stringify({ adamT: s.opt.t, lossScale: scaler.state }));
-  parts.push({ part: 'STATE_PART_WORKER', name: '', data: worker, dtype: 'TENSOR_DTYPE_BYTES' });
-  await new Promise<void>((resolve, reject) => {
-    const call = client.uploadState((e) => (e ? reject(e) : resolve()));
-    parts.forEach((p, pi) => {
-      for (let off = 0; off < p.data.length || off === 0; off += STATE_CHUNK_BYTES) {
-        const end = Math.min(p.data.length, off + STATE_CHUNK_BYTES);
-        call.write({
-          runId, checkpointId, workerId, rank, step: s.step, part: p.part, tensorName: p.name, shape: [p.data.length / (p.dtype === 'TENSOR_DTYPE_BYTES' ? 1 : 4)],
-          dtype: p.dtype, offsetBytes: off, data: Buffer.from(p.data.buffer, p.data.byteOffset + off, end - off),
-          lastChunk: end === p.data.length, lastOfUpload: end === p.data.length && pi === parts.length - 1,
-        });
-        if (p.data.length === 0) break;
-      }
-    });
-    call.end();
-  });
-}
-

@@ -16,7 +16,7 @@ import { REPO_ROOT } from '../../shared/runtime/paths.js';
 import { TelemetryConnection } from '../../shared/runtime/telemetry/connection.js';
 import { NatsServer } from '../../shared/runtime/telemetry/nats_server.js';
 import { stepSubject } from '../../shared/runtime/telemetry/payloads.js';
-import { stepTelemetry, workerMetrics } from '../../shared/runtime/telemetry/step_metrics.js';
+import { stepTelemetry, workerMetrics } from '../../shared/training/step_record.js';
 
 const run = promisify(execFile);
 /** Publishes timed on the step path (enough for a stable mean at microseconds each). */
@@ -59,10 +59,9 @@ async function publishCost(): Promise<number> {
     await conn.connection();
     const t0 = performance.now();
     for (let i = 0; i < PUBLISH_ITERATIONS; i++) {
-      const t = stepTelemetry({
-        runId: 'bench', rank: 0, workerId: 'bench-0', step: i + 1, startedAtMs: Date.now(), dataMs: 1.5, computeMs: 300, reduceMs: 40, waitMs: 10,
-        optimizerMs: 20, samples: 4, tokens: 300, loss: 5.5, gradNorm: 1.2, skipped: false, bytesSent: 1 << 22, lossScale: 32768, sparsity: null,
-        rssBytes: process.memoryUsage().rss, tensorBytes: 1e6,
+      const t = stepTelemetry({ runId: 'bench', rank: 0, workerId: 'bench-0', lossScale: 32768, sparsity: null, rssBytes: process.memoryUsage().rss }, {
+        step: i + 1, loss: 5.5, lr: 1e-3, gradNorm: 1.2, skipped: false, samples: 8, localSamples: 4, peakTensorBytes: 1e6, tokens: 300,
+        startedAtMs: Date.now(), dataMs: 1.5, computeMs: 300, reduceMs: 40, waitMs: 10, bytesSent: 1 << 22, optimizerMs: 20,
       });
       conn.publish(stepSubject('bench', 0), t);
       workerMetrics(t);

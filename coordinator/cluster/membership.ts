@@ -12,9 +12,12 @@ import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics
 import type { RingFormation } from '../../proto/gen/dsi/v1/RingFormation.js';
 import type { RingFailure__Output } from '../../proto/gen/dsi/v1/RingFailure.js';
 import type { Logger } from '../../shared/runtime/log.js';
-import { PROTOCOL_VERSION, RUN_GOES_ON, STOP_DROPPED, STOP_RELEASED } from '../../shared/training/cluster_plan.js';
+import { PROTOCOL_VERSION } from '../../shared/training/cluster_plan.js';
+import type { RunPlan } from '../../proto/gen/dsi/v1/RunPlan.js';
+import type { JoinRefusal__Output } from '../../proto/gen/dsi/v1/JoinRefusal.js';
 import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
 import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
+import { ClusterError, RingBroken } from './errors.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -24,8 +27,8 @@ export interface MembershipOptions {
   /** Global batch / accumulate: a ring's size must divide it. @default worldSize */
   microBatches?: number;
   modelConfigHash: string;
-  /** JoinReply.config_json for every worker. */
-  planJson: string;
+  /** JoinReply.plan for every worker. */
+  plan: RunPlan;
   startStep: number;
   heartbeatMs: number;
   livenessTimeoutMs: number;
@@ -56,17 +59,10 @@ export interface Member {
   totals: { steps: number; samplesPerSec: number; tokensPerSec: number; stepMs: number; computeMs: number; allReduceMs: number; waitingMs: number; peakRssBytes: number; peakTensorBytes: number };
 }
 
-type Admission = { ok: true; reply: Promise<JoinReply> } | { ok: false; field: string; reason: string };
+type Admission = { ok: true; reply: Promise<JoinReply> } | { ok: false; refusal: JoinRefusal__Output; field: string; reason: string };
 
-/** The run cannot go on (a worker died, replicas diverged...); the message names the ranks. */
-export class ClusterError extends Error {
-  override name = 'ClusterError';
-}
-
-/** The ring lost a member or an all-reduce failed: what was awaited will not come; regroup() and retry. */
-export class RingBroken extends Error {
-  override name = 'RingBroken';
-}
+/** Words in a refusal (and in a Stop's reason) that mean the run goes on without the worker, for people. */
+const RUN_GOES_ON = 'the run goes on without it';
 
 /** A worker dropped from the run, for the summary and for refusing it if it comes back. */
 export interface LostWorker {
@@ -115,17 +111,17 @@ export class Membership {
 
   /** Checks a Join; when admitted, the reply resolves once the run is full (ranks sorted by worker id). */
   admit(req: JoinRequest__Output): Admission {
-    if (req.protocolVersion !== PROTOCOL_VERSION) return { ok: false, field: 'protocol_version', reason: `worker speaks protocol ${req.protocolVersion}, this coordinator ${PROTOCOL_VERSION}` };
-    if (!req.workerId) return { ok: false, field: 'worker_id', reason: 'is empty' };
-    if (!/^[^:\s]+:\d+$/.test(req.address)) return { ok: false, field: 'address', reason: `'${req.address}' is not host:port` };
-    if (this.members.has(req.workerId)) return { ok: false, field: 'worker_id', reason: `'${req.workerId}' has already joined this run` };
+    if (req.protocolVersion !== PROTOCOL_VERSION) return { ok: false, refusal: 'JOIN_REFUSAL_PROTOCOL_VERSION', field: 'protocol_version', reason: `worker speaks protocol ${req.protocolVersion}, this coordinator ${PROTOCOL_VERSION}` };
+    if (!req.workerId) return { ok: false, refusal: 'JOIN_REFUSAL_BAD_REQUEST', field: 'worker_id', reason: 'is empty' };
+    if (!/^[^:\s]+:\d+$/.test(req.address)) return { ok: false, refusal: 'JOIN_REFUSAL_BAD_REQUEST', field: 'address', reason: `'${req.address}' is not host:port` };
+    if (this.members.has(req.workerId)) return { ok: false, refusal: 'JOIN_REFUSAL_DUPLICATE_ID', field: 'worker_id', reason: `'${req.workerId}' has already joined this run` };
     const gone = this.lost.find((l) => l.workerId === req.workerId);
     // its weights stopped at the step it was lost in; catching up would need a state transfer
-    if (gone) return { ok: false, field: 'worker_id', reason: `'${req.workerId}' was dropped from this run at step ${gone.step} (${gone.reason}); a dropped worker cannot re-join and ${RUN_GOES_ON}` };
-    if (this.started) return { ok: false, field: 'worker_id', reason: `run ${this.o.runId} is under way: workers join only before its first step, ${RUN_GOES_ON}` };
+    if (gone) return { ok: false, refusal: 'JOIN_REFUSAL_DROPPED', field: 'worker_id', reason: `'${req.workerId}' was dropped from this run at step ${gone.step} (${gone.reason}); a dropped worker cannot re-join and ${RUN_GOES_ON}` };
+    if (this.started) return { ok: false, refusal: 'JOIN_REFUSAL_RUN_UNDER_WAY', field: 'worker_id', reason: `run ${this.o.runId} is under way: workers join only before its first step, ${RUN_GOES_ON}` };
     if (req.modelConfigHash !== this.o.modelConfigHash)
-      return { ok: false, field: 'model_config_hash', reason: `worker '${req.workerId}' builds a different model (hash ${req.modelConfigHash.slice(0, 12)}, run ${this.o.modelConfigHash.slice(0, 12)}): start it with the run's --preset/--model-from/--mode` };
-    if (this.full) return { ok: false, field: 'worker_id', reason: `the run already has its ${this.o.worldSize} workers` };
+      return { ok: false, refusal: 'JOIN_REFUSAL_MODEL_MISMATCH', field: 'model_config_hash', reason: `worker '${req.workerId}' builds a different model (hash ${req.modelConfigHash.slice(0, 12)}, run ${this.o.modelConfigHash.slice(0, 12)}): start it with the run's --preset/--model-from/--mode` };
+    if (this.full) return { ok: false, refusal: 'JOIN_REFUSAL_RUN_FULL', field: 'worker_id', reason: `the run already has its ${this.o.worldSize} workers` };
     this.members.set(req.workerId, {
       workerId: req.workerId, address: req.address, backend: req.backend, rank: -1, seq: 0, step: this.o.startStep, lastSeen: Date.now(), lossScale: 1,
       totals: { steps: 0, samplesPerSec: 0, tokensPerSec: 0, stepMs: 0, computeMs: 0, allReduceMs: 0, waitingMs: 0, peakRssBytes: 0, peakTensorBytes: 0 },
@@ -137,7 +133,7 @@ export class Membership {
         const m = this.members.get(req.workerId) as Member; // set above, never removed before the run is full
         resolve({
           runId: this.o.runId, rank: m.rank, worldSize: this.o.worldSize, ring: this.ringFor(m.rank), step: this.o.startStep,
-          heartbeatIntervalMs: this.o.heartbeatMs, livenessTimeoutMs: this.o.livenessTimeoutMs, configJson: this.o.planJson,
+          heartbeatIntervalMs: this.o.heartbeatMs, livenessTimeoutMs: this.o.livenessTimeoutMs, plan: this.o.plan,
         });
       });
     });
@@ -204,10 +200,10 @@ export class Membership {
   }
 
   /** Every rank runs `step` (the ring's all-reduce keeps them together); waitForStep(step + 1) awaits it. */
-  startStep(step: number, dataCursor: number): void {
+  startStep(step: number): void {
     if (this.broken) throw this.broken;   // a loss between steps: regroup before anyone starts on the old ring
     this.inFlight = step;
-    this.broadcast({ start: { firstStep: step, count: 1, ringEpoch: this.ringEpoch, dataCursor } });
+    this.broadcast({ start: { firstStep: step, count: 1, ringEpoch: this.ringEpoch } });
   }
 
   heartbeat(req: HeartbeatRequest__Output): string | undefined {
@@ -293,7 +289,7 @@ export class Membership {
     // still alive (partitioned, hung) but no longer in the run: it must not go on training on its own
     if (m.control) {
       try {
-        this.send(m, { stop: { reason: `${STOP_DROPPED}${why}`, graceful: false } });
+        this.send(m, { stop: { reason: `dropped: ${why}`, graceful: false, cause: 'STOP_CAUSE_DROPPED' } });
         m.control.end();
       } catch { /* its stream is already gone */ }
     }
@@ -363,7 +359,7 @@ export class Membership {
       for (const m of this.ordered().sort((a, b) => (a.workerId < b.workerId ? -1 : 1)).slice(usable)) {
         this.o.log.warn({ workerId: m.workerId, worldSize: usable }, 'worker released: the global batch does not split over every survivor');
         this.members.delete(m.workerId);
-        this.send(m, { stop: { reason: `${STOP_RELEASED}${usable} workers split the global batch, ${survived} survived`, graceful: true } });
+        this.send(m, { stop: { reason: `released: ${usable} workers split the global batch, ${survived} survived`, graceful: true, cause: 'STOP_CAUSE_RELEASED' } });
         this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason: 'released', step, worldSize: usable });
       }
     }

@@ -1,5 +1,6 @@
 /** The Coordinator gRPC service: decode, call the membership, encode. No decisions here. */
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
+import { JOIN_REFUSAL_METADATA } from '../../shared/training/cluster_plan.js';
 import type { CoordinatorHandlers } from '../../proto/gen/dsi/v1/Coordinator.js';
 import type { StateChunk__Output } from '../../proto/gen/dsi/v1/StateChunk.js';
 import type { Logger } from '../../shared/runtime/log.js';
@@ -12,7 +13,9 @@ export function coordinatorHandlers(members: Membership, uploads: UploadRegistry
       const admitted = members.admit(call.request);
       if (!admitted.ok) {
         log.warn({ workerId: call.request.workerId, field: admitted.field, reason: admitted.reason }, 'join refused');
-        callback({ code: status.FAILED_PRECONDITION, details: `${admitted.field}: ${admitted.reason}` });
+        const metadata = new Metadata();
+        metadata.set(JOIN_REFUSAL_METADATA, admitted.refusal);
+        callback({ code: status.FAILED_PRECONDITION, details: `${admitted.field}: ${admitted.reason}`, metadata });
         return;
       }
       admitted.reply.then((reply) => callback(null, reply), (e: Error) => callback({ code: status.ABORTED, details: e.message }));

@@ -25,72 +25,87 @@ function mib(bytes: number): string {
 /** Target length of the bundled sample's naive docids: 3 digits + </s>. */
 const SAMPLE_TARGET_TOKENS = 4;
 
+/** Each benchmark's command: its own flags read here, the rest are run settings. */
+const BENCHMARKS: Record<string, (args: string[], what: string) => Promise<number>> = {
+  allreduce: benchAllReduceCli, telemetry: benchTelemetryCli, techniques: benchTechniquesCli, quality: benchQualityCli, prepare: benchPrepareCli, model: benchModelCli,
+};
+
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
     process.stdout.write(`usage: coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
-  if (what === 'allreduce') {
-    // its own flags (--sizes, --wires, --iterations...) are not run settings: only --workers and --json are read here
-    const workers = Number(flagValue(args, 'workers') ?? DEFAULT_BENCH_WORKERS);
-    if (!Number.isInteger(workers) || workers < 2) throw new ConfigError('workers', `bench allreduce needs --workers >= 2, got ${flagValue(args, 'workers')}`);
-    return benchAllReduceCommand(args, workers, hasFlag(args, 'json'));
-  }
-  if (what === 'telemetry') {
-    // telemetry off vs on, alternating pairs of whole runs; its own flags: --pairs, --steps, --workers, --batch-size
-    const num = (flag: string, d: number): number => {
-      const v = Number(flagValue(args, flag) ?? d);
-      if (!Number.isInteger(v) || v <= 0) throw new ConfigError(flag, `bench telemetry needs --${flag} as an integer > 0, got ${flagValue(args, flag)}`);
-      return v;
-    };
-    const b = await benchTelemetry({ pairs: num('pairs', 3), steps: num('steps', 100), workers: num('workers', 2), batchSize: num('batch-size', 8) });
-    process.stdout.write(hasFlag(args, 'json') ? JSON.stringify(b) + '\n' : formatTelemetryBench(b));
-    return 0;
-  }
-  if (what === 'techniques') {
-    // the shared settings of every technique: default budget 100 steps on 2 workers, unless given
-    const rest = args.filter((a) => a !== what);
-    const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
-    const cfg = loadConfig({ args: [...defaults, ...rest] });
-    const rows = await benchTechniques([...defaults, ...rest], createLogger({ level: cfg.runtime.logLevel }));
-    process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
-    return 0;
-  }
-  if (what === 'quality') {
-    // its own flags: --minutes (training time per variant), --eval-every-seconds, --variants i,j (indexes into the list); the rest are run settings
-    const own = ['minutes', 'eval-every-seconds', 'variants', 'out'];
-    const rest = args.filter((a, i) => a !== what && !own.some((f) => a === `--${f}` || a.startsWith(`--${f}=`) || args[i - 1] === `--${f}`));
-    const num = (flag: string, d: number): number => {
-      const v = Number(flagValue(args, flag) ?? d);
-      if (!(v > 0)) throw new ConfigError(flag, `bench quality needs --${flag} as a number > 0, got ${flagValue(args, flag)}`);
-      return v;
-    };
-    const picked = flagValue(args, 'variants');
-    const variants = picked === undefined ? QUALITY_VARIANTS : picked.split(',').map((i) => {
-      const v = QUALITY_VARIANTS[Number(i)];
-      if (!v) throw new ConfigError('variants', `no variant ${i}: 0..${QUALITY_VARIANTS.length - 1} are ${QUALITY_VARIANTS.map((x) => `${x.scheme}/${x.data}`).join(', ')}`);
-      return v;
-    });
-    const cfg = loadConfig({ args: rest });
-    const log = createLogger({ level: cfg.runtime.logLevel });
-    await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
-    const outDir = flagValue(args, 'out') ?? path.join(REPO_ROOT, 'runs', `bench-quality-${Date.now()}`);
-    const rows = await benchQuality({ minutes: num('minutes', 3), evalEverySeconds: num('eval-every-seconds', 30), args: rest, variants, outDir, log });
-    process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatQuality(rows) + `curves: ${path.join(outDir, 'curves.svg')}\n`);
-    return 0;
-  }
-  if (what === 'prepare') {
-    // --passages N: the scale benchmark (N and 4N synthetic passages); its own flag, not a run setting
-    const passages = flagValue(args, 'passages');
-    const rest = args.filter((a, i) => a !== what && a !== '--passages' && args[i - 1] !== '--passages' && !a.startsWith('--passages='));
-    const cfg = loadConfig({ args: rest });
-    if (passages !== undefined && !/^\d+$/.test(passages)) throw new ConfigError('passages', `bench prepare needs --passages as an integer, got ${passages}`);
-    return benchPrepare(cfg, createLogger({ level: cfg.runtime.logLevel }), passages === undefined ? undefined : Number(passages));
-  }
+  const bench = Object.hasOwn(BENCHMARKS, what) ? BENCHMARKS[what] : undefined;
+  if (!bench) throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry, quality`);
+  return bench(args, what);
+}
+
+async function benchAllReduceCli(args: string[]): Promise<number> {
+  // its own flags (--sizes, --wires, --iterations...) are not run settings: only --workers and --json are read here
+  const workers = Number(flagValue(args, 'workers') ?? DEFAULT_BENCH_WORKERS);
+  if (!Number.isInteger(workers) || workers < 2) throw new ConfigError('workers', `bench allreduce needs --workers >= 2, got ${flagValue(args, 'workers')}`);
+  return benchAllReduceCommand(args, workers, hasFlag(args, 'json'));
+}
+
+async function benchTelemetryCli(args: string[]): Promise<number> {
+  // telemetry off vs on, alternating pairs of whole runs; its own flags: --pairs, --steps, --workers, --batch-size
+  const num = (flag: string, d: number): number => {
+    const v = Number(flagValue(args, flag) ?? d);
+    if (!Number.isInteger(v) || v <= 0) throw new ConfigError(flag, `bench telemetry needs --${flag} as an integer > 0, got ${flagValue(args, flag)}`);
+    return v;
+  };
+  const b = await benchTelemetry({ pairs: num('pairs', 3), steps: num('steps', 100), workers: num('workers', 2), batchSize: num('batch-size', 8) });
+  process.stdout.write(hasFlag(args, 'json') ? JSON.stringify(b) + '\n' : formatTelemetryBench(b));
+  return 0;
+}
+
+async function benchTechniquesCli(args: string[], what: string): Promise<number> {
+  // the shared settings of every technique: default budget 100 steps on 2 workers, unless given
+  const rest = args.filter((a) => a !== what);
+  const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
+  const cfg = loadConfig({ args: [...defaults, ...rest] });
+  const rows = await benchTechniques([...defaults, ...rest], createLogger({ level: cfg.runtime.logLevel }));
+  process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
+  return 0;
+}
+
+async function benchQualityCli(args: string[], what: string): Promise<number> {
+  // its own flags: --minutes (training time per variant), --eval-every-seconds, --variants i,j (indexes into the list); the rest are run settings
+  const own = ['minutes', 'eval-every-seconds', 'variants', 'out'];
+  const rest = args.filter((a, i) => a !== what && !own.some((f) => a === `--${f}` || a.startsWith(`--${f}=`) || args[i - 1] === `--${f}`));
+  const num = (flag: string, d: number): number => {
+    const v = Number(flagValue(args, flag) ?? d);
+    if (!(v > 0)) throw new ConfigError(flag, `bench quality needs --${flag} as a number > 0, got ${flagValue(args, flag)}`);
+    return v;
+  };
+  const picked = flagValue(args, 'variants');
+  const variants = picked === undefined ? QUALITY_VARIANTS : picked.split(',').map((i) => {
+    const v = QUALITY_VARIANTS[Number(i)];
+    if (!v) throw new ConfigError('variants', `no variant ${i}: 0..${QUALITY_VARIANTS.length - 1} are ${QUALITY_VARIANTS.map((x) => `${x.scheme}/${x.data}`).join(', ')}`);
+    return v;
+  });
+  const cfg = loadConfig({ args: rest });
+  const log = createLogger({ level: cfg.runtime.logLevel });
+  await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
+  const outDir = flagValue(args, 'out') ?? path.join(REPO_ROOT, 'runs', `bench-quality-${Date.now()}`);
+  const rows = await benchQuality({ minutes: num('minutes', 3), evalEverySeconds: num('eval-every-seconds', 30), args: rest, variants, outDir, log });
+  process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatQuality(rows) + `curves: ${path.join(outDir, 'curves.svg')}\n`);
+  return 0;
+}
+
+async function benchPrepareCli(args: string[], what: string): Promise<number> {
+  // --passages N: the scale benchmark (N and 4N synthetic passages); its own flag, not a run setting
+  const passages = flagValue(args, 'passages');
+  const rest = args.filter((a, i) => a !== what && a !== '--passages' && args[i - 1] !== '--passages' && !a.startsWith('--passages='));
+  const cfg = loadConfig({ args: rest });
+  if (passages !== undefined && !/^\d+$/.test(passages)) throw new ConfigError('passages', `bench prepare needs --passages as an integer, got ${passages}`);
+  return benchPrepare(cfg, createLogger({ level: cfg.runtime.logLevel }), passages === undefined ? undefined : Number(passages));
+}
+
+async function benchModelCli(args: string[], what: string): Promise<number> {
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const log = createLogger({ level: cfg.runtime.logLevel });
-  if (what !== 'model') throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry, quality`);
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
   const r = await benchModel({

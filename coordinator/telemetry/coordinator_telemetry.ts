@@ -10,7 +10,7 @@ import { TelemetryConnection } from '../../shared/runtime/telemetry/connection.j
 import { EventLog } from '../../shared/runtime/telemetry/events.js';
 import { NatsServer, findNatsServer } from '../../shared/runtime/telemetry/nats_server.js';
 import { parseStepTelemetry, stepSubject, type RunEventBody, type StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
-import { telemetryFromHeartbeat } from '../../shared/runtime/telemetry/step_metrics.js';
+import { telemetryFromHeartbeat } from '../../shared/training/step_record.js';
 import { TelemetryAggregator } from './aggregator.js';
 
 /** Where the run's telemetry goes. */

@@ -19,6 +19,7 @@ import type { RelayRequest as _dsi_v1_RelayRequest, RelayRequest__Output as _dsi
 import type { RingChunk as _dsi_v1_RingChunk, RingChunk__Output as _dsi_v1_RingChunk__Output } from './dsi/v1/RingChunk.js';
 import type { RingFailure as _dsi_v1_RingFailure, RingFailure__Output as _dsi_v1_RingFailure__Output } from './dsi/v1/RingFailure.js';
 import type { RingFormation as _dsi_v1_RingFormation, RingFormation__Output as _dsi_v1_RingFormation__Output } from './dsi/v1/RingFormation.js';
+import type { RunPlan as _dsi_v1_RunPlan, RunPlan__Output as _dsi_v1_RunPlan__Output } from './dsi/v1/RunPlan.js';
 import type { StartSteps as _dsi_v1_StartSteps, StartSteps__Output as _dsi_v1_StartSteps__Output } from './dsi/v1/StartSteps.js';
 import type { StateChunk as _dsi_v1_StateChunk, StateChunk__Output as _dsi_v1_StateChunk__Output } from './dsi/v1/StateChunk.js';
 import type { Stop as _dsi_v1_Stop, Stop__Output as _dsi_v1_Stop__Output } from './dsi/v1/Stop.js';
@@ -41,6 +42,7 @@ export interface ProtoGrpcType {
       Coordinator: SubtypeConstructor<typeof grpc.Client, _dsi_v1_CoordinatorClient> & { service: _dsi_v1_CoordinatorDefinition }
       HeartbeatReply: MessageTypeDefinition<_dsi_v1_HeartbeatReply, _dsi_v1_HeartbeatReply__Output>
       HeartbeatRequest: MessageTypeDefinition<_dsi_v1_HeartbeatRequest, _dsi_v1_HeartbeatRequest__Output>
+      JoinRefusal: EnumTypeDefinition
       JoinReply: MessageTypeDefinition<_dsi_v1_JoinReply, _dsi_v1_JoinReply__Output>
       JoinRequest: MessageTypeDefinition<_dsi_v1_JoinRequest, _dsi_v1_JoinRequest__Output>
       LeaveReply: MessageTypeDefinition<_dsi_v1_LeaveReply, _dsi_v1_LeaveReply__Output>
@@ -53,10 +55,12 @@ export interface ProtoGrpcType {
       RingFailure: MessageTypeDefinition<_dsi_v1_RingFailure, _dsi_v1_RingFailure__Output>
       RingFormation: MessageTypeDefinition<_dsi_v1_RingFormation, _dsi_v1_RingFormation__Output>
       RingPhase: EnumTypeDefinition
+      RunPlan: MessageTypeDefinition<_dsi_v1_RunPlan, _dsi_v1_RunPlan__Output>
       StartSteps: MessageTypeDefinition<_dsi_v1_StartSteps, _dsi_v1_StartSteps__Output>
       StateChunk: MessageTypeDefinition<_dsi_v1_StateChunk, _dsi_v1_StateChunk__Output>
       StatePart: EnumTypeDefinition
       Stop: MessageTypeDefinition<_dsi_v1_Stop, _dsi_v1_Stop__Output>
+      StopCause: EnumTypeDefinition
       TcpEndpointReply: MessageTypeDefinition<_dsi_v1_TcpEndpointReply, _dsi_v1_TcpEndpointReply__Output>
       TcpEndpointRequest: MessageTypeDefinition<_dsi_v1_TcpEndpointRequest, _dsi_v1_TcpEndpointRequest__Output>
       TcpFrameKind: EnumTypeDefinition

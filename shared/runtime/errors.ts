@@ -32,3 +32,13 @@ export class ModelFormatError extends Error {
     super(`${file}: ${problem}`, options);
   }
 }
+
+/** A telemetry payload (NATS JSON) of the wrong shape; the message names the field. */
+export class PayloadError extends Error {
+  override name = 'PayloadError';
+}
+
+/** Gradient sync was asked to all-reduce while no ring is formed (it closed, or none formed yet). */
+export class NoRingError extends Error {
+  override name = 'NoRingError';
+}

@@ -1,21 +1,16 @@
 /**
- * What the coordinator hands every worker at Join (JoinReply.config_json): the resolved run
- * configuration and where the run starts. Both sides build the model from it the same way.
+ * What the coordinator hands every worker at Join (JoinReply.plan, a RunPlan message): the resolved
+ * run configuration and where the run starts. Both sides build the model from it the same way.
  */
 import { createHash } from 'node:crypto';
-import type { Config } from '../runtime/config.js';
+import { loadConfig, type Config } from '../runtime/config.js';
 import { PRESET_CONFIGS, configFingerprint } from '../model/config.js';
+import type { RunPlan as RunPlanMessage, RunPlan__Output } from '../../proto/gen/dsi/v1/RunPlan.js';
 
 /** Version of the coordinator/worker contract; a worker speaking another is refused at Join. */
-export const PROTOCOL_VERSION = 2;
-export const RUN_CONFIG_KEY = 'config';
-/**
- * Words in a Join refusal (and the prefix of a Stop reason) meaning "the run goes on without this
- * worker": it is done, not failed, so it exits 0 and a Kubernetes Job does not restart it forever.
- */
-export const RUN_GOES_ON = 'the run goes on without it';
-export const STOP_DROPPED = 'dropped: ';
-export const STOP_RELEASED = 'released: ';
+export const PROTOCOL_VERSION = 3;
+/** Trailing-metadata key of a refused Join: the JoinRefusal's name (proto/dsi/v1/coordinator.proto). */
+export const JOIN_REFUSAL_METADATA = 'dsi-join-refusal';
 
 export interface RunPlan {
   config: Config;
@@ -23,10 +18,20 @@ export interface RunPlan {
   dataDir: string;
   /** Checkpoint folder to resume from; empty: fresh start. */
   resumeFrom: string;
-  /** Dynamic loss scale to start with (from the checkpoint when resuming). */
+  /** Dynamic loss scale to start with (from the checkpoint when resuming); undefined: cluster.lossScale. */
   lossScale?: number;
   /** NATS server(s) workers publish telemetry to; empty: telemetry over the gRPC heartbeats only. */
-  natsUrl?: string;
+  natsUrl: string;
+}
+
+export function encodeRunPlan(p: RunPlan): RunPlanMessage {
+  return { configJson: JSON.stringify(p.config), dataDir: p.dataDir, resumeFrom: p.resumeFrom, lossScale: p.lossScale ?? 0, natsUrl: p.natsUrl };
+}
+
+/** The plan a worker received, its configuration validated by the same schema as the coordinator's. */
+export function decodeRunPlan(m: RunPlan__Output): RunPlan {
+  const config = loadConfig({ args: [], env: {}, defaults: JSON.parse(m.configJson) as Record<string, unknown> });
+  return { config, dataDir: m.dataDir, resumeFrom: m.resumeFrom, natsUrl: m.natsUrl, ...(m.lossScale > 0 ? { lossScale: m.lossScale } : {}) };
 }
 
 /**

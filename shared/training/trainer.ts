@@ -34,12 +34,25 @@ export interface StepStats {
   startedAtMs: number;       // wall clock at the step's start, Unix ms (timeline)
   dataMs: number;            // reading and padding examples (part of computeMs)
   computeMs: number;         // forward + backward
-  reduceMs: number;          // all-reduce (0 with one worker)
+  reduceMs: number;          // the whole reduce call (all-reduce; waitMs is part of it)
+  waitMs: number;            // all-reduce time spent waiting for the left neighbour's chunks
+  bytesSent: number;         // all-reduce bytes this worker put on the wire
   optimizerMs: number;
 }
 
-/** Averages a fused gradient (and the loss) over workers; identity with one worker. */
-export type GradientReducer = (grad: Float32Array, loss: number) => Promise<{ grad: Float32Array; loss: number; skip?: boolean }>;
+/** The gradient and loss averaged over workers; `skip`: an overflow somewhere, every worker skips the update. */
+export interface ReducedGradient {
+  grad: Float32Array;
+  loss: number;
+  skip?: boolean;
+  /** The all-reduce's figures (gradient_sync.ts RingFigures); absent: no all-reduce ran. */
+  ring?: { waitMs: number; bytesSent: number };
+}
+
+/** Averages this worker's gradient (and loss) over workers: gradient_sync.ts GradientSync; absent: the identity. */
+export interface GradientReducer {
+  reduce(grad: Float32Array, loss: number, step: number): Promise<ReducedGradient>;
+}
 
 /**
  * Turns the trainable flat buffer into the forward pass's weights each step. LoRA/QLoRA:
@@ -70,7 +83,7 @@ export interface TrainerOptions {
   rank: number;
   worldSize: number;
   log: Logger;
-  reduce?: GradientReducer;
+  sync?: GradientReducer;
 }
 
 export function lrSchedule(cfg: Config): LrSchedule {
@@ -154,8 +167,8 @@ export class Trainer {
     const computeMs = performance.now() - t0;
     // 3) mean over workers: the only network wait of a step
     const t1 = performance.now();
-    const reduced = this.o.reduce
-      ? await this.o.reduce(this.grad, lossSum)
+    const reduced: ReducedGradient = this.o.sync
+      ? await this.o.sync.reduce(this.grad, lossSum, s.step)
       : { grad: this.grad, loss: lossSum };
     const reduceMs = performance.now() - t1;
     // 4) clip, AdamW
@@ -166,6 +179,7 @@ export class Trainer {
     if (!skipped) adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
     s.step += 1;
     const optimizerMs = performance.now() - t2;
-    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs, reduceMs, optimizerMs };
+    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs, reduceMs,
+      waitMs: reduced.ring?.waitMs ?? 0, bytesSent: reduced.ring?.bytesSent ?? 0, optimizerMs };
   }
 }

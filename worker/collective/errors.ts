@@ -53,3 +53,8 @@ export class RingClosedError extends Error {
     super(`ring of rank ${rank} is closed${cause}`, options);
   }
 }
+
+/** A byte stream that is not a well-formed sequence of frames (tcp_frames.ts); the connection is unusable. */
+export class TcpFrameError extends Error {
+  override name = 'TcpFrameError';
+}

@@ -3,6 +3,7 @@
  * from the receiver, then frames `uint32 LE length | uint8 kind | protobuf bytes`. The payloads are the
  * proto's own messages (RelayRequest, RingChunk, RelayAbort); this file only cuts the byte stream.
  */
+import { TcpFrameError } from './errors.js';
 
 /** Values of the proto's TcpFrameKind (test/tcp_peer.test.ts checks them against the .proto). */
 export const FRAME_KIND = { RELAY_REQUEST: 1, RING_CHUNK: 2, RELAY_END: 3 } as const;
@@ -13,11 +14,6 @@ export const TCP_MAGIC = 'DSIR';
 export const TCP_FRAMING_VERSION = 1;
 export const PREAMBLE_BYTES = 8;
 export const FRAME_HEADER_BYTES = 5;
-
-/** A byte stream that is not a well-formed sequence of frames; the connection is unusable. */
-export class TcpFrameError extends Error {
-  override name = 'TcpFrameError';
-}
 
 export function preamble(): Buffer {
   const b = Buffer.alloc(PREAMBLE_BYTES);

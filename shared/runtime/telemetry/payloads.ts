@@ -4,6 +4,8 @@
  * parse functions here, never with a cast.
  */
 
+import { PayloadError } from '../errors.js';
+
 /** Payload schema version; a reader skips (and counts) payloads of another version. */
 export const TELEMETRY_VERSION = 1;
 /** The JetStream stream holding every run's events (replayable after the run). */
@@ -86,11 +88,6 @@ export function eventSubject(runId: string, type: RunEventType | '*'): string {
 
 /** Subjects of the events stream: every run's events. */
 export const EVENTS_SUBJECTS = 'dsi.*.events.*';
-
-/** Why a payload was refused, naming the field. */
-export class PayloadError extends Error {
-  override name = 'PayloadError';
-}
 
 type Rec = Record<string, unknown>;
 

@@ -9,7 +9,7 @@ export interface CheckpointRequest {
   'step'?: (number);
   /**
    * Replicas are identical after each all-reduce: only the worker asked for it uploads the weights
-   * (and the optimizer moments when include_optimizer); every worker uploads its data cursor and RNG.
+   * (and the optimizer moments when include_optimizer), and its worker state (STATE_PART_WORKER).
    */
   'includeWeights'?: (boolean);
   'includeOptimizer'?: (boolean);
@@ -23,7 +23,7 @@ export interface CheckpointRequest__Output {
   'step': (number);
   /**
    * Replicas are identical after each all-reduce: only the worker asked for it uploads the weights
-   * (and the optimizer moments when include_optimizer); every worker uploads its data cursor and RNG.
+   * (and the optimizer moments when include_optimizer), and its worker state (STATE_PART_WORKER).
    */
   'includeWeights': (boolean);
   'includeOptimizer': (boolean);

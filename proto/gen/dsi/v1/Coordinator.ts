@@ -45,16 +45,18 @@ export interface CoordinatorClient extends grpc.Client {
   heartbeat(argument: _dsi_v1_HeartbeatRequest, callback: grpc.requestCallback<_dsi_v1_HeartbeatReply__Output>): grpc.ClientUnaryCall;
   
   /**
-   * Ask to take part in the run. Refused (FAILED_PRECONDITION, details naming the field) when the
-   * model-config hash differs from the run's, the run is full, or the worker id is already a member.
+   * Ask to take part in the run. Refused (FAILED_PRECONDITION, details naming the field, and the
+   * JoinRefusal's name in the trailing metadata under "dsi-join-refusal") when the model-config hash
+   * differs from the run's, the run is full or under way, or the worker id is already a member.
    */
   Join(argument: _dsi_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dsi_v1_JoinReply__Output>): grpc.ClientUnaryCall;
   Join(argument: _dsi_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dsi_v1_JoinReply__Output>): grpc.ClientUnaryCall;
   Join(argument: _dsi_v1_JoinRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dsi_v1_JoinReply__Output>): grpc.ClientUnaryCall;
   Join(argument: _dsi_v1_JoinRequest, callback: grpc.requestCallback<_dsi_v1_JoinReply__Output>): grpc.ClientUnaryCall;
   /**
-   * Ask to take part in the run. Refused (FAILED_PRECONDITION, details naming the field) when the
-   * model-config hash differs from the run's, the run is full, or the worker id is already a member.
+   * Ask to take part in the run. Refused (FAILED_PRECONDITION, details naming the field, and the
+   * JoinRefusal's name in the trailing metadata under "dsi-join-refusal") when the model-config hash
+   * differs from the run's, the run is full or under way, or the worker id is already a member.
    */
   join(argument: _dsi_v1_JoinRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dsi_v1_JoinReply__Output>): grpc.ClientUnaryCall;
   join(argument: _dsi_v1_JoinRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dsi_v1_JoinReply__Output>): grpc.ClientUnaryCall;
@@ -107,8 +109,9 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   Heartbeat: grpc.handleUnaryCall<_dsi_v1_HeartbeatRequest__Output, _dsi_v1_HeartbeatReply>;
   
   /**
-   * Ask to take part in the run. Refused (FAILED_PRECONDITION, details naming the field) when the
-   * model-config hash differs from the run's, the run is full, or the worker id is already a member.
+   * Ask to take part in the run. Refused (FAILED_PRECONDITION, details naming the field, and the
+   * JoinRefusal's name in the trailing metadata under "dsi-join-refusal") when the model-config hash
+   * differs from the run's, the run is full or under way, or the worker id is already a member.
    */
   Join: grpc.handleUnaryCall<_dsi_v1_JoinRequest__Output, _dsi_v1_JoinReply>;
   

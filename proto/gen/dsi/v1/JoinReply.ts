@@ -1,6 +1,7 @@
 // Original file: proto/dsi/v1/coordinator.proto
 
 import type { RingFormation as _dsi_v1_RingFormation, RingFormation__Output as _dsi_v1_RingFormation__Output } from '../../dsi/v1/RingFormation.js';
+import type { RunPlan as _dsi_v1_RunPlan, RunPlan__Output as _dsi_v1_RunPlan__Output } from '../../dsi/v1/RunPlan.js';
 
 export interface JoinReply {
   /**
@@ -26,10 +27,9 @@ export interface JoinReply {
    */
   'livenessTimeoutMs'?: (number);
   /**
-   * The resolved run configuration (shared/runtime/config.ts Config) as JSON, so every worker trains with
-   * the same settings; the worker validates it with the same schema.
+   * What every worker trains: the run configuration, the data, where the run starts.
    */
-  'configJson'?: (string);
+  'plan'?: (_dsi_v1_RunPlan | null);
 }
 
 export interface JoinReply__Output {
@@ -56,8 +56,7 @@ export interface JoinReply__Output {
    */
   'livenessTimeoutMs': (number);
   /**
-   * The resolved run configuration (shared/runtime/config.ts Config) as JSON, so every worker trains with
-   * the same settings; the worker validates it with the same schema.
+   * What every worker trains: the run configuration, the data, where the run starts.
    */
-  'configJson': (string);
+  'plan': (_dsi_v1_RunPlan__Output | null);
 }

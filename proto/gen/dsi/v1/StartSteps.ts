@@ -12,10 +12,6 @@ export interface StartSteps {
    * Ring epoch these steps run on (the latest RingFormation sent before this message).
    */
   'ringEpoch'?: (number);
-  /**
-   * This worker's shard of the data order: example offset of its first micro-batch at first_step.
-   */
-  'dataCursor'?: (number);
 }
 
 /**
@@ -29,8 +25,4 @@ export interface StartSteps__Output {
    * Ring epoch these steps run on (the latest RingFormation sent before this message).
    */
   'ringEpoch': (number);
-  /**
-   * This worker's shard of the data order: example offset of its first micro-batch at first_step.
-   */
-  'dataCursor': (number);
 }

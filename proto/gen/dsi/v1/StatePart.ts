@@ -11,7 +11,7 @@ export const StatePart = {
    */
   STATE_PART_OPTIMIZER: 'STATE_PART_OPTIMIZER',
   /**
-   * JSON: {"dataCursor": ..., "rng": ...} in `data`, tensor_name empty.
+   * JSON: {"adamT": ..., "lossScale": {"scale": ..., "goodSteps": ...}} in `data`, tensor_name empty.
    */
   STATE_PART_WORKER: 'STATE_PART_WORKER',
 } as const;
@@ -30,7 +30,7 @@ export type StatePart =
   | 'STATE_PART_OPTIMIZER'
   | 2
   /**
-   * JSON: {"dataCursor": ..., "rng": ...} in `data`, tensor_name empty.
+   * JSON: {"adamT": ..., "lossScale": {"scale": ..., "goodSteps": ...}} in `data`, tensor_name empty.
    */
   | 'STATE_PART_WORKER'
   | 3
