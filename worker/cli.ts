@@ -6,7 +6,7 @@
 import os from 'node:os';
 import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/runtime/config.js';
 import { ConfigError } from '../shared/runtime/errors.js';
-import { createLogger } from '../shared/runtime/log.js';
+import { openConsole } from '../shared/runtime/log.js';
 import { runWorkerProcess, JoinRefusedError, type WorkerStop } from './worker_process.js';
 
 async function main(args: string[]): Promise<number> {
@@ -22,7 +22,8 @@ async function main(args: string[]): Promise<number> {
     process.on('SIGINT', () => undefined);
     process.on('SIGTERM', () => undefined);
   }
-  const log = createLogger({ level: cfg.runtime.logLevel });
+  // readable lines when started by hand on a terminal; `coordinator start` gives --log-format json when it reads them
+  const { log } = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
   let stop: WorkerStop;
   try {
     stop = await runWorkerProcess({

@@ -1,6 +1,7 @@
 /** The worker processes `coordinator start` runs on its own machine, and waiting for them to end. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import type { Config } from '../../shared/runtime/config.js';
 import type { Logger } from '../../shared/runtime/log.js';
@@ -16,15 +17,22 @@ import type { Membership } from './membership.js';
  */
 export const WORKER_NODE_FLAGS = ['--single-threaded-gc'];
 
-/** Starts `worker` processes on this machine, each its own OS process with its own gRPC server. */
-export function spawnLocalWorkers(cfg: Config, configFile: string, coordinator: string, members: Membership, log: Logger): ChildProcess[] {
+/**
+ * Starts `worker` processes on this machine, each its own OS process with its own gRPC server.
+ * With `childLine` (a terminal's console) their JSON log lines go through it, under the progress
+ * bar; without, they write the same stderr as the coordinator.
+ */
+export function spawnLocalWorkers(
+  cfg: Config, configFile: string, coordinator: string, members: Membership, log: Logger, childLine?: (line: string, component: string) => void,
+): ChildProcess[] {
   const cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run 'npm run build'`);
   return Array.from({ length: cfg.cluster.workers }, (_, i) => {
     const workerId = `local-${String(i).padStart(3, '0')}`;
     // the run's own resolved config file: local workers build exactly the coordinator's model
-    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed'];
-    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed', ...(childLine ? ['--log-format', 'json'] : [])];
+    const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...args], { stdio: ['ignore', 'inherit', childLine ? 'pipe' : 'inherit'] });
+    if (childLine && child.stderr) createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => childLine(l, workerId));
     child.on('exit', (code, signal) => {
       if (code === 0) return;
       members.exited(workerId, `process ${child.pid} exited with ${signal ?? `code ${code}`}`);

@@ -50,12 +50,18 @@ export interface CoordinatorOptions {
   resume?: boolean;
   /** Set by SIGINT/SIGTERM: finish the current step, checkpoint, stop the workers. @default never */
   stopRequested?: () => boolean;
+  /** Where the local workers' stderr lines go (a terminal's console); absent: they write stderr themselves. */
+  childLine?: (line: string, component: string) => void;
 }
+
+/** CoordinatorOptions with the defaults filled in (childLine stays optional: absent means inherit). */
+type CoordinatorSettings = Required<Omit<CoordinatorOptions, 'childLine'>> & Pick<CoordinatorOptions, 'childLine'>;
 
 /** runCluster's options (`coordinator start`, the technique benchmarks). */
 export interface ClusterRunOptions {
   resume: boolean;
   stopRequested: () => boolean;
+  childLine?: (line: string, component: string) => void;
 }
 
 /** A worker silent for this many heartbeats (plus the ring timeout) is dropped. */
@@ -92,7 +98,7 @@ export class Coordinator {
   private readonly closedWaiters: Array<(v: void | Error) => void> = [];
 
   private constructor(
-    private readonly o: Required<CoordinatorOptions>, private readonly x: Inputs, private readonly telemetry: CoordinatorTelemetry,
+    private readonly o: CoordinatorSettings, private readonly x: Inputs, private readonly telemetry: CoordinatorTelemetry,
     private readonly monitor: MonitorServer | undefined, private readonly timeline: { writer: TimelineWriter; file: string } | undefined,
     private readonly members: Membership, private readonly uploads: UploadRegistry, private readonly server: grpc.Server,
     readonly address: string,
@@ -105,7 +111,7 @@ export class Coordinator {
 
   /** Resolves data and model, starts telemetry and the gRPC service, and the local workers (cluster.spawn). */
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
-    const o: Required<CoordinatorOptions> = { resume: false, stopRequested: () => false, ...options };
+    const o: CoordinatorSettings = { resume: false, stopRequested: () => false, ...options };
     const { cfg, log } = o;
     const x = await resolveInputs(o);
     const startStep = x.setup.state.step;
@@ -132,10 +138,10 @@ export class Coordinator {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
     const address = `${cfg.cluster.host}:${port}`;
-    log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn }, 'coordinator listening');
+    log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn, runDir: x.runDir }, 'coordinator listening');
     telemetry.event({ type: 'run_started', worldSize: cfg.cluster.workers, startStep, steps: cfg.train.steps, natsUrl: telemetry.natsUrl });
     const c = new Coordinator(o, x, telemetry, monitor, timeline, members, uploads, server, address);
-    c.children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(x.runDir, 'config.json'), address, members, log) : [];
+    c.children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(x.runDir, 'config.json'), address, members, log, o.childLine) : [];
     c.liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
     c.liveness.unref();
     return c;
@@ -304,7 +310,7 @@ export class Coordinator {
 }
 
 /** Backend, tokenizer, dataset, run folder (with its config.json), and the model state to start from. */
-async function resolveInputs(o: Required<CoordinatorOptions>): Promise<Inputs> {
+async function resolveInputs(o: CoordinatorSettings): Promise<Inputs> {
   const { cfg, log } = o;
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   log.info({ backend: backend.name, device: backend.device }, 'coordinator backend (checkpoints, evaluation)');

@@ -1,6 +1,6 @@
 /** `coordinator bench <what>`: benchmarks that print figures (never pass/fail). */
-import { describeConfig, flagValue, hasFlag, loadConfig, positionals } from '../../shared/runtime/config.js';
-import { createLogger } from '../../shared/runtime/log.js';
+import { describeConfig, flagValue, hasFlag, loadConfig, positionals, type Config } from '../../shared/runtime/config.js';
+import { openConsole, type Logger } from '../../shared/runtime/log.js';
 import { initBackend } from '../../shared/runtime/backend.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import { benchModel } from '../bench/model.js';
@@ -24,6 +24,16 @@ function mib(bytes: number): string {
 }
 /** Target length of the bundled sample's naive docids: 3 digits + </s>. */
 const SAMPLE_TARGET_TOKENS = 4;
+
+/** A benchmark's logs: readable with a progress bar on a terminal, JSON lines elsewhere (runtime.logFormat). */
+async function withConsole<T>(cfg: Config, fn: (log: Logger) => Promise<T>): Promise<T> {
+  const terminal = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
+  try {
+    return await fn(terminal.log);
+  } finally {
+    terminal.close();   // the bar's last state stays; the figures go under it
+  }
+}
 
 /** Each benchmark's command: its own flags read here, the rest are run settings. */
 const BENCHMARKS: Record<string, (args: string[], what: string) => Promise<number>> = {
@@ -65,7 +75,7 @@ async function benchTechniquesCli(args: string[], what: string): Promise<number>
   const rest = args.filter((a) => a !== what);
   const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
   const cfg = loadConfig({ args: [...defaults, ...rest] });
-  const rows = await benchTechniques([...defaults, ...rest], createLogger({ level: cfg.runtime.logLevel }));
+  const rows = await withConsole(cfg, (log) => benchTechniques([...defaults, ...rest], log));
   process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
   return 0;
 }
@@ -86,10 +96,9 @@ async function benchQualityCli(args: string[], what: string): Promise<number> {
     return v;
   });
   const cfg = loadConfig({ args: rest });
-  const log = createLogger({ level: cfg.runtime.logLevel });
   await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   const outDir = flagValue(args, 'out') ?? path.join(REPO_ROOT, 'runs', `bench-quality-${Date.now()}`);
-  const rows = await benchQuality({ minutes: num('minutes', 3), evalEverySeconds: num('eval-every-seconds', 30), args: rest, variants, outDir, log });
+  const rows = await withConsole(cfg, (log) => benchQuality({ minutes: num('minutes', 3), evalEverySeconds: num('eval-every-seconds', 30), args: rest, variants, outDir, log }));
   process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatQuality(rows) + `curves: ${path.join(outDir, 'curves.svg')}\n`);
   return 0;
 }
@@ -100,18 +109,19 @@ async function benchPrepareCli(args: string[], what: string): Promise<number> {
   const rest = args.filter((a, i) => a !== what && a !== '--passages' && args[i - 1] !== '--passages' && !a.startsWith('--passages='));
   const cfg = loadConfig({ args: rest });
   if (passages !== undefined && !/^\d+$/.test(passages)) throw new ConfigError('passages', `bench prepare needs --passages as an integer, got ${passages}`);
-  return benchPrepare(cfg, createLogger({ level: cfg.runtime.logLevel }), passages === undefined ? undefined : Number(passages));
+  return withConsole(cfg, (log) => benchPrepare(cfg, log, passages === undefined ? undefined : Number(passages)));
 }
 
 async function benchModelCli(args: string[], what: string): Promise<number> {
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
-  const log = createLogger({ level: cfg.runtime.logLevel });
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
-  log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
-  const r = await benchModel({
-    preset: cfg.model.preset, backend: backend.name, ...(backend.device ? { device: backend.device } : {}), batchSize: cfg.train.batchSize, inputTokens: cfg.data.maxInputTokens,
-    targetTokens: SAMPLE_TARGET_TOKENS, steps: TIMED_STEPS, seed: cfg.runtime.seed,
-    mode: cfg.train.mode, adapters: adaptedModelOptions(cfg),
+  const r = await withConsole(cfg, (log) => {
+    log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
+    return benchModel({
+      preset: cfg.model.preset, backend: backend.name, ...(backend.device ? { device: backend.device } : {}), batchSize: cfg.train.batchSize, inputTokens: cfg.data.maxInputTokens,
+      targetTokens: SAMPLE_TARGET_TOKENS, steps: TIMED_STEPS, seed: cfg.runtime.seed,
+      mode: cfg.train.mode, adapters: adaptedModelOptions(cfg),
+    });
   });
   if (cfg.runtime.json) process.stdout.write(JSON.stringify(r) + '\n');
   else {

@@ -4,7 +4,7 @@
  * or with --json the written manifest.
  */
 import { describeConfig, hasFlag, loadConfig } from '../../shared/runtime/config.js';
-import { createLogger } from '../../shared/runtime/log.js';
+import { openConsole } from '../../shared/runtime/log.js';
 import { loadT5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { prepareDataset } from '../../shared/dataset/prepare/prepare.js';
 import { prepareOptionsFromConfig } from '../../shared/dataset/prepare/options.js';
@@ -24,9 +24,14 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const cfg = loadConfig({ args });
-  const log = createLogger({ level: cfg.runtime.logLevel });
-  const tok = await loadT5Tokenizer();
-  const manifest = await prepareDataset(prepareOptionsFromConfig(cfg, tok, log));
+  const terminal = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
+  let manifest: DatasetManifest;
+  try {
+    const tok = await loadT5Tokenizer();
+    manifest = await prepareDataset(prepareOptionsFromConfig(cfg, tok, terminal.log));
+  } finally {
+    terminal.close();   // the bar's last state stays; the summary goes under it
+  }
   process.stdout.write(cfg.runtime.json ? JSON.stringify(manifest) + '\n' : formatManifest(cfg.prepare.out, manifest));
   return 0;
 }

@@ -5,7 +5,7 @@
  */
 import { describeConfig, flagValue, hasFlag, loadConfig, type Config } from '../../shared/runtime/config.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
-import { createLogger, type Logger } from '../../shared/runtime/log.js';
+import { openConsole, type Logger } from '../../shared/runtime/log.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
 import { runCluster, type ClusterSummary } from '../cluster/run_cluster.js';
 import { newestValidCheckpoint } from '../cluster/checkpoints.js';
@@ -17,7 +17,8 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
   const cfg = loadConfig({ args });
-  const log = createLogger({ level: cfg.runtime.logLevel });
+  const terminal = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
+  const { log } = terminal;
   log.info({ config: cfg }, 'config');
   let stop = false;
   const onSignal = (signal: string): void => {
@@ -27,7 +28,12 @@ export async function run(args: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const summary = await runCluster(cfg, log, { resume: resumeRequested(args, cfg, log), stopRequested: () => stop });
+  let summary: ClusterSummary;
+  try {
+    summary = await runCluster(cfg, log, { resume: resumeRequested(args, cfg, log), stopRequested: () => stop, ...(terminal.pretty ? { childLine: terminal.childLine } : {}) });
+  } finally {
+    terminal.close();   // the bar's last state stays; the summary goes under it
+  }
   process.stdout.write(cfg.runtime.json ? JSON.stringify(summary) + '\n' : formatSummary(summary));
   // a run stopped before its last step is not done: a Job (--interrupted-exit-code) reruns it
   return summary.interrupted ? cfg.run.interruptedExitCode : 0;

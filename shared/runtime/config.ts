@@ -21,9 +21,12 @@ export type TrainMode = (typeof TRAIN_MODES)[number];
 /** Linear modules LoRA may adapt: attention q, k, v, o; feed-forward wi (wi_0 and wi_1 when gated) and wo. */
 export const LORA_TARGETS = ['q', 'k', 'v', 'o', 'wi', 'wo'] as const;
 export type LoraTarget = (typeof LORA_TARGETS)[number];
+/** How logs look on stderr: auto is pretty on a terminal, json elsewhere (shared/runtime/log.ts). */
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 export interface Config {
-  runtime: { backend: BackendName; webgpuApi: WebGpuApi; seed: number; logLevel: string; json: boolean };
+  runtime: { backend: BackendName; webgpuApi: WebGpuApi; seed: number; logLevel: string; logFormat: LogFormat; json: boolean };
   model: { preset: PresetName; from: string; dropout: number };
   data: { dir: string; scheme: 'naive' | 'atomic' | 'semantic'; maxInputTokens: number; lowercase: boolean };
   prepare: {
@@ -88,6 +91,7 @@ const schema: convict.Schema<Config> = {
     webgpuApi: { doc: 'Dawn backend for webgpu: vulkan, opengles (Mesa llvmpipe needs it on Debian 12) or auto (vulkan, then opengles).', format: [...WEBGPU_APIS], default: 'auto', env: 'DSI_WEBGPU_BACKEND', arg: 'webgpu-backend' },
     seed: { doc: 'Seed of every random choice (init, data order, dropout).', format: 'nonneg-int', default: 42, env: 'DSI_SEED', arg: 'seed' },
     logLevel: { doc: 'pino log level.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', env: 'DSI_LOG_LEVEL', arg: 'log-level' },
+    logFormat: { doc: 'Logs on stderr: json (one pino JSON object a line, what CI, Kubernetes and log shippers read), pretty (a live progress bar and one readable line per event), or auto (pretty when stderr is a terminal, else json).', format: [...LOG_FORMATS], default: 'auto', env: 'DSI_LOG_FORMAT', arg: 'log-format' },
     json: { doc: 'Print the result as one JSON object on stdout.', format: Boolean, default: false, arg: 'json' },
   },
   model: {
