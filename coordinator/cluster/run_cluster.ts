@@ -26,6 +26,7 @@ import { isMaskStep, sparsityReport, type PruningSchedule } from '../../shared/t
 import { resolveDataset, resolveRunDir } from '../run_inputs.js';
 import { CoordinatorTelemetry } from '../telemetry/coordinator_telemetry.js';
 import { MonitorServer } from '../telemetry/monitor_server.js';
+import { runSettings } from '../telemetry/run_view.js';
 import { TimelineWriter } from '../telemetry/timeline.js';
 import { evaluateRun } from './evaluate_run.js';
 import { checkpointDir, newestValidCheckpoint } from './checkpoints.js';
@@ -118,7 +119,10 @@ export class Coordinator {
     const runId = x.resumed?.runId ?? randomUUID().slice(0, 8);
     const telemetry = await CoordinatorTelemetry.start(cfg.telemetry, runId, log);
     const monitor = cfg.telemetry.metricsPort >= 0
-      ? await MonitorServer.start({ host: cfg.telemetry.metricsHost, port: cfg.telemetry.metricsPort, worldSize: cfg.cluster.workers, telemetry, log })
+      ? await MonitorServer.start({
+        host: cfg.telemetry.metricsHost, port: cfg.telemetry.metricsPort, worldSize: cfg.cluster.workers, telemetry, log, startStep,
+        settings: runSettings(cfg, { docids: x.data.manifest.docid_scheme, dataDir: x.data.dir, runDir: x.runDir }),
+      })
       : undefined;
     // a resumed run keeps the earlier timeline and starts one of its own
     const timelineFile = path.join(x.runDir, startStep > 0 ? `timeline-from-${startStep}.json` : 'timeline.json');

@@ -1,8 +1,8 @@
 /**
  * The coordinator's HTTP monitoring endpoint: GET /metrics (Prometheus text format), GET
- * /api/workers (the per-worker snapshot `coordinator top` and the dashboard read, JSON), and the
- * dashboard itself at / (plain files from coordinator/telemetry/dashboard/). Port 0 takes a free
- * port; the address is logged.
+ * /api/workers (the per-worker snapshot `coordinator top` and the dashboard read, JSON), GET
+ * /api/run (the run's settings and events, run_view.ts), and the dashboard itself at / (plain
+ * files from coordinator/telemetry/dashboard/). Port 0 takes a free port; the address is logged.
  */
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import type { Logger } from '../../shared/runtime/log.js';
 import type { CoordinatorTelemetry } from './coordinator_telemetry.js';
 import { RunMetrics } from './prometheus.js';
 import { workersSnapshot } from './snapshot.js';
+import { RunEvents, type RunSettings } from './run_view.js';
 
 export interface MonitorServerOptions {
   host: string;
@@ -19,6 +20,9 @@ export interface MonitorServerOptions {
   port: number;
   worldSize: number;
   telemetry: CoordinatorTelemetry;
+  /** What the run trains and the step it starts from (the dashboard's settings and progress). */
+  settings: RunSettings;
+  startStep: number;
   log: Logger;
 }
 
@@ -35,7 +39,8 @@ export class MonitorServer {
   static async start(o: MonitorServerOptions): Promise<MonitorServer> {
     const metrics = new RunMetrics(o.telemetry.runId, o.worldSize, o.telemetry.mode);
     const offStep = o.telemetry.aggregator.onStep((t, source) => metrics.step(t, source));
-    const offEvent = o.telemetry.onEvent((e) => metrics.event(e));
+    const events = new RunEvents(o.telemetry.runId, o.settings, o.startStep);
+    const offEvent = o.telemetry.onEvent((e) => { metrics.event(e); events.record(e); });
     const dashboard = new Map(Object.entries(DASHBOARD_FILES).map(([route, f]) => [route, { body: readFileSync(path.join(DASHBOARD_DIR, f.file)), type: f.type }]));
     const server = http.createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
@@ -47,11 +52,13 @@ export class MonitorServer {
         );
       } else if (url.pathname === '/api/workers') {
         res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(workersSnapshot(o.telemetry.aggregator, { telemetry: o.telemetry.mode, worldSize: o.worldSize })));
+      } else if (url.pathname === '/api/run') {
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(events.view()));
       } else if (dashboard.has(url.pathname)) {
         const f = dashboard.get(url.pathname) as { body: Buffer; type: string };   // has() just said so
         res.writeHead(200, { 'content-type': f.type, 'cache-control': 'no-store' }).end(f.body);
       } else {
-        res.writeHead(404, { 'content-type': 'text/plain' }).end(`no ${url.pathname} here: GET /, /metrics or /api/workers\n`);
+        res.writeHead(404, { 'content-type': 'text/plain' }).end(`no ${url.pathname} here: GET /, /metrics, /api/workers or /api/run\n`);
       }
     });
     await new Promise<void>((resolve, reject) => {
