@@ -7,13 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { formatRecord, progressOf } from '../shared/runtime/console/records.js';
 import { ProgressBar, clock } from '../shared/runtime/console/progress_bar.js';
+import { TerminalSink } from '../shared/runtime/console/terminal_sink.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 const STEPS = 12;
@@ -100,4 +101,35 @@ test('console pieces: a record as a line, progress records, the bar\'s figures a
   assert.equal(ranks, '  ranks  0: 10.0/s wait 10%  |  1: 12.0/s wait 20%');
   assert.equal(clock(3725), '1:02:05');
   assert.equal(clock(undefined), '-');
+});
+
+test('console sink: prepare\'s stages as bars that end as one line each, other lines above the bar, a child\'s records printed', (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-sink-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'screen');
+  const fd = openSync(file, 'w');
+  const sink = new TerminalSink({ fd, columns: () => 200, colour: false, redrawMs: 60_000 });
+  const rec = (msg: string, fields: Record<string, unknown>): string => JSON.stringify({ level: 30, time: Date.now(), pid: 1, component: 'prepare', ...fields, msg }) + '\n';
+  sink.write(rec('stage', { stage: 'read', unit: 'records' }));                          // no total: a line
+  sink.write(rec('stage done', { stage: 'read', items: 10, unit: 'records' }));
+  sink.write(rec('stage', { stage: 'embed', total: 100, unit: 'documents' }));           // a bar
+  sink.write(rec('progress', { stage: 'embed', done: 40, total: 100, unit: 'documents', perSec: 20 }));
+  sink.write(rec('checkpoint saved', { stage: 'read' }));                                // above the bar
+  sink.line(JSON.stringify({ level: 40, time: Date.now(), msg: 'heartbeat failed', err: 'x' }), 'local-000');
+  sink.line('not json from a child', 'local-000');
+  sink.write(rec('progress', { stage: 'embed', done: 100, total: 100, unit: 'documents', perSec: 25 }));
+  sink.write(rec('stage done', { stage: 'embed', items: 100, unit: 'documents' }));    // the bar said it
+  sink.write(rec('stage', { stage: 'bm25 index', total: 50, unit: 'documents' }));
+  sink.close();                                                                          // an unfinished bar stays as it was
+  closeSync(fd);
+  const screen = screenOf(readFileSync(file, 'utf8')).filter((l) => l !== '');
+  assert.deepEqual(screen.map((l) => l.replace(/^\d\d:\d\d:\d\d /, '').replace(/\d+:\d\d (elapsed|left)/g, 'T $1').replace(/seconds=\S+/, 'seconds=S')), [
+    'INFO  prepare  stage  stage=read  unit=records',
+    'INFO  prepare  stage done  stage=read  items=10  unit=records',
+    'INFO  prepare  checkpoint saved  stage=read',
+    'WARN  local-000  heartbeat failed  err=x',
+    'not json from a child',
+    'embed  [########################]  100/100 documents  100%  25.0 documents/s  T elapsed  T left',
+    'bm25 index  [------------------------]  0/50 documents  0%  T elapsed  - left',
+  ]);
 });

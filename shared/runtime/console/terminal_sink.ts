@@ -29,6 +29,8 @@ export class TerminalSink {
   private readonly starts = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private partial = '';
+  /** The task whose bar ended last (a stage's 'stage done' after its bar reached 100% adds nothing). */
+  private settledTask = '';
 
   constructor(private readonly o: TerminalSinkOptions) {
     this.timer = setInterval(() => this.redraw(), o.redrawMs ?? 1000);
@@ -55,6 +57,7 @@ export class TerminalSink {
     // a child's records are printed, never a bar: the bar is this process's run
     // the bar stands for its records; a stage that ends without a bar of its own is a line
     const p = component ? undefined : progressOf(r);
+    if (p && r.msg === 'stage done' && this.settledTask === p.task) return;   // its bar already ended at 100% and stays as a line
     if (p && (r.msg !== 'stage done' || this.bar?.task === p.task)) this.progress(p);
     else this.print(formatRecord(r, this.o.colour ?? true));
   }
@@ -74,7 +77,7 @@ export class TerminalSink {
   private settle(): void {
     const bar = this.bar;
     this.bar = undefined;
-    if (bar) this.print(bar.lines(Date.now()).join('\n'));
+    if (bar) { this.settledTask = bar.task; this.print(bar.lines(Date.now()).join('\n')); }
   }
 
   private print(text: string): void {
