@@ -34,8 +34,11 @@ export interface TechniqueRow {
   mrr_at_10: number;
 }
 
-/** Runs every technique with `args` as the shared settings (steps, workers, data...). */
-export async function benchTechniques(args: string[], log: Logger, only?: string[]): Promise<TechniqueRow[]> {
+/**
+ * Runs every technique with `args` as the shared settings (steps, workers, data...). `childLine`:
+ * where the workers' stderr lines go (a terminal's console), as in `coordinator start`.
+ */
+export async function benchTechniques(args: string[], log: Logger, only?: string[], childLine?: (line: string, component: string) => void): Promise<TechniqueRow[]> {
   const rows: TechniqueRow[] = [];
   const root = mkdtempSync(path.join(os.tmpdir(), 'dsi-techniques-'));
   try {
@@ -43,7 +46,7 @@ export async function benchTechniques(args: string[], log: Logger, only?: string
       if (only && !only.includes(name)) continue;
       const cfg = loadConfig({ args: [...args, ...extra, '--run-dir', path.join(root, name)] });
       log.info({ technique: name }, 'bench techniques: training');
-      const s = await runCluster(cfg, log, { resume: false, stopRequested: () => false });
+      const s = await runCluster(cfg, log, { resume: false, stopRequested: () => false, ...(childLine ? { childLine } : {}) });
       const w = s.workers;
       rows.push({
         technique: name, trainable_parameters: s.trainable_parameters,

@@ -1,6 +1,6 @@
 /** `coordinator bench <what>`: benchmarks that print figures (never pass/fail). */
 import { describeConfig, flagValue, hasFlag, loadConfig, positionals, type Config } from '../../shared/runtime/config.js';
-import { openConsole, type Logger } from '../../shared/runtime/log.js';
+import { openConsole, type LogConsole, type Logger } from '../../shared/runtime/log.js';
 import { initBackend } from '../../shared/runtime/backend.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import { benchModel } from '../bench/model.js';
@@ -26,10 +26,10 @@ function mib(bytes: number): string {
 const SAMPLE_TARGET_TOKENS = 4;
 
 /** A benchmark's logs: readable with a progress bar on a terminal, JSON lines elsewhere (runtime.logFormat). */
-async function withConsole<T>(cfg: Config, fn: (log: Logger) => Promise<T>): Promise<T> {
+async function withConsole<T>(cfg: Config, fn: (log: Logger, terminal: LogConsole) => Promise<T>): Promise<T> {
   const terminal = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
   try {
-    return await fn(terminal.log);
+    return await fn(terminal.log, terminal);
   } finally {
     terminal.close();   // the bar's last state stays; the figures go under it
   }
@@ -75,7 +75,7 @@ async function benchTechniquesCli(args: string[], what: string): Promise<number>
   const rest = args.filter((a) => a !== what);
   const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
   const cfg = loadConfig({ args: [...defaults, ...rest] });
-  const rows = await withConsole(cfg, (log) => benchTechniques([...defaults, ...rest], log));
+  const rows = await withConsole(cfg, (log, terminal) => benchTechniques([...defaults, ...rest], log, undefined, terminal.pretty ? terminal.childLine : undefined));
   process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
   return 0;
 }
