@@ -91,6 +91,10 @@ test('coordinator start with stderr to a file: only pino JSON lines, each one pa
 test('console pieces: a record as a line, progress records, the bar\'s figures and clocks', () => {
   const line = formatRecord({ level: 40, time: Date.UTC(2026, 0, 1, 12, 0, 5), msg: 'ring broken: regrouping', component: 'cluster', step: 7, reason: 'a b' }, false);
   assert.match(line, /^\d\d:\d\d:05 WARN  cluster  ring broken: regrouping  step=7  reason="a b"$/);
+  // a worker id holding terminal codes is printed as data: no ESC or C1 control reaches the screen
+  const evil = formatRecord({ level: 30, time: 0, msg: 'worker joined\x1b[2J', workerId: 'w\x1b[1A\x9b2J', note: 'x\x07' }, false);
+  assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(evil), JSON.stringify(evil));
+  assert.ok(evil.includes('worker joined\\u001b[2J') && evil.includes('workerId=w\\u001b[1A\\u009b2J'), evil);
   const p = progressOf({ msg: 'step', step: 30, steps: 120, loss: 2.5, etaSec: 90, workers: [{ rank: 0, samplesPerSec: 10, waiting: 0.1 }, { rank: 1, samplesPerSec: 12, waiting: 0.2 }] });
   assert.deepEqual(p && { task: p.task, done: p.done, total: p.total, rate: p.rate }, { task: 'train', done: 30, total: 120, rate: 22 });
   assert.equal(progressOf({ msg: 'worker joined', step: 3 }), undefined);

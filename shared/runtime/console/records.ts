@@ -65,8 +65,16 @@ export function progressOf(r: LogRecord): ProgressUpdate | undefined {
   return undefined;
 }
 
+/**
+ * Control characters escaped (\u001b...): a worker id or a reason is data, and an ESC sequence in it
+ * would move the cursor or clear the screen (the terminal's twin of the dashboard's text-as-text).
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function value(v: unknown): string {
-  const s = typeof v === 'string' ? (/[\s=]/.test(v) || v === '' ? JSON.stringify(v) : v) : JSON.stringify(v) ?? String(v);
+  const s = printable(typeof v === 'string' ? (/[\s=]/.test(v) || v === '' ? JSON.stringify(v) : v) : JSON.stringify(v) ?? String(v));
   return s.length > MAX_VALUE_CHARS ? `${s.slice(0, MAX_VALUE_CHARS - 1)}…` : s;
 }
 
@@ -82,11 +90,11 @@ function configLine(c: Record<string, Record<string, unknown>>): string {
 function body(r: LogRecord): string {
   if (r.msg === 'config' && r['config'] && typeof r['config'] === 'object') return configLine(r['config'] as Record<string, Record<string, unknown>>);
   if (typeof r.msg === 'string' && r.msg.startsWith('serving /metrics') && typeof r['url'] === 'string')
-    return `dashboard     ${r['url']}/\n${' '.repeat(9)}metrics       ${r['url']}/metrics`;
+    return `dashboard     ${printable(r['url'])}/\n${' '.repeat(9)}metrics       ${printable(r['url'])}/metrics`;
   if (r.msg === 'coordinator listening' && typeof r['runDir'] === 'string')
-    return `run folder    ${r['runDir']}  (coordinator ${value(r['address'])}, run ${value(r['runId'])}, ${value(r['workers'])} worker(s))`;
-  const fields = Object.entries(r).filter(([k]) => !HIDDEN.has(k)).map(([k, v]) => `${k}=${value(v)}`);
-  return [r.msg ?? '', ...fields].join('  ');
+    return `run folder    ${printable(r['runDir'])}  (coordinator ${value(r['address'])}, run ${value(r['runId'])}, ${value(r['workers'])} worker(s))`;
+  const fields = Object.entries(r).filter(([k]) => !HIDDEN.has(k)).map(([k, v]) => `${printable(k)}=${value(v)}`);
+  return [printable(String(r.msg ?? '')), ...fields].join('  ');
 }
 
 /** `13:45:01 INFO  coordinator  worker joined  workerId=local-000 ...`; `colour` adds ANSI colour to the level. */
@@ -95,6 +103,6 @@ export function formatRecord(r: LogRecord, colour: boolean): string {
   const hms = [t.getHours(), t.getMinutes(), t.getSeconds()].map((x) => String(x).padStart(2, '0')).join(':');
   const level = LEVELS[num(r.level) ?? 30] ?? String(r.level);
   const lv = colour ? `\x1b[${LEVEL_COLOURS[num(r.level) ?? 30] ?? '0'}m${level.padEnd(5)}\x1b[0m` : level.padEnd(5);
-  const component = typeof r['component'] === 'string' ? `${r['component']}  ` : '';
+  const component = typeof r['component'] === 'string' ? `${printable(r['component'])}  ` : '';
   return `${hms} ${lv} ${component}${body(r)}`;
 }

@@ -5,7 +5,7 @@
  * The bar is erased before a line is printed and drawn again under it, so lines scroll above it.
  */
 import { writeSync } from 'node:fs';
-import { formatRecord, progressOf, type LogRecord } from './records.js';
+import { formatRecord, printable, progressOf, type LogRecord } from './records.js';
 import { ProgressBar } from './progress_bar.js';
 
 export interface TerminalSinkOptions {
@@ -50,13 +50,14 @@ export class TerminalSink {
     if (text.trim() === '') return;
     let r: LogRecord | undefined;
     try { r = text.startsWith('{') ? JSON.parse(text) as LogRecord : undefined; } catch { r = undefined; }
-    if (!r || typeof r !== 'object') { this.print(text); return; }
+    if (!r || typeof r !== 'object') { this.print(printable(text)); return; }
     if (component && typeof r['component'] !== 'string') r['component'] = component;
     const task = typeof r.msg === 'string' ? TASK_STARTS[r.msg] : undefined;
     if (task && !component) this.starts.set(task, typeof r.time === 'number' ? r.time : Date.now());
     // a child's records are printed, never a bar: the bar is this process's run
     // the bar stands for its records; a stage that ends without a bar of its own is a line
     const p = component ? undefined : progressOf(r);
+    if (p) p.task = printable(p.task);
     if (p && r.msg === 'stage done' && this.settledTask === p.task) return;   // its bar already ended at 100% and stays as a line
     if (p && (r.msg !== 'stage done' || this.bar?.task === p.task)) this.progress(p);
     else this.print(formatRecord(r, this.o.colour ?? true));
