@@ -15,6 +15,7 @@ import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { formatRecord, progressOf } from '../shared/runtime/console/records.js';
 import { ProgressBar, clock } from '../shared/runtime/console/progress_bar.js';
 import { TerminalSink } from '../shared/runtime/console/terminal_sink.js';
+import { formatTopTable } from '../coordinator/telemetry/top_table.js';
 
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 const STEPS = 12;
@@ -95,6 +96,10 @@ test('console pieces: a record as a line, progress records, the bar\'s figures a
   const evil = formatRecord({ level: 30, time: 0, msg: 'worker joined\x1b[2J', workerId: 'w\x1b[1A\x9b2J', note: 'x\x07' }, false);
   assert.ok(!/[\x00-\x09\x0b-\x1f\x7f-\x9f]/.test(evil), JSON.stringify(evil));
   assert.ok(evil.includes('worker joined\\u001b[2J') && evil.includes('workerId=w\\u001b[1A\\u009b2J'), evil);
+  const shares = { data: 0, forwardBackward: 1, waiting: 0, allReduce: 0, optimizer: 0 };
+  const top = formatTopTable({ v: 1, runId: 'r', telemetry: 'grpc', worldSize: 1, atMs: 0, evaluations: [], workers: [{
+    rank: 0, workerId: '\x1b[2Jw', step: 3, samplesPerSec: 1, tokensPerSec: 1, stepMs: 1, shares, loss: 1, lossScale: 1, sparsity: null, bytesSent: 0, rssBytes: 0, recent: [] }] });
+  assert.ok(!top.includes('\x1b') && top.includes('\\u001b[2Jw'), top);
   const p = progressOf({ msg: 'step', step: 30, steps: 120, loss: 2.5, etaSec: 90, workers: [{ rank: 0, samplesPerSec: 10, waiting: 0.1 }, { rank: 1, samplesPerSec: 12, waiting: 0.2 }] });
   assert.deepEqual(p && { task: p.task, done: p.done, total: p.total, rate: p.rate }, { task: 'train', done: 30, total: 120, rate: 22 });
   assert.equal(progressOf({ msg: 'worker joined', step: 3 }), undefined);

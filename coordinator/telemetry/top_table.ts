@@ -2,11 +2,13 @@
  * `coordinator top`'s table: one row per worker, run averages of throughput and of the step-time
  * split, the latest loss, loss scale and sparsity. Plain text, fixed-width columns.
  */
+import { printable } from '../../shared/runtime/console/records.js';
 import type { WorkerRow, WorkersSnapshot } from './snapshot.js';
 
 const COLUMNS: Array<{ head: string; width: number; cell: (w: WorkerRow) => string }> = [
   { head: 'rank', width: 4, cell: (w) => String(w.rank) },
-  { head: 'worker', width: 14, cell: (w) => w.workerId.slice(0, 14) },
+  // a worker id is data: its control characters escaped, never sent to the terminal as codes
+  { head: 'worker', width: 14, cell: (w) => printable(w.workerId).slice(0, 14) },
   { head: 'step', width: 6, cell: (w) => String(w.step) },
   { head: 'samples/s', width: 9, cell: (w) => w.samplesPerSec.toFixed(1) },
   { head: 'tokens/s', width: 9, cell: (w) => w.tokensPerSec.toFixed(0) },
@@ -30,7 +32,7 @@ function pct(x: number): string {
 /** The header line, then one line per worker (sorted by rank). */
 export function formatTopTable(s: WorkersSnapshot): string {
   const line = (cells: string[]): string => cells.map((c, i) => c.padStart(COLUMNS[i]?.width ?? 0)).join('  ');
-  const title = `run ${s.runId}  workers ${s.workers.length}/${s.worldSize}  telemetry ${s.telemetry}  ${new Date(s.atMs).toISOString()}`;
+  const title = `run ${printable(s.runId)}  workers ${s.workers.length}/${s.worldSize}  telemetry ${s.telemetry}  ${new Date(s.atMs).toISOString()}`;
   const rows = [...s.workers].sort((a, b) => a.rank - b.rank).map((w) => line(COLUMNS.map((c) => c.cell(w))));
   return [title, line(COLUMNS.map((c) => c.head)), ...(rows.length ? rows : ['(no steps reported yet)'])].join('\n') + '\n';
 }
