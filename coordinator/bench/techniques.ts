@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../shared/runtime/config.js';
-import type { Logger } from '../../shared/runtime/log.js';
+import type { LogConsole, Logger } from '../../shared/runtime/log.js';
 import { bytesPerElement } from '../../worker/collective/wire.js';
 import { runCluster } from '../cluster/run_cluster.js';
 
@@ -35,10 +35,10 @@ export interface TechniqueRow {
 }
 
 /**
- * Runs every technique with `args` as the shared settings (steps, workers, data...). `childLine`:
- * where the workers' stderr lines go (a terminal's console), as in `coordinator start`.
+ * Runs every technique with `args` as the shared settings (steps, workers, data...). `terminal`: a
+ * terminal's console, which takes the workers' lines and every step's progress as in `coordinator start`.
  */
-export async function benchTechniques(args: string[], log: Logger, only?: string[], childLine?: (line: string, component: string) => void): Promise<TechniqueRow[]> {
+export async function benchTechniques(args: string[], log: Logger, only?: string[], terminal?: Pick<LogConsole, 'childLine' | 'progress'>): Promise<TechniqueRow[]> {
   const rows: TechniqueRow[] = [];
   const root = mkdtempSync(path.join(os.tmpdir(), 'dsi-techniques-'));
   try {
@@ -46,7 +46,8 @@ export async function benchTechniques(args: string[], log: Logger, only?: string
       if (only && !only.includes(name)) continue;
       const cfg = loadConfig({ args: [...args, ...extra, '--run-dir', path.join(root, name)] });
       log.info({ technique: name }, 'bench techniques: training');
-      const s = await runCluster(cfg, log, { resume: false, stopRequested: () => false, ...(childLine ? { childLine } : {}) });
+      const onTerminal = terminal ? { childLine: terminal.childLine, onStep: (p: object) => terminal.progress('step', p) } : {};
+      const s = await runCluster(cfg, log, { resume: false, stopRequested: () => false, ...onTerminal });
       const w = s.workers;
       rows.push({
         technique: name, trainable_parameters: s.trainable_parameters,

@@ -38,7 +38,7 @@ import { spawnLocalWorkers, waitForExit } from './local_workers.js';
 import {
   broadcastMasks, clusterStateOf, evaluateDuringTraining, evaluationPoint, prunedLayout, pruningSchedule, takeCheckpoint, type ClusterState,
 } from './rank0_state.js';
-import { logProgress, workerSummary, type ClusterSummary } from './summary.js';
+import { stepProgress, workerSummary, type ClusterSummary, type StepProgress } from './summary.js';
 
 export type { ClusterSummary, WorkerSummary } from './summary.js';
 export { WORKER_NODE_FLAGS } from './local_workers.js';
@@ -53,16 +53,19 @@ export interface CoordinatorOptions {
   stopRequested?: () => boolean;
   /** Where the local workers' stderr lines go (a terminal's console); absent: they write stderr themselves. */
   childLine?: (line: string, component: string) => void;
+  /** Every step's progress (a terminal's bar), where the log has it every train.logEvery steps. */
+  onStep?: (p: StepProgress) => void;
 }
 
-/** CoordinatorOptions with the defaults filled in (childLine stays optional: absent means inherit). */
-type CoordinatorSettings = Required<Omit<CoordinatorOptions, 'childLine'>> & Pick<CoordinatorOptions, 'childLine'>;
+/** CoordinatorOptions with the defaults filled in (childLine and onStep stay optional: absent means none). */
+type CoordinatorSettings = Required<Omit<CoordinatorOptions, 'childLine' | 'onStep'>> & Pick<CoordinatorOptions, 'childLine' | 'onStep'>;
 
 /** runCluster's options (`coordinator start`, the technique benchmarks). */
 export interface ClusterRunOptions {
   resume: boolean;
   stopRequested: () => boolean;
   childLine?: (line: string, component: string) => void;
+  onStep?: (p: StepProgress) => void;
 }
 
 /** A worker silent for this many heartbeats (plus the ring timeout) is dropped. */
@@ -209,7 +212,12 @@ export class Coordinator {
     this.step += 1;
     const step = this.step;
     this.losses.push(members.ordered()[0]?.metrics?.loss ?? NaN);
-    if (step % cfg.train.logEvery === 0 || step === cfg.train.steps) logProgress(log, step, cfg.train.steps, members, this.t0, this.startStep);
+    const logged = step % cfg.train.logEvery === 0 || step === cfg.train.steps;
+    if (logged || this.o.onStep) {
+      const progress = stepProgress(step, cfg.train.steps, members, this.t0, this.startStep);
+      if (logged) log.info(progress, 'step');
+      this.o.onStep?.(progress);
+    }
     if (cfg.cluster.checkpointEvery > 0 && step % cfg.cluster.checkpointEvery === 0) await this.elastic(() => this.checkpoint());  // checkpoint
     if (cfg.eval.every > 0 && step % cfg.eval.every === 0 && step < cfg.train.steps) {   // eval (--eval-every)
       const seconds = (performance.now() - this.t0) / 1000;

@@ -1,5 +1,4 @@
 /** The run's summary (summary.json, `start --json`) and its progress lines. */
-import type { Logger } from '../../shared/runtime/log.js';
 import type { GpuAdapterReport } from '../../shared/runtime/webgpu.js';
 import type { MemoryFigures } from '../../shared/model/peft.js';
 import type { PruningSchedule } from '../../shared/training/pruning.js';
@@ -63,7 +62,13 @@ export interface ClusterSummary {
   pruning?: { schedule: PruningSchedule; masks: Array<{ step: number; target: number; reached: number }>; final: { overall: number; perLayer: Record<string, number> } };
 }
 
-export function logProgress(log: Logger, step: number, steps: number, members: Membership, t0: number, startStep: number): void {
+/** A step's progress as the 'step' log record carries it: step, steps, loss, seconds left, each rank's figures. */
+export type StepProgress = {
+  step: number; steps: number; loss: number; etaSec: number;
+  workers: Array<{ rank: number; samplesPerSec: number; tokensPerSec: number; compute: number; allReduce: number; waiting: number }>;
+};
+
+export function stepProgress(step: number, steps: number, members: Membership, t0: number, startStep: number): StepProgress {
   const elapsed = (performance.now() - t0) / 1000;
   const per = members.ordered().map((m) => {
     const x = m.metrics;
@@ -74,7 +79,7 @@ export function logProgress(log: Logger, step: number, steps: number, members: M
     };
   });
   const loss = members.ordered()[0]?.metrics?.loss ?? NaN;
-  log.info({ step, steps, loss: round(loss), etaSec: Math.round((elapsed / (step - startStep)) * (steps - step)), workers: per }, 'step');
+  return { step, steps, loss: round(loss), etaSec: Math.round((elapsed / (step - startStep)) * (steps - step)), workers: per };
 }
 
 export function workerSummary(m: Member): WorkerSummary {

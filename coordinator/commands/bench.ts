@@ -75,7 +75,7 @@ async function benchTechniquesCli(args: string[], what: string): Promise<number>
   const rest = args.filter((a) => a !== what);
   const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
   const cfg = loadConfig({ args: [...defaults, ...rest] });
-  const rows = await withConsole(cfg, (log, terminal) => benchTechniques([...defaults, ...rest], log, undefined, terminal.pretty ? terminal.childLine : undefined));
+  const rows = await withConsole(cfg, (log, terminal) => benchTechniques([...defaults, ...rest], log, undefined, terminal.pretty ? terminal : undefined));
   process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
   return 0;
 }

@@ -30,7 +30,9 @@ export async function run(args: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   let summary: ClusterSummary;
   try {
-    summary = await runCluster(cfg, log, { resume: resumeRequested(args, cfg, log), stopRequested: () => stop, ...(terminal.pretty ? { childLine: terminal.childLine } : {}) });
+    // on a terminal the bar moves every step, and the workers' lines come through the console above it
+    const onTerminal = terminal.pretty ? { childLine: terminal.childLine, onStep: (p: object) => terminal.progress('step', p) } : {};
+    summary = await runCluster(cfg, log, { resume: resumeRequested(args, cfg, log), stopRequested: () => stop, ...onTerminal });
   } finally {
     terminal.close();   // the bar's last state stays; the summary goes under it
   }

@@ -25,6 +25,11 @@ export interface LogConsole {
   readonly pretty: boolean;
   /** A child process's stderr line (pretty only: in JSON the child writes stderr itself); `component` names it. */
   childLine(line: string, component: string): void;
+  /**
+   * Moves the progress bar as a record `{ msg, ...fields }` would (pretty only; nothing is logged):
+   * for progress more often than the log reports it.
+   */
+  progress(msg: string, fields: object): void;
   /** Leaves the progress bar's last state on the screen; call before printing the result on stdout. */
   close(): void;
 }
@@ -41,9 +46,12 @@ export function openConsole(options: ConsoleOptions = {}): LogConsole {
   const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
   if (!pretty) {
     const log = createLogger(options.level === undefined ? {} : { level: options.level });
-    return { log, pretty, childLine: (line) => process.stderr.write(line + '\n'), close: () => undefined };
+    return { log, pretty, childLine: (line) => process.stderr.write(line + '\n'), progress: () => undefined, close: () => undefined };
   }
   const sink = new TerminalSink({ fd: 2, columns: () => process.stderr.columns || Number(process.env['COLUMNS']) || 120, colour: process.stderr.isTTY === true && !process.env['NO_COLOR'] });
   const log = pino({ level: options.level ?? process.env['DSI_LOG_LEVEL'] ?? 'info', base: { pid: process.pid } }, sink);
-  return { log, pretty, childLine: (line, component) => sink.line(line, component), close: () => sink.close() };
+  return {
+    log, pretty, childLine: (line, component) => sink.line(line, component), progress: (msg, fields) => sink.showProgress({ ...fields, msg, time: Date.now() }),
+    close: () => sink.close(),
+  };
 }

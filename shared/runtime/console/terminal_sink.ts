@@ -63,6 +63,12 @@ export class TerminalSink {
     else this.print(formatRecord(r, this.o.colour ?? true));
   }
 
+  /** A progress record shown on the bar only, not printed (a step between the logged ones). */
+  showProgress(r: LogRecord): void {
+    const p = progressOf(r);
+    if (p) this.progress({ ...p, task: printable(p.task) });
+  }
+
   private progress(p: Parameters<ProgressBar['update']>[0]): void {
     const now = Date.now();
     if (this.bar && this.bar.task === p.task) this.bar.update(p, now);
