@@ -56,6 +56,8 @@ export interface QualityOptions {
   variants: readonly QualityVariant[];
   outDir: string;
   log: Logger;
+  /** A terminal's progress bar: called after every step with seconds trained of the variant's budget. */
+  progress?: (msg: string, fields: object) => void;
 }
 
 export async function benchQuality(o: QualityOptions): Promise<QualityRow[]> {
@@ -94,6 +96,7 @@ async function curve(cfg: Config, data: PreparedDataset, tok: T5Tokenizer, v: Qu
     const t = performance.now();
     const s = await trainer.step();
     trainedMs += performance.now() - t;
+    o.progress?.('progress', { stage: `${v.scheme}/${v.data}`, done: Math.floor(Math.min(budgetMs, trainedMs) / 1000), total: Math.round(budgetMs / 1000), unit: 's trained' });
     if (trainedMs < nextEvalMs && trainedMs < budgetMs) continue;
     nextEvalMs += o.evalEverySeconds * 1000;
     for (const [split, queries] of [['eval', evalQueries], ['train', trainQueries]] as const) {

@@ -98,7 +98,7 @@ async function benchQualityCli(args: string[], what: string): Promise<number> {
   const cfg = loadConfig({ args: rest });
   await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
   const outDir = flagValue(args, 'out') ?? path.join(REPO_ROOT, 'runs', `bench-quality-${Date.now()}`);
-  const rows = await withConsole(cfg, (log) => benchQuality({ minutes: num('minutes', 3), evalEverySeconds: num('eval-every-seconds', 30), args: rest, variants, outDir, log }));
+  const rows = await withConsole(cfg, (log, terminal) => benchQuality({ minutes: num('minutes', 3), evalEverySeconds: num('eval-every-seconds', 30), args: rest, variants, outDir, log, progress: terminal.progress }));
   process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatQuality(rows) + `curves: ${path.join(outDir, 'curves.svg')}\n`);
   return 0;
 }
