@@ -68,6 +68,7 @@ test('coordinator start on a terminal: a progress bar that advances and readable
   for (const l of screen) assert.ok(!/^\s*\{"level"/.test(l) && !l.includes('"msg":'), `a raw JSON record on the screen: ${l}`);
   // the bar's last state stays, with the per-rank line under it; the addresses and the run folder come first
   assert.match(text, new RegExp(`train  \\[#{24}\\]  ${STEPS}/${STEPS} steps  100%.*\\n  ranks  0: [\\d.]+/s wait \\d+%  \\|  1: [\\d.]+/s wait \\d+%`));
+  assert.equal(screen.filter((l) => l.startsWith(`train  [${'#'.repeat(24)}]  ${STEPS}/${STEPS} steps`)).length, 1, 'the finished bar stays once');
   assert.match(text, /INFO  dashboard     http:\/\/127\.0\.0\.1:\d+\/\n\s+metrics       http:\/\/127\.0\.0\.1:\d+\/metrics/);
   assert.match(text, new RegExp(`run folder    ${path.join(dir, 'run').replace(/[/.]/g, '\\$&')}`));
   assert.match(text, /INFO  checkpoint written  checkpoint=\S+step-00000006/);
@@ -131,6 +132,10 @@ test('console sink: prepare\'s stages as bars that end as one line each, other l
   sink.line('not json from a child', 'local-000');
   sink.write(rec('progress', { stage: 'embed', done: 100, total: 100, unit: 'documents', perSec: 25 }));
   sink.write(rec('stage done', { stage: 'embed', items: 100, unit: 'documents' }));    // the bar said it
+  const step = (n: number): Record<string, unknown> => ({ step: n, steps: 2, loss: 1.5, etaSec: 2 - n, workers: [{ rank: 0, samplesPerSec: 8, waiting: 0 }] });
+  sink.showProgress({ msg: 'step', ...step(1) });                                          // a step between the logged ones
+  sink.write(rec('step', step(2)));                                                      // the last step: logged...
+  sink.showProgress({ msg: 'step', ...step(2) });                                          // ...and shown: one line
   sink.write(rec('stage', { stage: 'bm25 index', total: 50, unit: 'documents' }));
   sink.close();                                                                          // an unfinished bar stays as it was
   closeSync(fd);
@@ -142,6 +147,7 @@ test('console sink: prepare\'s stages as bars that end as one line each, other l
     'WARN  local-000  heartbeat failed  err=x',
     'not json from a child',
     'embed  [########################]  100/100 documents  100%  25.0 documents/s  T elapsed  T left',
+    'train  [########################]  2/2 steps  100%  loss 1.500  8.00 samples/s  T elapsed  T left',
     'bm25 index  [------------------------]  0/50 documents  0%  T elapsed  - left',
   ]);
 });

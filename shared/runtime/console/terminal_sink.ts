@@ -54,12 +54,10 @@ export class TerminalSink {
     if (component && typeof r['component'] !== 'string') r['component'] = component;
     const task = typeof r.msg === 'string' ? TASK_STARTS[r.msg] : undefined;
     if (task && !component) this.starts.set(task, typeof r.time === 'number' ? r.time : Date.now());
-    // a child's records are printed, never a bar: the bar is this process's run
-    // the bar stands for its records; a stage that ends without a bar of its own is a line
+    // a child's records are printed, never a bar: the bar is this process's run; the bar stands for
+    // its records, but a stage that ends without a bar of its own is a line
     const p = component ? undefined : progressOf(r);
-    if (p) p.task = printable(p.task);
-    if (p && r.msg === 'stage done' && this.settledTask === p.task) return;   // its bar already ended at 100% and stays as a line
-    if (p && (r.msg !== 'stage done' || this.bar?.task === p.task)) this.progress(p);
+    if (p && (r.msg !== 'stage done' || this.bar?.task === p.task || this.settledTask === p.task)) this.progress({ ...p, task: printable(p.task) });
     else this.print(formatRecord(r, this.o.colour ?? true));
   }
 
@@ -70,6 +68,8 @@ export class TerminalSink {
   }
 
   private progress(p: Parameters<ProgressBar['update']>[0]): void {
+    // the end of a bar that already ended (the last step logged and shown, a stage's 'stage done'): it stays as a line
+    if (this.bar?.task !== p.task && this.settledTask === p.task && p.total > 0 && p.done >= p.total) return;
     const now = Date.now();
     if (this.bar && this.bar.task === p.task) this.bar.update(p, now);
     else {
