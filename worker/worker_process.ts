@@ -173,7 +173,7 @@ export class Worker {
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
     if (setup.state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
     const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow);
-    const masks = new MaskReceiver();
+    const masks = new MaskReceiver(setup.masks);   // a resumed run's masks hold from its first step
     const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout });
     const examples = trainingData(cfg, data);
     const output = decoderOutput(cfg, data);

@@ -114,6 +114,7 @@ export async function broadcastMasks(
   });
   if (setup.adapted) setup.adapted.pruneBase(setup.baseParams, masks);   // the checkpoints' base is the pruned one
   else applyMasks(layout, params, masks);
+  setup.masks = { version, step, masks };   // in force from `step`: the checkpoints after it store them
   const reached = sparsityReport(layout, params).overall;
   log.info({ step, version, target: round(target), reached: round(reached) }, 'pruning masks broadcast');
   return { step, target, reached };

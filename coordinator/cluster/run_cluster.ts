@@ -188,7 +188,9 @@ export class Coordinator {
     const { members, telemetry } = this;
     if (isMaskStep(this.schedule, this.step)) {                                     // masks due at this step
       const step = this.step;
-      const set = await this.elastic(() => broadcastMasks(this.runId, step, this.pruning.length + 1, this.schedule, members, this.uploads, this.x.setup, log));
+      // versions go on from the checkpoint's set, which the workers restored (an older version is ignored)
+      const version = (this.x.setup.masks?.version ?? 0) + 1;
+      const set = await this.elastic(() => broadcastMasks(this.runId, step, version, this.schedule, members, this.uploads, this.x.setup, log));
       this.pruning.push(set);
       telemetry.event({ type: 'masks_broadcast', version: this.pruning.length, ...set });
     }
