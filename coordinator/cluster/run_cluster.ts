@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../shared/runtime/config.js';
-import { ConfigError } from '../../shared/runtime/errors.js';
+import { CheckpointWriteError, ConfigError } from '../../shared/runtime/errors.js';
 import type { Logger } from '../../shared/runtime/log.js';
 import { initBackend, type BackendInfo } from '../../shared/runtime/backend.js';
 import { loadProtos } from '../../shared/runtime/proto_load.js';
@@ -28,7 +28,7 @@ import { CoordinatorTelemetry } from '../telemetry/coordinator_telemetry.js';
 import { MonitorServer } from '../telemetry/monitor_server.js';
 import { TimelineWriter } from '../telemetry/timeline.js';
 import { evaluateRun } from './evaluate_run.js';
-import { checkpointDir, newestValidCheckpoint } from './checkpoints.js';
+import { checkpointDir, checkpointWriteFailure, newestValidCheckpoint } from './checkpoints.js';
 import { Membership } from './membership.js';
 import { ClusterError, RingBroken } from './errors.js';
 import { coordinatorHandlers } from './service.js';
@@ -222,7 +222,11 @@ export class Coordinator {
 
   private async checkpoint(): Promise<void> {
     const { cfg, log } = this.o;
-    this.lastCheckpoint = await takeCheckpoint(this.x.runDir, this.runId, this.step, this.members, this.uploads, this.x.setup, cfg, this.x.data.dir, this.losses, log);
+    try {
+      this.lastCheckpoint = await takeCheckpoint(this.x.runDir, this.runId, this.step, this.members, this.uploads, this.x.setup, cfg, this.x.data.dir, this.losses, log);
+    } catch (e) {
+      throw e instanceof CheckpointWriteError ? checkpointWriteFailure(e, this.x.runDir, this.step) : e;
+    }
     this.telemetry.event({ type: 'checkpoint_written', step: this.step, dir: this.lastCheckpoint });
   }
 

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ModelFormatError } from '../runtime/errors.js';
+import { CheckpointWriteError, ModelFormatError } from '../runtime/errors.js';
 import type { T5Config } from '../model/config.js';
 import type { ParamLayout } from '../model/params.js';
 import { CONFIG_FILE, MODEL_FILE, loadHfModel, saveHfModel } from '../model/hf_folder.js';
@@ -73,20 +73,36 @@ export function readVerifiedState<T extends { files?: Record<string, string> }>(
  * folder and renamed into place, so an interrupted write never leaves a half checkpoint.
  */
 export async function saveTrainingCheckpoint(dir: string, ck: Omit<TrainingCheckpoint, 'dataDir'> & { dataDir: string }): Promise<string> {
+  return buildFolder(dir, async (tmp) => {
+    await saveHfModel(tmp, ck.config, ck.layout, ck.state.params);
+    await writeSafetensors(path.join(tmp, OPTIMIZER_FILE), new Map<string, SafeTensor>([
+      ['adamw.exp_avg', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.m }],
+      ['adamw.exp_avg_sq', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.v }],
+    ]), { format: 'dsi-flat', layout: 'parameters of model.safetensors in layout order, Linear weights as (in, out)' });
+    const extra = ck.masks ? [await writeMaskFile(tmp, ck.masks)] : [];
+    const files: Record<string, string> = {};
+    for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, ...extra]) files[f] = sha256File(path.join(tmp, f));
+    const state: TrainerStateFile = { step: ck.state.step, adam_t: ck.state.opt.t, data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files };
+    writeFileDurable(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  });
+}
+
+/**
+ * Builds a checkpoint folder: `fill` writes it in a temporary sibling, which is then renamed into
+ * place. A failed write (ENOSPC, EACCES...) removes the temporary folder (a full disk gets its space
+ * back) and throws CheckpointWriteError naming the folder and the cause; earlier checkpoints are untouched.
+ */
+export async function buildFolder(dir: string, fill: (tmp: string) => Promise<void>): Promise<string> {
   const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  await saveHfModel(tmp, ck.config, ck.layout, ck.state.params);
-  await writeSafetensors(path.join(tmp, OPTIMIZER_FILE), new Map<string, SafeTensor>([
-    ['adamw.exp_avg', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.m }],
-    ['adamw.exp_avg_sq', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.v }],
-  ]), { format: 'dsi-flat', layout: 'parameters of model.safetensors in layout order, Linear weights as (in, out)' });
-  const extra = ck.masks ? [await writeMaskFile(tmp, ck.masks)] : [];
-  const files: Record<string, string> = {};
-  for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, ...extra]) files[f] = sha256File(path.join(tmp, f));
-  const state: TrainerStateFile = { step: ck.state.step, adam_t: ck.state.opt.t, data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files };
-  writeFileDurable(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
-  publishFolder(tmp, dir);
-  return dir;
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    await fill(tmp);
+    publishFolder(tmp, dir);
+    return dir;
+  } catch (e) {
+    try { rmSync(tmp, { recursive: true, force: true }); } catch { /* the cause below is what matters */ }
+    throw new CheckpointWriteError(dir, (e as Error).message, { cause: e });
+  }
 }
 
 export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheckpoint> {
