@@ -41,8 +41,10 @@ import { stepTelemetry, workerMetrics } from '../shared/training/step_record.js'
 import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
 import { CoordinatorConnection } from './coordinator_client.js';
 import { MaskReceiver } from './mask_receiver.js';
+import { CoordinatorWatch } from './coordinator_watch.js';
 
 export { JoinRefusedError } from './coordinator_client.js';
+export { COORDINATOR_LOST_EXIT_CODE, CoordinatorLostError, CoordinatorUnreachableError } from './coordinator_watch.js';
 
 export interface WorkerOptions {
   /** host:port of the coordinator. */
@@ -98,6 +100,8 @@ export class Worker {
   private epoch = 0;
   /** Set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms. */
   private ringFailure: RingFailure | undefined;
+  /** Time since the coordinator last answered (while obeying it). */
+  private watch: CoordinatorWatch | undefined;
   /** Share of zero prunable weights once masks apply; null before. */
   private sparsity: number | null = null;
   private failure: Error | undefined;
@@ -191,14 +195,17 @@ export class Worker {
     timer.unref();
     const control = this.coordinator.client.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
     this.control = control;
+    // a coordinator silent for coordinatorTimeoutMs ends the stream: the worker must not wait forever
+    const watch = this.watch = new CoordinatorWatch({ address: this.o.coordinator, timeoutMs: this.o.local.cluster.coordinatorTimeoutMs, onLost: () => control.cancel() });
     try {
       for await (const raw of control) {
+        watch.contact();
         const msg = raw as ControlMessage__Output;
         switch (msg.command) {
           case 'ring': if (msg.ring) await this.formRing(s, msg.ring); break;
           case 'start': if (msg.start) await this.runSteps(s, msg.start); break;
           case 'pruningMask': if (msg.pruningMask) s.masks.add(msg.pruningMask); break;
-          case 'checkpoint': if (msg.checkpoint) await this.upload(s, msg.checkpoint); break;
+          case 'checkpoint': if (msg.checkpoint) await watch.guard(this.upload(s, msg.checkpoint), s.setup.state.step); break;
           case 'stop': {
             const stop: WorkerStop = { cause: msg.stop?.cause ?? 'STOP_CAUSE_UNSPECIFIED', reason: msg.stop?.reason ?? '' };
             this.log.info({ reason: stop.reason, cause: stop.cause }, 'stop');
@@ -207,8 +214,11 @@ export class Worker {
         }
       }
       return { cause: 'STOP_CAUSE_UNSPECIFIED', reason: '' };
+    } catch (e) {
+      throw watch.explain(e, s.setup.state.step);
     } finally {
       clearInterval(timer);
+      watch.close();
       control.cancel();
     }
   }
@@ -297,7 +307,7 @@ export class Worker {
     const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
     return this.coordinator.heartbeat({
       runId, workerId: this.o.workerId, rank: this.rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale, ringEpoch: this.epoch, ringFailure: this.ringFailure,
-    });
+    }).then(() => this.watch?.contact());
   }
 
   /** A heartbeat whose failure is only logged (the next one may get through). */
