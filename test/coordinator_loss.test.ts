@@ -92,3 +92,25 @@ test('a killed coordinator restarted with --resume=auto: the waiting workers joi
   assert.equal(s.losses.length, 8);
   for (const w of [a, b]) assert.equal(w.log.lines.filter((l) => l.msg === 'joined').length, 2, 'joined the first coordinator, then the restarted one');
 });
+
+test('workers spawned by coordinator start exit 75 at once when it is killed (a restarted coordinator spawns its own)', { timeout: RUN_TIMEOUT_MS }, async (t) => {
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'dsi-coord-spawned-'));
+  t.after(() => rmSync(runDir, { recursive: true, force: true }));
+  const args = coordinatorArgs(runDir, 0, 200).filter((a) => a !== '--no-spawn-workers');
+  const coordinator = start(CLI, args, t);
+  const pids = await Promise.all(['local-000', 'local-001'].map(async (id) =>
+    (await coordinator.log.until((l) => l.msg === 'worker process started' && l['workerId'] === id))['pid'] as number));
+  await coordinator.log.until((l) => l.msg === 'step' && (l['step'] as number) >= 2);
+  coordinator.child.kill('SIGKILL');
+  const killedAt = Date.now();
+  const alive = (pid: number): boolean => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  while (pids.some(alive) && Date.now() - killedAt < 60_000) await new Promise((r) => setTimeout(r, 200));
+  t.after(() => { for (const p of pids.filter(alive)) process.kill(p, 'SIGKILL'); });
+  assert.deepEqual(pids.filter(alive), [], 'the spawned workers exited');
+  // their stderr is the coordinator's: each said why, with the exit code
+  await new Promise((r) => setTimeout(r, 200));
+  const lost = coordinator.log.lines.filter((l) => l.msg === `coordinator lost: exiting ${COORDINATOR_LOST_EXIT_CODE}`);
+  assert.equal(lost.length, 2, coordinator.stderr().slice(-2000));
+  for (const l of lost) assert.match(String(l['reason']), /is lost at step \d+: its control stream broke/);
+  assert.ok(Date.now() - killedAt < 30_000, 'at once, not after the coordinator timeout');
+});
