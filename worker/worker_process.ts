@@ -30,7 +30,7 @@ import { wireFromDtype } from './collective/wire.js';
 import { StepSnapshot } from '../shared/training/step_snapshot.js';
 import { decoderOutput, trainingData } from '../shared/training/training_data.js';
 import { Trainer, type StepStats } from '../shared/training/trainer.js';
-import { LossScaler } from '../shared/training/loss_scaler.js';
+import { LossScaler, checkpointGoodSteps } from '../shared/training/loss_scaler.js';
 import { GradientSync } from '../shared/training/gradient_sync.js';
 import { NoRingError } from '../shared/runtime/errors.js';
 import { sparsityReport } from '../shared/training/pruning.js';
@@ -176,7 +176,8 @@ export class Worker {
     const data = this.data = await openPreparedDataset(plan.dataDir);
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
     if (setup.state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
-    const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow);
+    // resumed: the checkpoint's scale (plan) and good-step count (its run config), as the uninterrupted run had them
+    const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow, checkpointGoodSteps(setup.resumedRunConfig));
     const masks = new MaskReceiver(setup.masks);   // a resumed run's masks hold from its first step
     const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout });
     const examples = trainingData(cfg, data);
