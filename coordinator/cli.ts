@@ -3,7 +3,7 @@
  * `coordinator <command>`: the one executable of the system. Each command lives in
  * coordinator/commands/<name>.ts and exports `run(args): Promise<number>` (the exit code).
  */
-import { ConfigError, InputError, ModelFormatError } from '../shared/runtime/errors.js';
+import { CheckpointWriteError, ConfigError, InputError, ModelFormatError } from '../shared/runtime/errors.js';
 
 type Command = { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> };
 
@@ -44,6 +44,10 @@ main(process.argv.slice(2)).then(
     if (e instanceof ConfigError || e instanceof InputError || e instanceof ModelFormatError) {
       process.stderr.write(`coordinator: ${e.message}\n`);
       process.exitCode = 2;
+    } else if (e instanceof CheckpointWriteError) {
+      // the run's storage, not a bug: the message says what failed and what still resumes
+      process.stderr.write(`coordinator: ${e.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`coordinator: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       process.exitCode = 1;

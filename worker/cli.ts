@@ -4,10 +4,12 @@
  * on other hosts (or as Kubernetes pods) start them by hand with the run's --preset/--mode.
  */
 import os from 'node:os';
-import { describeConfig, flagValue, hasFlag, loadConfig } from '../shared/runtime/config.js';
+import { describeConfig, flagValue, hasFlag, loadConfig, type Config } from '../shared/runtime/config.js';
 import { ConfigError } from '../shared/runtime/errors.js';
-import { openConsole } from '../shared/runtime/log.js';
-import { runWorkerProcess, JoinRefusedError, type WorkerStop } from './worker_process.js';
+import { openConsole, type Logger } from '../shared/runtime/log.js';
+import {
+  runWorkerProcess, COORDINATOR_LOST_EXIT_CODE, CoordinatorLostError, CoordinatorUnreachableError, JoinRefusedError, type WorkerStop,
+} from './worker_process.js';
 
 async function main(args: string[]): Promise<number> {
   if (hasFlag(args, 'help')) {
@@ -24,24 +26,8 @@ async function main(args: string[]): Promise<number> {
   }
   // readable lines when started by hand on a terminal; `coordinator start` gives --log-format json when it reads them
   const { log } = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
-  let stop: WorkerStop;
-  try {
-    stop = await runWorkerProcess({
-      coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
-      bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg, joinTimeoutMs: cfg.cluster.joinTimeoutMs, log,
-    });
-  } catch (e) {
-    if (!(e instanceof JoinRefusedError)) throw e;
-    switch (e.refusal) {
-      // a restarted pod of a worker the run dropped (or a latecomer): the run does not need it
-      case 'JOIN_REFUSAL_DROPPED':
-      case 'JOIN_REFUSAL_RUN_UNDER_WAY':
-        log.warn({ reason: e.message }, 'not needed by the run: exiting 0');
-        return 0;
-      default:
-        throw e;
-    }
-  }
+  const stop = await runUntilStopped(args, cfg, log);
+  if (typeof stop === 'number') return stop;
   switch (stop.cause) {
     case 'STOP_CAUSE_FINISHED':
       return 0;
@@ -57,8 +43,53 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
+/**
+ * Runs the worker; when its coordinator is lost, a worker started by hand joins again (a coordinator
+ * restarted at the same address with --resume=auto continues the run), for up to
+ * cluster.coordinatorTimeoutMs; else the exit code (0: not needed; COORDINATOR_LOST_EXIT_CODE).
+ */
+async function runUntilStopped(args: string[], cfg: Config, log: Logger): Promise<WorkerStop | number> {
+  const managed = hasFlag(args, 'managed');
+  let rejoining = false;
+  for (;;) {
+    try {
+      return await runWorkerProcess({
+        coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
+        bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg,
+        joinTimeoutMs: rejoining ? cfg.cluster.coordinatorTimeoutMs : cfg.cluster.joinTimeoutMs, log,
+      });
+    } catch (e) {
+      if (e instanceof CoordinatorLostError && !managed) {
+        log.warn({ coordinator: e.address, step: e.step, reason: e.message, waitMs: cfg.cluster.coordinatorTimeoutMs }, 'coordinator lost: joining again when it is back');
+        rejoining = true;
+        continue;
+      }
+      // started by coordinator start: a restarted coordinator starts workers of its own
+      if (e instanceof CoordinatorLostError || (rejoining && e instanceof CoordinatorUnreachableError)) {
+        log.error({ coordinator: cfg.cluster.coordinator, reason: e.message, exitCode: COORDINATOR_LOST_EXIT_CODE }, `coordinator lost: exiting ${COORDINATOR_LOST_EXIT_CODE}`);
+        process.stderr.write(`worker: ${e.message}; exiting ${COORDINATOR_LOST_EXIT_CODE} (coordinator lost)\n`);
+        return COORDINATOR_LOST_EXIT_CODE;
+      }
+      if (!(e instanceof JoinRefusedError)) throw e;
+      switch (e.refusal) {
+        // a restarted pod of a worker the run dropped (or a latecomer): the run does not need it
+        case 'JOIN_REFUSAL_DROPPED':
+        case 'JOIN_REFUSAL_RUN_UNDER_WAY':
+          log.warn({ reason: e.message }, 'not needed by the run: exiting 0');
+          return 0;
+        default:
+          throw e;
+      }
+    }
+  }
+}
+
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    // a call to the lost coordinator may still be pending (an upload without deadline): do not wait for it
+    if (code === COORDINATOR_LOST_EXIT_CODE) process.exit();
+  },
   (e: unknown) => {
     process.stderr.write(`worker: ${e instanceof ConfigError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     process.exitCode = e instanceof ConfigError ? 2 : 1;

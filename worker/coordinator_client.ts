@@ -14,6 +14,7 @@ import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
 import { JoinRefusal, type JoinRefusal__Output } from '../proto/gen/dsi/v1/JoinRefusal.js';
 import type { HeartbeatRequest } from '../proto/gen/dsi/v1/HeartbeatRequest.js';
 import type { StateChunk } from '../proto/gen/dsi/v1/StateChunk.js';
+import { CoordinatorUnreachableError } from './coordinator_watch.js';
 
 /** Largest state chunk uploaded at once (gRPC's default message limit is 4 MiB). */
 const STATE_CHUNK_BYTES = 2 << 20;
@@ -55,13 +56,14 @@ export class CoordinatorConnection {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
-        return await unary<JoinRequest, JoinReply__Output>(this.client.join.bind(this.client), req, JOIN_CALL_TIMEOUT_MS);
+        // no call outlives the caller's deadline (a worker waiting for a lost coordinator waits that long, not longer)
+        return await unary<JoinRequest, JoinReply__Output>(this.client.join.bind(this.client), req, Math.max(JOIN_RETRY_MS, Math.min(JOIN_CALL_TIMEOUT_MS, deadline - Date.now())));
       } catch (e) {
         const err = e as grpc.ServiceError;
         // refused for a reason (wrong model, run full, duplicate id): no point retrying
         if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED)
           throw new JoinRefusedError(refusalOf(err), `join refused by ${this.address}: ${err.details || err.message}`, { cause: e });
-        if (Date.now() > deadline) throw new Error(`cannot reach the coordinator at ${this.address} within ${timeoutMs} ms: ${err.details || err.message}`, { cause: e });
+        if (Date.now() > deadline) throw new CoordinatorUnreachableError(this.address, timeoutMs, err.details || err.message, { cause: e });
         log.debug({ coordinator: this.address }, 'coordinator not reachable yet');
         await new Promise((r) => setTimeout(r, JOIN_RETRY_MS));
       }

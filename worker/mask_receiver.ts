@@ -4,12 +4,20 @@
  */
 import type { PruningMaskChunk__Output } from '../proto/gen/dsi/v1/PruningMaskChunk.js';
 import type { MaskSet } from '../shared/model/pruning_masks.js';
+import type { MasksInForce } from '../shared/training/mask_file.js';
 
 export class MaskReceiver {
   /** The mask set in force, if any. */
   active: MaskSet | undefined;
   version = 0;
   private pending: { version: number; applyAt: number; masks: MaskSet; complete: boolean } | undefined;
+
+  /** `restored`: the set in force in the checkpoint the run resumed from (it holds until the next set). */
+  constructor(restored?: MasksInForce) {
+    if (!restored) return;
+    this.active = restored.masks;
+    this.version = restored.version;
+  }
 
   add(c: PruningMaskChunk__Output): void {
     if (c.maskVersion <= this.version) return;                        // an older set: superseded

@@ -30,7 +30,7 @@ import { wireFromDtype } from './collective/wire.js';
 import { StepSnapshot } from '../shared/training/step_snapshot.js';
 import { decoderOutput, trainingData } from '../shared/training/training_data.js';
 import { Trainer, type StepStats } from '../shared/training/trainer.js';
-import { LossScaler } from '../shared/training/loss_scaler.js';
+import { LossScaler, checkpointGoodSteps } from '../shared/training/loss_scaler.js';
 import { GradientSync } from '../shared/training/gradient_sync.js';
 import { NoRingError } from '../shared/runtime/errors.js';
 import { sparsityReport } from '../shared/training/pruning.js';
@@ -41,8 +41,10 @@ import { stepTelemetry, workerMetrics } from '../shared/training/step_record.js'
 import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
 import { CoordinatorConnection } from './coordinator_client.js';
 import { MaskReceiver } from './mask_receiver.js';
+import { CoordinatorWatch } from './coordinator_watch.js';
 
 export { JoinRefusedError } from './coordinator_client.js';
+export { COORDINATOR_LOST_EXIT_CODE, CoordinatorLostError, CoordinatorUnreachableError } from './coordinator_watch.js';
 
 export interface WorkerOptions {
   /** host:port of the coordinator. */
@@ -98,6 +100,8 @@ export class Worker {
   private epoch = 0;
   /** Set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms. */
   private ringFailure: RingFailure | undefined;
+  /** Time since the coordinator last answered (while obeying it). */
+  private watch: CoordinatorWatch | undefined;
   /** Share of zero prunable weights once masks apply; null before. */
   private sparsity: number | null = null;
   private failure: Error | undefined;
@@ -172,8 +176,9 @@ export class Worker {
     const data = this.data = await openPreparedDataset(plan.dataDir);
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
     if (setup.state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
-    const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow);
-    const masks = new MaskReceiver();
+    // resumed: the checkpoint's scale (plan) and good-step count (its run config), as the uninterrupted run had them
+    const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow, checkpointGoodSteps(setup.resumedRunConfig));
+    const masks = new MaskReceiver(setup.masks);   // a resumed run's masks hold from its first step
     const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout });
     const examples = trainingData(cfg, data);
     const output = decoderOutput(cfg, data);
@@ -191,14 +196,17 @@ export class Worker {
     timer.unref();
     const control = this.coordinator.client.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
     this.control = control;
+    // a coordinator silent for coordinatorTimeoutMs ends the stream: the worker must not wait forever
+    const watch = this.watch = new CoordinatorWatch({ address: this.o.coordinator, timeoutMs: this.o.local.cluster.coordinatorTimeoutMs, onLost: () => control.cancel() });
     try {
       for await (const raw of control) {
+        watch.contact();
         const msg = raw as ControlMessage__Output;
         switch (msg.command) {
           case 'ring': if (msg.ring) await this.formRing(s, msg.ring); break;
           case 'start': if (msg.start) await this.runSteps(s, msg.start); break;
           case 'pruningMask': if (msg.pruningMask) s.masks.add(msg.pruningMask); break;
-          case 'checkpoint': if (msg.checkpoint) await this.upload(s, msg.checkpoint); break;
+          case 'checkpoint': if (msg.checkpoint) await watch.guard(this.upload(s, msg.checkpoint), s.setup.state.step); break;
           case 'stop': {
             const stop: WorkerStop = { cause: msg.stop?.cause ?? 'STOP_CAUSE_UNSPECIFIED', reason: msg.stop?.reason ?? '' };
             this.log.info({ reason: stop.reason, cause: stop.cause }, 'stop');
@@ -207,8 +215,11 @@ export class Worker {
         }
       }
       return { cause: 'STOP_CAUSE_UNSPECIFIED', reason: '' };
+    } catch (e) {
+      throw watch.explain(e, s.setup.state.step);
     } finally {
       clearInterval(timer);
+      watch.close();
       control.cancel();
     }
   }
@@ -297,7 +308,7 @@ export class Worker {
     const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
     return this.coordinator.heartbeat({
       runId, workerId: this.o.workerId, rank: this.rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale, ringEpoch: this.epoch, ringFailure: this.ringFailure,
-    });
+    }).then(() => this.watch?.contact());
   }
 
   /** A heartbeat whose failure is only logged (the next one may get through). */

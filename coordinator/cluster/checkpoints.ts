@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { readVerifiedState } from '../../shared/training/checkpoint.js';
-import { ConfigError } from '../../shared/runtime/errors.js';
+import { CheckpointWriteError, ConfigError } from '../../shared/runtime/errors.js';
 
 const CHECKPOINTS = 'checkpoints';
 const STEP_DIR = /^step-(\d{8})$/;
@@ -58,4 +58,13 @@ export function runCheckpoint(runDir: string): string {
   const found = newestValidCheckpoint(runDir);
   if (!found) throw new ConfigError('run.dir', `${runDir} has no valid checkpoint under checkpoints/ (train with 'coordinator start --run-dir ${runDir}')`);
   return found.dir;
+}
+
+/** A failed checkpoint write, said for the operator: the cause, the step training stopped at, and what still resumes. */
+export function checkpointWriteFailure(e: CheckpointWriteError, runDir: string, step: number): CheckpointWriteError {
+  const cause = e.cause instanceof Error ? e.cause.message : e.message;
+  const good = newestValidCheckpoint(runDir);
+  const next = good ? `the newest good checkpoint, ${good.dir} (step ${good.step}), is intact: free space or fix the folder, then continue with --resume`
+    : 'there is no earlier checkpoint to continue from';
+  return new CheckpointWriteError(e.dir, `${cause}. Training stopped at step ${step}; ${next}`, { cause: e });
 }

@@ -12,6 +12,7 @@ import type { PreparedDataset } from '../../shared/dataset/reader.js';
 import type { T5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { writeCheckpoint, type TrainingSetup } from '../../shared/training/setup.js';
 import { magnitudeMasks, sparsityReport, targetSparsity, type PruningSchedule } from '../../shared/training/pruning.js';
+import type { LossScalerState } from '../../shared/training/loss_scaler.js';
 import type { EvaluationPoint } from '../telemetry/aggregator.js';
 import { evaluateRun, type EvalSummary } from './evaluate_run.js';
 import { checkpointDir, pruneCheckpoints } from './checkpoints.js';
@@ -26,7 +27,8 @@ export function pruningSchedule(cfg: Config): PruningSchedule {
   return { initial: p.initial, final: p.final, beginStep: p.beginStep, endStep: p.endStep || Math.floor((cfg.train.steps * 3) / 4), every: p.every, scope: p.scope };
 }
 
-export interface ClusterState { runId: string; lossScale: number; losses: number[] }
+/** What the coordinator keeps in a checkpoint's run config: the loss scaler's whole state, so a resume doubles the scale when the run would have. */
+export interface ClusterState { runId: string; lossScale: number; lossScaleGoodSteps: number; losses: number[] }
 
 /** What the coordinator stored about the cluster inside the checkpoint's run config. */
 export function clusterStateOf(setup: TrainingSetup): ClusterState | undefined {
@@ -51,13 +53,13 @@ export async function takeCheckpoint(
   cfg: Config, dataDir: string, losses: number[], log: Logger,
 ): Promise<string> {
   const state = await fetchRank0State(runId, step, members, uploads, setup.trainLayout.total, true, 'checkpoint');
-  const worker = state.worker as { adamT: number; lossScale: { scale: number } };
+  const worker = state.worker as { adamT: number; lossScale: LossScalerState };
   setup.state.step = step;
   setup.state.params = state.tensors.get('params') as Float32Array;   // sizes checked by fetchRank0State
   setup.state.opt = { t: worker.adamT, m: state.tensors.get('adamw.exp_avg') as Float32Array, v: state.tensors.get('adamw.exp_avg_sq') as Float32Array };
   const dir = checkpointDir(runDir, step);
   mkdirSync(path.dirname(dir), { recursive: true });
-  const clusterState: ClusterState = { runId, lossScale: worker.lossScale.scale, losses: [...losses] };
+  const clusterState: ClusterState = { runId, lossScale: worker.lossScale.scale, lossScaleGoodSteps: worker.lossScale.goodSteps, losses: [...losses] };
   await writeCheckpoint(dir, setup, { runConfig: { ...cfg, cluster_state: clusterState, world_size: members.members.size }, dataDir, losses });
   const removed = pruneCheckpoints(runDir, cfg.cluster.keepCheckpoints);
   log.info({ checkpoint: dir, step, bytes: state.bytes, removed }, 'checkpoint written');
@@ -114,6 +116,7 @@ export async function broadcastMasks(
   });
   if (setup.adapted) setup.adapted.pruneBase(setup.baseParams, masks);   // the checkpoints' base is the pruned one
   else applyMasks(layout, params, masks);
+  setup.masks = { version, step, masks };   // in force from `step`: the checkpoints after it store them
   const reached = sparsityReport(layout, params).overall;
   log.info({ step, version, target: round(target), reached: round(reached) }, 'pruning masks broadcast');
   return { step, target, reached };

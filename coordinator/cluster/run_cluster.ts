@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../shared/runtime/config.js';
-import { ConfigError } from '../../shared/runtime/errors.js';
+import { CheckpointWriteError, ConfigError } from '../../shared/runtime/errors.js';
 import type { Logger } from '../../shared/runtime/log.js';
 import { initBackend, type BackendInfo } from '../../shared/runtime/backend.js';
 import { loadProtos } from '../../shared/runtime/proto_load.js';
@@ -29,7 +29,7 @@ import { MonitorServer } from '../telemetry/monitor_server.js';
 import { runSettings } from '../telemetry/run_view.js';
 import { TimelineWriter } from '../telemetry/timeline.js';
 import { evaluateRun } from './evaluate_run.js';
-import { checkpointDir, newestValidCheckpoint } from './checkpoints.js';
+import { checkpointDir, checkpointWriteFailure, newestValidCheckpoint } from './checkpoints.js';
 import { Membership } from './membership.js';
 import { ClusterError, RingBroken } from './errors.js';
 import { coordinatorHandlers } from './service.js';
@@ -201,7 +201,9 @@ export class Coordinator {
     const { members, telemetry } = this;
     if (isMaskStep(this.schedule, this.step)) {                                     // masks due at this step
       const step = this.step;
-      const set = await this.elastic(() => broadcastMasks(this.runId, step, this.pruning.length + 1, this.schedule, members, this.uploads, this.x.setup, log));
+      // versions go on from the checkpoint's set, which the workers restored (an older version is ignored)
+      const version = (this.x.setup.masks?.version ?? 0) + 1;
+      const set = await this.elastic(() => broadcastMasks(this.runId, step, version, this.schedule, members, this.uploads, this.x.setup, log));
       this.pruning.push(set);
       telemetry.event({ type: 'masks_broadcast', version: this.pruning.length, ...set });
     }
@@ -238,7 +240,11 @@ export class Coordinator {
 
   private async checkpoint(): Promise<void> {
     const { cfg, log } = this.o;
-    this.lastCheckpoint = await takeCheckpoint(this.x.runDir, this.runId, this.step, this.members, this.uploads, this.x.setup, cfg, this.x.data.dir, this.losses, log);
+    try {
+      this.lastCheckpoint = await takeCheckpoint(this.x.runDir, this.runId, this.step, this.members, this.uploads, this.x.setup, cfg, this.x.data.dir, this.losses, log);
+    } catch (e) {
+      throw e instanceof CheckpointWriteError ? checkpointWriteFailure(e, this.x.runDir, this.step) : e;
+    }
     this.telemetry.event({ type: 'checkpoint_written', step: this.step, dir: this.lastCheckpoint });
   }
 

@@ -3,22 +3,27 @@
  * train on the configured data (default: the bundled sample), evaluate and summarise.
  * SIGINT/SIGTERM: finish the current step, checkpoint, stop the workers, exit 0 (or --interrupted-exit-code).
  */
-import { describeConfig, flagValue, hasFlag, loadConfig, type Config } from '../../shared/runtime/config.js';
+import path from 'node:path';
+import { describeConfig, flagValue, hasFlag, loadConfig, peekConfig, type Config, type ConfigOverride } from '../../shared/runtime/config.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
-import { openConsole, type Logger } from '../../shared/runtime/log.js';
+import { openConsole } from '../../shared/runtime/log.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
+import { readVerifiedState } from '../../shared/training/checkpoint.js';
+import { resumedConfig } from '../../shared/training/resume_config.js';
 import { runCluster, type ClusterSummary } from '../cluster/run_cluster.js';
 import { newestValidCheckpoint } from '../cluster/checkpoints.js';
-import { resolveRunDir } from '../run_inputs.js';
 
 export async function run(args: string[]): Promise<number> {
   if (hasFlag(args, 'help')) {
-    process.stdout.write(`usage: coordinator start [--workers N] [--steps N] [--data DIR] [--run-dir DIR [--resume | --resume=auto]] [--json] ...\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator start [--workers N] [--steps N] [--data DIR] [--run-dir DIR [--resume | --resume=auto] [--override KEY]...] [--json] ...\n\n${describeConfig()}\n`);
     return 0;
   }
-  const cfg = loadConfig({ args });
+  const start = startConfig(args);
+  const { cfg } = start;
   const terminal = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
   const { log } = terminal;
+  for (const note of start.notes) log.info(note.fields, note.msg);
+  for (const c of start.changes) log.warn({ ...c }, 'resume: setting changed against the checkpoint (--override)');
   log.info({ config: cfg }, 'config');
   let stop = false;
   const onSignal = (signal: string): void => {
@@ -32,7 +37,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     // on a terminal the bar moves every step, and the workers' lines come through the console above it
     const onTerminal = terminal.pretty ? { childLine: terminal.childLine, onStep: (p: object) => terminal.progress('step', p) } : {};
-    summary = await runCluster(cfg, log, { resume: resumeRequested(args, cfg, log), stopRequested: () => stop, ...onTerminal });
+    summary = await runCluster(cfg, log, { resume: start.resume, stopRequested: () => stop, ...onTerminal });
   } finally {
     terminal.close();   // the bar's last state stays; the summary goes under it
   }
@@ -41,20 +46,40 @@ export async function run(args: string[]): Promise<number> {
   return summary.interrupted ? cfg.run.interruptedExitCode : 0;
 }
 
+interface StartConfig {
+  cfg: Readonly<Config>;
+  resume: boolean;
+  changes: ConfigOverride[];
+  /** Log lines for once the logger exists (it takes its level from the config). */
+  notes: Array<{ msg: string; fields: Record<string, unknown> }>;
+}
+
 /**
- * --resume: continue the run (its checkpoint must exist). --resume=auto: continue it when it has a
- * valid checkpoint, else start it; so one command line serves a Kubernetes Job's first start and
- * every restart after a failure.
+ * The run's configuration. --resume: continue the run (its checkpoint must exist), with the
+ * checkpoint's trajectory settings (shared/training/resume_config.ts). --resume=auto: continue it
+ * when it has a valid checkpoint, else start it; so one command line serves a Kubernetes Job's
+ * first start and every restart after a failure.
  */
-function resumeRequested(args: string[], cfg: Config, log: Logger): boolean {
+function startConfig(args: string[]): StartConfig {
   const value = flagValue(args, 'resume');
-  if (value === undefined) return false;
-  if (value === 'true') return true;
-  if (value !== 'auto') throw new ConfigError('resume', `'${value}' is not a --resume mode: give --resume or --resume=auto`);
-  if (!cfg.run.dir) throw new ConfigError('run.dir', '--resume=auto needs --run-dir DIR: the run that a restart continues');
-  const found = newestValidCheckpoint(resolveRunDir(cfg));
-  log.info({ runDir: resolveRunDir(cfg), checkpoint: found?.dir ?? null }, found ? 'resume=auto: continuing from the newest checkpoint' : 'resume=auto: no checkpoint yet, starting the run');
-  return found !== undefined;
+  if (value === undefined) {
+    if (hasFlag(args, 'override')) throw new ConfigError('override', '--override KEY only applies with --resume: a new run takes every setting from its command line');
+    return { cfg: loadConfig({ args }), resume: false, changes: [], notes: [] };
+  }
+  if (value !== 'true' && value !== 'auto') throw new ConfigError('resume', `'${value}' is not a --resume mode: give --resume or --resume=auto`);
+  const dir = String(peekConfig('run.dir', { args }) ?? '');
+  if (!dir) throw new ConfigError('run.dir', value === 'auto' ? '--resume=auto needs --run-dir DIR: the run that a restart continues' : '--resume needs --run-dir DIR of the run to continue');
+  const runDir = path.resolve(dir);
+  const found = newestValidCheckpoint(runDir);
+  const notes: StartConfig['notes'] = [];   // checkpoints skipped as invalid are logged (warn) when the run resolves its inputs
+  if (value === 'auto') notes.push({ msg: found ? 'resume=auto: continuing from the newest checkpoint' : 'resume=auto: no checkpoint yet, starting the run', fields: { runDir, checkpoint: found?.dir ?? null } });
+  if (!found) {
+    if (value === 'true') throw new ConfigError('run.dir', `--resume: no valid checkpoint under ${path.join(runDir, 'checkpoints')}`);
+    return { cfg: loadConfig({ args }), resume: false, changes: [], notes };
+  }
+  const st = readVerifiedState<{ run_config: unknown; data_dir: string; step: number; files?: Record<string, string> }>(found.dir);
+  const { cfg, changes } = resumedConfig({ runConfig: st.run_config, dataDir: st.data_dir, step: st.step, dir: found.dir }, { args });
+  return { cfg, resume: true, changes, notes };
 }
 
 function pct(x: number): string {

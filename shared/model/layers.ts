@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { defaultHeadImpl, headMix, headScores, transposedProduct } from './head_products.js';
+import { dropoutMultipliers } from './dropout_masks.js';
 
 /**
  * Rows of `table` at `ids`, with a scatter-add gradient: tf.gather's own gradient needs
@@ -114,18 +115,23 @@ export function rmsNorm(x: tf.Tensor2D, weight: tf.Tensor1D, eps: number): tf.Te
   return op(x, weight) as tf.Tensor2D;
 }
 
-/** Where dropout draws its masks: one seed per call site per forward, so runs repeat exactly. */
+/**
+ * Where dropout draws its masks: one key per example of the batch (its row order), and the call
+ * sites counted through one forward pass, so runs repeat exactly and an example's masks do not
+ * depend on its batch (dropout_masks.ts).
+ */
 export interface DropoutContext {
   rate: number;
-  seed: number;
+  /** One key per batch row: the trainer's mix of the seed and the example's global position. */
+  rowKeys: Uint32Array;
   calls: number;
 }
 
-/** Dropout at the context's rate, or at `rate` (LoRA's own) with the context's seed; none outside training. */
+/** Dropout at the context's rate, or at `rate` (LoRA's own) with the context's keys; none outside training. */
 export function dropout<T extends tf.Tensor>(x: T, ctx: DropoutContext | undefined, rate = ctx?.rate ?? 0): T {
   if (!ctx || rate === 0) return x;
   ctx.calls += 1;
-  return tf.dropout(x, rate, undefined, ctx.seed * 1000 + ctx.calls) as T;
+  return tf.mul(x, tf.tensor(dropoutMultipliers(x.shape, ctx.rowKeys, ctx.calls, rate), x.shape, 'float32')) as T;
 }
 
 /**

@@ -25,6 +25,9 @@ export type LoraTarget = (typeof LORA_TARGETS)[number];
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** A setting a resume changed against the checkpoint's (`--override KEY`), from `step` on. */
+export interface ConfigOverride { key: string; from: unknown; to: unknown; step: number }
+
 export interface Config {
   runtime: { backend: BackendName; webgpuApi: WebGpuApi; seed: number; logLevel: string; logFormat: LogFormat; json: boolean };
   model: { preset: PresetName; from: string; dropout: number };
@@ -44,10 +47,10 @@ export interface Config {
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   prune: { final: number; initial: number; beginStep: number; endStep: number; every: number; scope: 'global' | 'layer' };
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train'; every: number; everyQueries: number };
-  run: { dir: string; interruptedExitCode: number };
+  run: { dir: string; interruptedExitCode: number; overrides: ConfigOverride[] };
   cluster: {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
-    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
+    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
     checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
   };
   telemetry: { nats: boolean; natsUrl: string; metricsPort: number; metricsHost: string; timeline: boolean };
@@ -179,6 +182,7 @@ const schema: convict.Schema<Config> = {
   run: {
     dir: { doc: 'Run folder (checkpoints, summary, TREC run); empty: runs/<timestamp>.', format: String, default: '', env: 'DSI_RUN_DIR', arg: 'run-dir' },
     interruptedExitCode: { doc: 'Exit code of `coordinator start` when SIGINT/SIGTERM stopped the run before its last step (after the checkpoint); 0 by default. A Kubernetes Job sets non-zero (e.g. 143) so that it counts as failed and is rerun, continuing with --resume=auto.', format: 'exit-code', default: 0, env: 'DSI_INTERRUPTED_EXIT_CODE', arg: 'interrupted-exit-code' },
+    overrides: { doc: 'Written by coordinator start, not set by hand: the settings resumes changed against the checkpoint with --override KEY, each {key, from, to, step} (docs/cluster.md, Resume).', format: Array, default: [] },
   },
   cluster: {
     workers: { doc: 'Worker processes.', format: 'positive-int', default: 1, env: 'DSI_WORKERS', arg: 'workers' },
@@ -195,6 +199,7 @@ const schema: convict.Schema<Config> = {
     ringTimeoutMs: { doc: 'A ring neighbour silent for this long is dead.', format: 'positive-int', default: 60000, arg: 'ring-timeout-ms' },
     heartbeatMs: { doc: 'Worker heartbeat interval.', format: 'positive-int', default: 1000, arg: 'heartbeat-ms' },
     joinTimeoutMs: { doc: 'How long the coordinator waits for all workers to join.', format: 'positive-int', default: 120000, arg: 'join-timeout-ms' },
+    coordinatorTimeoutMs: { doc: 'Worker: a coordinator that answers no heartbeat for this long, or whose control stream breaks, is lost. A worker started by hand then tries for as long again to join a coordinator at the same address (one restarted with --resume=auto continues the run from its newest checkpoint); failing that, and at once when started by coordinator start, it exits with code 75 naming the coordinator.', format: 'positive-int', default: 60000, env: 'DSI_COORDINATOR_TIMEOUT_MS', arg: 'coordinator-timeout-ms' },
     checksumEvery: { doc: 'Workers compare a checksum of their parameters every N steps; 0: off.', format: 'nonneg-int', default: 10, arg: 'checksum-every' },
     checkpointEvery: { doc: 'Write a checkpoint every N steps (and always at the end); 0: only at the end.', format: 'nonneg-int', default: 100, arg: 'checkpoint-every' },
     keepCheckpoints: { doc: 'Checkpoints kept in the run folder (oldest removed first).', format: 'positive-int', default: 3, arg: 'keep-checkpoints' },
@@ -220,9 +225,10 @@ export interface LoadConfigOptions {
 }
 
 /** Flags that are not config keys but commands' own (positional words, --config, --resume...). */
-const COMMAND_FLAGS = new Set(['config', 'resume', 'bm25', 'help', 'worker-id', 'managed']);
+const COMMAND_FLAGS = new Set(['config', 'resume', 'override', 'bm25', 'help', 'worker-id', 'managed']);
 
-export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+/** Defaults, then `defaults`, the config file, env and flags, not validated yet. */
+function layered(options: LoadConfigOptions): convict.Config<Config> {
   const args = options.args ?? process.argv.slice(2);
   const env = options.env ?? process.env;
   rejectUnknownFlags(args);
@@ -234,6 +240,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
     // convict re-applies env and flags after a file, so they win over it
     try { conf.loadFile(file); } catch (e) { throw new ConfigError('config', `cannot read ${file}: ${(e as Error).message}`, { cause: e }); }
   }
+  return conf;
+}
+
+/**
+ * One setting as defaults, file, env and flags give it, before validation: e.g. run.dir, to find
+ * the checkpoint whose settings then become the defaults (shared/training/resume_config.ts).
+ */
+export function peekConfig(key: string, options: LoadConfigOptions = {}): unknown {
+  return layered(options).get(key as never);
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Readonly<Config> {
+  const conf = layered(options);
   try {
     conf.validate({ allowed: 'strict' });
   } catch (e) {
@@ -273,6 +292,17 @@ function collectArgs(node: Record<string, unknown>, out: Set<string>): void {
   }
 }
 
+/** Every value of a repeatable flag (`--override a --override b`, or `--override=a`), in order. */
+export function flagValues(args: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    if (a === `--${name}`) { const next = args[i + 1]; if (next !== undefined && !next.startsWith('--')) { out.push(next); i++; } else out.push(''); }
+    else if (a.startsWith(`--${name}=`)) out.push(a.slice(name.length + 3));
+  }
+  return out;
+}
+
 export function flagValue(args: string[], name: string): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i] ?? '';
@@ -301,6 +331,20 @@ const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'ov
 
 export function hasFlag(args: string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+}
+
+/** Every setting's dotted key and its flag ('' when it has none), in schema order. */
+export function settingFlags(): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [k, v] of Object.entries(node)) {
+      const rec = v as Record<string, unknown>;
+      if ('default' in rec) out.set(`${prefix}${k}`, typeof rec['arg'] === 'string' ? rec['arg'] : '');
+      else walk(rec, `${prefix}${k}.`);
+    }
+  };
+  walk(schema as unknown as Record<string, unknown>, '');
+  return out;
 }
 
 /** Documentation of every key, for `--help`. */

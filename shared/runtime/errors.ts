@@ -42,3 +42,15 @@ export class PayloadError extends Error {
 export class NoRingError extends Error {
   override name = 'NoRingError';
 }
+
+/**
+ * A checkpoint that could not be written (disk full, folder unwritable): training stops, since going
+ * on would lose the steps since the last checkpoint at the next failure. The partial folder is removed;
+ * the earlier checkpoints are untouched.
+ */
+export class CheckpointWriteError extends Error {
+  override name = 'CheckpointWriteError';
+  constructor(readonly dir: string, problem: string, options?: ErrorOptions) {
+    super(`checkpoint ${dir} could not be written: ${problem}`, options);
+  }
+}

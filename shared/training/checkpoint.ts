@@ -5,13 +5,14 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { ModelFormatError } from '../runtime/errors.js';
+import { CheckpointWriteError, ModelFormatError } from '../runtime/errors.js';
 import type { T5Config } from '../model/config.js';
 import type { ParamLayout } from '../model/params.js';
 import { CONFIG_FILE, MODEL_FILE, loadHfModel, saveHfModel } from '../model/hf_folder.js';
 import { readSafetensors, writeSafetensors, type SafeTensor } from '../model/safetensors.js';
 import type { AdamWState } from './adamw.js';
 import { syncDirSync, writeFileDurable } from '../runtime/durable_files.js';
+import { MASKS_FILE, readMaskFile, writeMaskFile, type MasksInForce } from './mask_file.js';
 
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
 export const TRAINER_STATE_FILE = 'trainer_state.json';
@@ -23,6 +24,8 @@ export interface TrainingCheckpoint {
   dataDir: string;
   runConfig: unknown;
   losses: number[];
+  /** The pruning masks in force (pruning_masks.safetensors); absent: none. */
+  masks?: MasksInForce;
 }
 
 interface TrainerStateFile {
@@ -70,19 +73,36 @@ export function readVerifiedState<T extends { files?: Record<string, string> }>(
  * folder and renamed into place, so an interrupted write never leaves a half checkpoint.
  */
 export async function saveTrainingCheckpoint(dir: string, ck: Omit<TrainingCheckpoint, 'dataDir'> & { dataDir: string }): Promise<string> {
+  return buildFolder(dir, async (tmp) => {
+    await saveHfModel(tmp, ck.config, ck.layout, ck.state.params);
+    await writeSafetensors(path.join(tmp, OPTIMIZER_FILE), new Map<string, SafeTensor>([
+      ['adamw.exp_avg', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.m }],
+      ['adamw.exp_avg_sq', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.v }],
+    ]), { format: 'dsi-flat', layout: 'parameters of model.safetensors in layout order, Linear weights as (in, out)' });
+    const extra = ck.masks ? [await writeMaskFile(tmp, ck.masks)] : [];
+    const files: Record<string, string> = {};
+    for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE, ...extra]) files[f] = sha256File(path.join(tmp, f));
+    const state: TrainerStateFile = { step: ck.state.step, adam_t: ck.state.opt.t, data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files };
+    writeFileDurable(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
+  });
+}
+
+/**
+ * Builds a checkpoint folder: `fill` writes it in a temporary sibling, which is then renamed into
+ * place. A failed write (ENOSPC, EACCES...) removes the temporary folder (a full disk gets its space
+ * back) and throws CheckpointWriteError naming the folder and the cause; earlier checkpoints are untouched.
+ */
+export async function buildFolder(dir: string, fill: (tmp: string) => Promise<void>): Promise<string> {
   const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  await saveHfModel(tmp, ck.config, ck.layout, ck.state.params);
-  await writeSafetensors(path.join(tmp, OPTIMIZER_FILE), new Map<string, SafeTensor>([
-    ['adamw.exp_avg', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.m }],
-    ['adamw.exp_avg_sq', { dtype: 'F32', shape: [ck.layout.total], data: ck.state.opt.v }],
-  ]), { format: 'dsi-flat', layout: 'parameters of model.safetensors in layout order, Linear weights as (in, out)' });
-  const files: Record<string, string> = {};
-  for (const f of [MODEL_FILE, CONFIG_FILE, OPTIMIZER_FILE]) files[f] = sha256File(path.join(tmp, f));
-  const state: TrainerStateFile = { step: ck.state.step, adam_t: ck.state.opt.t, data_dir: ck.dataDir, run_config: ck.runConfig, losses: ck.losses, files };
-  writeFileDurable(path.join(tmp, TRAINER_STATE_FILE), JSON.stringify(state, null, 2) + '\n');
-  publishFolder(tmp, dir);
-  return dir;
+  try {
+    rmSync(tmp, { recursive: true, force: true });
+    await fill(tmp);
+    publishFolder(tmp, dir);
+    return dir;
+  } catch (e) {
+    try { rmSync(tmp, { recursive: true, force: true }); } catch { /* the cause below is what matters */ }
+    throw new CheckpointWriteError(dir, (e as Error).message, { cause: e });
+  }
 }
 
 export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheckpoint> {
@@ -92,8 +112,9 @@ export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheck
   const m = opt.get('adamw.exp_avg'), v = opt.get('adamw.exp_avg_sq');
   if (!m || !v || !(m.data instanceof Float32Array) || !(v.data instanceof Float32Array) || m.data.length !== model.layout.total || v.data.length !== model.layout.total)
     throw new ModelFormatError(path.join(dir, OPTIMIZER_FILE), `needs adamw.exp_avg and adamw.exp_avg_sq of ${model.layout.total} float32 values`);
+  const masks = st.files[MASKS_FILE] ? await readMaskFile(dir, model.layout) : undefined;
   return {
     config: model.config, layout: model.layout, dataDir: st.data_dir, runConfig: st.run_config, losses: st.losses,
-    state: { step: st.step, params: model.params, opt: { t: st.adam_t, m: m.data, v: v.data } },
+    state: { step: st.step, params: model.params, opt: { t: st.adam_t, m: m.data, v: v.data } }, ...(masks ? { masks } : {}),
   };
 }

@@ -15,8 +15,9 @@ const MAX_SCALE = 2 ** 24;
 export class LossScaler {
   constructor(readonly state: LossScalerState, private readonly window: number) {}
 
-  static initial(wire: 'fp32' | 'fp16' | 'bf16', scale: number, window: number): LossScaler {
-    return new LossScaler({ scale: wire === 'fp32' ? 1 : scale, goodSteps: 0 }, window);
+  /** `goodSteps`: a resumed run's count since the scale last changed (checkpointGoodSteps), so it doubles when it would have. */
+  static initial(wire: 'fp32' | 'fp16' | 'bf16', scale: number, window: number, goodSteps = 0): LossScaler {
+    return new LossScaler({ scale: wire === 'fp32' ? 1 : scale, goodSteps: wire === 'fp32' ? 0 : goodSteps }, window);
   }
 
   get scale(): number {
@@ -37,4 +38,14 @@ export class LossScaler {
     }
     return false;
   }
+}
+
+/**
+ * The good steps since the scale last changed, as the coordinator stored them in a checkpoint's run
+ * config (cluster_state.lossScaleGoodSteps); 0 for checkpoints written before it did.
+ */
+export function checkpointGoodSteps(runConfig: unknown): number {
+  const cs = runConfig && typeof runConfig === 'object' ? (runConfig as { cluster_state?: { lossScaleGoodSteps?: unknown } }).cluster_state : undefined;
+  const n = cs?.lossScaleGoodSteps;
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 ? n : 0;
 }

@@ -14,6 +14,7 @@ import { weightsFromFlat, type Weights } from '../model/t5.js';
 import { mixSeed } from '../runtime/random.js';
 import { newAdamWState, type AdamWState } from './adamw.js';
 import type { Config } from '../runtime/config.js';
+import type { MasksInForce } from './mask_file.js';
 import * as tf from '@tensorflow/tfjs';
 
 /** Seed stream of the LoRA A matrices (distinct from the base initialisation's). */
@@ -38,6 +39,8 @@ export interface TrainingSetup {
   memory: MemoryFigures;
   /** The run config stored in the checkpoint resumed from (the cluster keeps its own state there). */
   resumedRunConfig?: unknown;
+  /** The pruning masks in force: restored from the checkpoint, replaced at every mask step; checkpoints store them. */
+  masks?: MasksInForce;
 }
 
 /** LoRA/QLoRA settings of a run, from the config. */
@@ -64,10 +67,16 @@ export async function setUpTraining(cfg: Config, vocabSize: number, resumeFrom?:
     if (isLoraCheckpoint(resumeFrom)) {
       const ck = await loadLoraCheckpoint(resumeFrom);
       const adapted = new AdaptedModel(ck.base, ck.baseParams, adaptedModelOptions(cfg));
-      return { model: ck.config, baseLayout: ck.base, baseParams: ck.baseParams, adapted, trainLayout: adapted.lora, state: ck.state, memory: adapted.memory(), resumedRunConfig: ck.runConfig };
+      return {
+        model: ck.config, baseLayout: ck.base, baseParams: ck.baseParams, adapted, trainLayout: adapted.lora, state: ck.state, memory: adapted.memory(),
+        resumedRunConfig: ck.runConfig, ...(ck.masks ? { masks: ck.masks } : {}),
+      };
     }
     const ck = await loadTrainingCheckpoint(resumeFrom);
-    return { model: ck.config, baseLayout: ck.layout, baseParams: ck.state.params, trainLayout: ck.layout, state: ck.state, memory: fullMemory(ck.layout), resumedRunConfig: ck.runConfig };
+    return {
+      model: ck.config, baseLayout: ck.layout, baseParams: ck.state.params, trainLayout: ck.layout, state: ck.state, memory: fullMemory(ck.layout),
+      resumedRunConfig: ck.runConfig, ...(ck.masks ? { masks: ck.masks } : {}),
+    };
   }
   const { model, layout, params } = await initialModel(cfg, vocabSize);
   if (cfg.train.mode === 'full') {
@@ -91,10 +100,10 @@ export async function writeCheckpoint(dir: string, s: TrainingSetup, info: Check
   if (s.adapted) {
     return saveLoraCheckpoint(dir, {
       mode: s.adapted.o.quantize ? 'qlora' : 'lora', doubleQuant: s.adapted.o.doubleQuant, config: s.model, base: s.baseLayout,
-      baseParams: s.baseParams, options: s.adapted.o.lora, lora: s.adapted.lora, state: s.state, ...info,
+      baseParams: s.baseParams, options: s.adapted.o.lora, lora: s.adapted.lora, state: s.state, ...info, ...(s.masks ? { masks: s.masks } : {}),
     }, s.adapted.merged(s.baseParams, s.state.params));
   }
-  return saveTrainingCheckpoint(dir, { config: s.model, layout: s.baseLayout, state: s.state, ...info });
+  return saveTrainingCheckpoint(dir, { config: s.model, layout: s.baseLayout, state: s.state, ...info, ...(s.masks ? { masks: s.masks } : {}) });
 }
 
 /** The forward pass's weights for the current state (base + adapters in lora/qlora); free with releaseWeights. */

@@ -86,6 +86,9 @@ export interface TrainerOptions {
   sync?: GradientReducer;
 }
 
+/** Mixed into the dropout keys: keeps them apart from the seed's other streams. */
+const DROPOUT_STREAM = 0xd0;
+
 export function lrSchedule(cfg: Config): LrSchedule {
   const t = cfg.train;
   return { peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.steps, decay: t.decay, minRatio: t.minLrRatio };
@@ -139,7 +142,7 @@ export class Trainer {
     // LoRA dropout draws from the same context, so it needs one even when the model's own rate is 0
     const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
     try {
-      for (const [m, positions] of micro.entries()) {
+      for (const positions of micro) {
         const td = performance.now();
         const examples = positions.map((p) => data.exampleAt(p));
         // examples of like length forward together: a 64-token passage must not pad 100 8-token spans to 64
@@ -150,9 +153,10 @@ export class Trainer {
           // all-reduce averages: the result is the token mean over the global batch, whatever N and K are
           const targetTokens = ex.reduce((n, e) => n + e.target.length, 0);
           tokens += ex.reduce((n, e) => n + e.input.length, 0);   // input tokens (no padding); target tokens below
-          // dropout masks depend on the global micro-batch, not on the rank: 1 or N workers draw the same
+          // dropout masks keyed by each example's global position: whichever rank, micro-batch or length
+          // group it lands in (1, 2 or 4 workers, a re-formed ring), an example draws the same masks
           const drop: DropoutContext | undefined = dropping
-            ? { rate, seed: mixSeed(cfg.runtime.seed, s.step, rank * cfg.train.accumulate + m, b), calls: 0 } : undefined;
+            ? { rate, rowKeys: Uint32Array.from(members, (i) => mixSeed(cfg.runtime.seed, DROPOUT_STREAM, positions[i] as number)), calls: 0 } : undefined;
           return { batch: padBatch(ex.map((e) => e.input), ex.map((e) => e.target)), weight: (worldSize * targetTokens) / globalTargetTokens, ...(drop ? { drop } : {}) };
         });
         dataMs += performance.now() - td;
