@@ -19,7 +19,7 @@ import { ConfigError } from '../runtime/errors.js';
 export const TRAJECTORY_KEYS: readonly string[] = [
   'runtime.seed', 'model.preset', 'model.from', 'model.dropout',
   'data.dir', 'data.scheme', 'data.maxInputTokens', 'data.lowercase',
-  'train.batchSize', 'train.learningRate', 'train.warmupSteps', 'train.decay', 'train.minLrRatio', 'train.weightDecay',
+  'train.batchSize', 'train.learningRate', 'train.warmupSteps', 'train.decay', 'train.decaySteps', 'train.minLrRatio', 'train.weightDecay',
   'train.beta1', 'train.beta2', 'train.epsilon', 'train.gradClip', 'train.mode', 'train.mix', 'train.spanMinTokens',
   'train.spanMaxTokens', 'train.termsMin', 'train.termsMax', 'train.labelSmoothing', 'train.decoderOutput',
   'prune.final', 'prune.initial', 'prune.beginStep', 'prune.endStep', 'prune.every', 'prune.scope',

@@ -91,7 +91,7 @@ const DROPOUT_STREAM = 0xd0;
 
 export function lrSchedule(cfg: Config): LrSchedule {
   const t = cfg.train;
-  return { peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.steps, decay: t.decay, minRatio: t.minLrRatio };
+  return { peak: t.learningRate, warmupSteps: t.warmupSteps, totalSteps: t.steps, decay: t.decay, minRatio: t.minLrRatio, decaySteps: t.decaySteps };
 }
 
 /** Dropout rate in force: the flag when set (>= 0), else the model config's own. */
