@@ -73,13 +73,17 @@ test('--override KEY (key or flag) changes the setting and records it with its s
   assert.throws(() => resume(ck, ['--override', 'no-such-setting']), /config 'override': 'no-such-setting' is not a setting/);
 });
 
-test('train.steps is checked only where it moves the schedule (decay, or the pruning end at 3/4 of the run)', () => {
-  assert.ok(!trajectoryKeys(checkpointOf([]).runConfig).includes('train.steps'));
+test('train.steps is checked only where it moves the schedule (decay, or the pruning end at 3/4 of the run), and recorded without --override', () => {
+  assert.ok(!trajectoryKeys(checkpointOf(['--decay', 'constant']).runConfig).includes('train.steps'));
+  assert.ok(trajectoryKeys(checkpointOf([]).runConfig).includes('train.steps'), 'the default schedule decays over the last steps');
   assert.ok(trajectoryKeys(checkpointOf(['--decay', 'cosine']).runConfig).includes('train.steps'));
   assert.ok(trajectoryKeys(checkpointOf(['--prune', '0.5']).runConfig).includes('train.steps'));
-  assert.ok(!trajectoryKeys(checkpointOf(['--prune', '0.5', '--prune-end', '30']).runConfig).includes('train.steps'));
-  assert.equal(resume(checkpointOf([]), ['--steps', '90']).cfg.train.steps, 90);
-  assert.throws(() => resume(checkpointOf(['--decay', 'linear', '--steps', '80']), ['--steps', '90']), /train\.steps \(--steps\) is 80 in the checkpoint at step 40, 90 here/);
+  assert.ok(!trajectoryKeys(checkpointOf(['--decay', 'constant', '--prune', '0.5', '--prune-end', '30']).runConfig).includes('train.steps'));
+  const constant = resume(checkpointOf(['--decay', 'constant']), ['--steps', '90']);
+  assert.deepEqual([constant.cfg.train.steps, constant.changes], [90, []]);
+  const longer = resume(checkpointOf(['--decay', 'linear', '--steps', '80']), ['--steps', '90']);
+  assert.equal(longer.cfg.train.steps, 90);
+  assert.deepEqual(longer.cfg.run.overrides, [{ key: 'train.steps', from: 80, to: 90, step: 40 }]);
 });
 
 test('coordinator start --resume: conflicting flags exit 2 naming key and values; --override resumes and config.json records the change', { timeout: 300_000 }, async (t) => {
@@ -108,7 +112,8 @@ test('coordinator start --resume: conflicting flags exit 2 naming key and values
   assert.match(r.stderr, /"key":"train.batchSize","from":8,"to":16,"step":4,"msg":"resume: setting changed against the checkpoint \(--override\)"/);
   const after = JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')) as Config;
   assert.equal(after.train.batchSize, 16);
-  assert.deepEqual(after.run.overrides, [{ key: 'train.batchSize', from: 8, to: 16, step: 4 }]);
+  // the longer run (--steps 4 -> 6 moves the default schedule's decay) is recorded without --override
+  assert.deepEqual(after.run.overrides, [{ key: 'train.batchSize', from: 8, to: 16, step: 4 }, { key: 'train.steps', from: 4, to: 6, step: 4 }]);
   const state = JSON.parse(readFileSync(path.join(s.checkpoint, 'trainer_state.json'), 'utf8')) as { run_config: Config };
   assert.deepEqual(state.run_config.run.overrides, after.run.overrides);
   assert.equal(state.run_config.train.batchSize, 16);

@@ -28,6 +28,13 @@ export const TRAJECTORY_KEYS: readonly string[] = [
 ];
 
 /**
+ * Trajectory settings a resume may change without --override, the change logged and recorded in
+ * run.overrides all the same: the run's length (training a run for longer, or stopping it sooner, is
+ * what a resume is most often for; with a decaying rate it moves the decay).
+ */
+export const RECORDED_KEYS: readonly string[] = ['train.steps'];
+
+/**
  * Settings that decide the checkpoint's tensors: the weights come from the checkpoint, so a new value
  * could only be ignored or fail on a shape; --override is refused for these.
  */
@@ -130,7 +137,7 @@ export function resumedConfig(ck: CheckpointSettings, load: LoadConfigOptions & 
     const fixed = FIXED_KEYS.includes(key);
     if (overridden.has(key) && fixed)
       throw new ConfigError(key, `cannot be overridden on resume: the checkpoint ${ck.dir} holds the weights of ${show(from)}; start a new run from its model with --model-from ${ck.dir} instead`);
-    if (overridden.has(key)) changes.push({ key, from, to, step: ck.step });
+    if (overridden.has(key) || RECORDED_KEYS.includes(key)) changes.push({ key, from, to, step: ck.step });
     else conflicts.push(`${key}${flag} is ${show(from)} in the checkpoint at step ${ck.step}, ${show(to)} here${fixed ? ' (fixed by the checkpoint\'s weights)' : ''}`);
   }
   if (conflicts.length > 0) {
