@@ -20,6 +20,8 @@ test('fp16 wire, loss scale doubling every 3 steps: interrupted at step 4 and re
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-resume-scale-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const common = ['start', '--workers', '2', '--wire', 'fp16', '--loss-scale', '8', '--loss-scale-window', '3', '--batch-size', '8', '--warmup-steps', '2',
+    // a constant rate: the 4-step first half must follow the 8-step run's schedule (the default decays over the last steps)
+    '--decay', 'constant',
     '--metrics-port', '-1', '--no-nats', '--no-timeline', '--max-queries', '2', '--json'];
   const run = async (args: string[]): Promise<{ losses: number[]; checkpoint: string; skipped_steps: number }> => {
     const r = await cli([...common, ...args]);
