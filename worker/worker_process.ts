@@ -12,6 +12,7 @@ import type { Logger } from '../shared/runtime/log.js';
 import type { Config } from '../shared/runtime/config.js';
 import { initBackend } from '../shared/runtime/backend.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
+import { loadTls, optionalToken } from '../shared/runtime/security.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { setUpTraining, type TrainingSetup } from '../shared/training/setup.js';
 import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
@@ -111,12 +112,18 @@ export class Worker {
     this.log = o.log.child({ component: 'worker', workerId: o.workerId });
   }
 
-  /** Binds the collective server (port 0: any free one) and opens the coordinator's channel. */
+  /** Binds the collective server (cluster.workerPort, 0: any free one) and opens the coordinator's channel (token, TLS: security.*). */
   static async start(o: WorkerOptions): Promise<Worker> {
     const protos = loadProtos();
-    const server = await CollectiveServer.start({ host: o.bindHost, port: 0, protos, log: o.log.child({ component: 'worker', workerId: o.workerId }) });
+    const { cluster, security } = o.local;
+    const tls = loadTls(security);
+    const joinToken = optionalToken(security.joinTokenFile, 'security.joinTokenFile');
+    const server = await CollectiveServer.start({
+      host: o.bindHost, port: cluster.workerPort, tcpPort: cluster.ringPort, protos, log: o.log.child({ component: 'worker', workerId: o.workerId }), ...(tls ? { tls } : {}),
+    });
     const port = server.address.split(':').pop() ?? '';
-    return new Worker(o, server, new CoordinatorConnection(o.coordinator, protos), `${o.advertiseHost || o.bindHost}:${port}`);
+    const coordinator = new CoordinatorConnection(o.coordinator, protos, { ...(joinToken ? { joinToken } : {}), ...(tls ? { tls } : {}) });
+    return new Worker(o, server, coordinator, `${o.advertiseHost || o.bindHost}:${port}`);
   }
 
   /** Runs the worker until the coordinator stops it. */
@@ -189,7 +196,7 @@ export class Worker {
   private async obey(s: Session, heartbeatMs: number): Promise<WorkerStop> {
     const timer = setInterval(() => void this.beat(s), heartbeatMs);
     timer.unref();
-    const control = this.coordinator.client.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
+    const control = this.coordinator.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
     this.control = control;
     try {
       for await (const raw of control) {
@@ -223,7 +230,7 @@ export class Worker {
     this.rank = f.rank;
     this.worldSize = f.addresses.length;
     const { cfg } = s, log = this.log;
-    const peer = createPeer(cfg.cluster.transport, { server: this.server, runId: f.runId, epoch: f.ringEpoch, rank: f.rank, addresses: f.addresses, log });
+    const peer = createPeer(cfg.cluster.transport, { server: this.server, runId: f.runId, epoch: f.ringEpoch, rank: f.rank, addresses: f.addresses, ringSecret: f.ringSecret, log });
     this.ring = s.sync.ring = new Ring(peer, {
       runId: f.runId, epoch: f.ringEpoch, rank: f.rank, worldSize: this.worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log,
     });

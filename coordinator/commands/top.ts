@@ -8,6 +8,7 @@
 import { connect, JSONCodec, type NatsConnection } from 'nats';
 import { flagValue, hasFlag } from '../../shared/runtime/config.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
+import { optionalToken } from '../../shared/runtime/security.js';
 import { replayEvents } from '../../shared/runtime/telemetry/events.js';
 import { parseStepTelemetry, stepSubject, type RunEvent } from '../../shared/runtime/telemetry/payloads.js';
 import { TelemetryAggregator } from '../telemetry/aggregator.js';
@@ -18,7 +19,7 @@ import { formatTopTable } from '../telemetry/top_table.js';
 const DEFAULT_INTERVAL_MS = 1000;
 /** How long connecting to NATS may take before top gives up. */
 const NATS_CONNECT_TIMEOUT_MS = 3000;
-const FLAGS = new Set(['coordinator', 'nats-url', 'run-id', 'once', 'interval-ms', 'help']);
+const FLAGS = new Set(['coordinator', 'nats-url', 'run-id', 'once', 'interval-ms', 'metrics-token-file', 'help']);
 /** Clear the screen and move home (ANSI), for the live table. */
 const CLEAR = '\x1b[H\x1b[2J';
 
@@ -37,25 +38,26 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(intervalMs) || intervalMs <= 0) throw new ConfigError('interval-ms', `'${flagValue(args, 'interval-ms')}' is not an integer > 0`);
   if (!coordinator === !natsUrl) throw new ConfigError('coordinator', 'give exactly one of --coordinator HOST:PORT and --nats-url URL');
   const show = (s: WorkersSnapshot): void => { process.stdout.write((once ? '' : CLEAR) + formatTopTable(s)); };
-  if (coordinator) return fromCoordinator(coordinator, once, intervalMs, show);
+  const token = optionalToken(flagValue(args, 'metrics-token-file') ?? process.env['DSI_METRICS_TOKEN_FILE'] ?? '', 'metrics-token-file');
+  if (coordinator) return fromCoordinator(coordinator, once, intervalMs, show, token);
   return fromNats(natsUrl as string, flagValue(args, 'run-id'), once, intervalMs, show);   // one of the two is set (checked above)
 }
 
-async function fetchSnapshot(base: string): Promise<WorkersSnapshot> {
+async function fetchSnapshot(base: string, token: string | undefined): Promise<WorkersSnapshot> {
   const url = `${base}/api/workers`;
   let res: Response;
-  try { res = await fetch(url); } catch (e) { throw new ConfigError('coordinator', `cannot reach ${url}: ${(e as Error).message}`, { cause: e }); }
+  try { res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {}); } catch (e) { throw new ConfigError('coordinator', `cannot reach ${url}: ${(e as Error).message}`, { cause: e }); }
   if (!res.ok) throw new ConfigError('coordinator', `${url} answered ${res.status}`);
   return parseWorkersSnapshot(await res.json());
 }
 
-async function fromCoordinator(hostPort: string, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void): Promise<number> {
+async function fromCoordinator(hostPort: string, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void, token: string | undefined): Promise<number> {
   const base = /^https?:\/\//.test(hostPort) ? hostPort : `http://${hostPort}`;
-  show(await fetchSnapshot(base));
+  show(await fetchSnapshot(base, token));
   if (once) return 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, intervalMs));
-    show(await fetchSnapshot(base));
+    show(await fetchSnapshot(base, token));
   }
 }
 

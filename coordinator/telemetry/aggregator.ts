@@ -37,11 +37,19 @@ export class TelemetryAggregator {
   /** --eval-every's retrieval figures, in step order (the dashboard's evaluation curve). */
   readonly evaluations: EvaluationPoint[] = [];
 
+  /** Figures refused: another run's, or a rank that no joined worker holds (NATS is open to more than the run). */
+  refused = 0;
+  /**
+   * Whether `workerId` holds `rank` in the run now (the coordinator's membership); undefined: any
+   * rank. Checked for every step so that NATS cannot create ranks that never joined.
+   */
+  accept: ((rank: number, workerId: string) => boolean) | undefined;
+
   constructor(readonly runId: string) {}
 
-  /** Takes a step's figures; false when that rank's step was already recorded (or another run's). */
+  /** Takes a step's figures; false when that rank's step was already recorded (or another run's, or a rank that did not join). */
   record(t: StepTelemetry, source: TelemetrySource): boolean {
-    if (t.runId !== this.runId) return false;
+    if (t.runId !== this.runId || (source === 'nats' && this.accept && !this.accept(t.rank, t.workerId))) { this.refused += 1; return false; }
     const seen = this.seen.get(t.rank) ?? new Set<number>();
     this.seen.set(t.rank, seen);
     if (seen.has(t.step)) { this.duplicates += 1; return false; }

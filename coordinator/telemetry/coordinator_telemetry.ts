@@ -36,6 +36,9 @@ export class CoordinatorTelemetry {
   private readonly heldBack = new Map<number, StepTelemetry>();
   private readonly subscription: Promise<void>;
   private readonly eventListeners: Array<(e: RunEventBody) => void> = [];
+  private readonly refusalListeners: Array<(method: string, reason: string) => void> = [];
+  /** Calls refused by the Coordinator service (bad token or secret, malformed), by method and reason. */
+  readonly refusals = new Map<string, number>();
 
   private constructor(
     readonly mode: TelemetryMode, readonly natsUrl: string, readonly runId: string,
@@ -85,6 +88,18 @@ export class CoordinatorTelemetry {
   onEvent(fn: (e: RunEventBody) => void): () => void {
     this.eventListeners.push(fn);
     return () => { const i = this.eventListeners.indexOf(fn); if (i >= 0) this.eventListeners.splice(i, 1); };
+  }
+
+  /** A call was refused (counted for /metrics; not a run event: a flood of them must not fill the event log). */
+  refused(method: string, reason: string): void {
+    const key = `${method} ${reason}`;
+    this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
+    for (const l of this.refusalListeners) l(method, reason);
+  }
+
+  onRefused(fn: (method: string, reason: string) => void): () => void {
+    this.refusalListeners.push(fn);
+    return () => { const i = this.refusalListeners.indexOf(fn); if (i >= 0) this.refusalListeners.splice(i, 1); };
   }
 
   /** A heartbeat's step figures: taken at once without NATS, else one step later if NATS did not bring them. */
