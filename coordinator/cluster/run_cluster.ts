@@ -131,7 +131,7 @@ export class Coordinator {
       onMetrics: (m, s, metrics) => telemetry.fromHeartbeat({ rank: m.rank, workerId: m.workerId, step: s, lossScale: m.lossScale }, metrics),
     });
     // per-step figures from NATS only for the worker that holds that rank now
-    telemetry.aggregator.accept = (rank, workerId) => members.ordered().some((m) => m.rank === rank && m.workerId === workerId);
+    telemetry.aggregator.accept = (t) => t.step <= cfg.train.steps && members.ordered().some((m) => m.rank === t.rank && m.workerId === t.workerId);
     const uploads = new UploadRegistry({ tensorBytes: x.setup.trainLayout.total * 4 });
     const server = new grpc.Server();
     const handlers = coordinatorHandlers(members, uploads, log, { maxStep: cfg.train.steps, onRefused: (method, reason) => telemetry.refused(method, reason) });

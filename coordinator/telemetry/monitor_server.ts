@@ -39,7 +39,8 @@ function requestToken(req: http.IncomingMessage): string {
   if (auth.startsWith('Bearer ')) return auth.slice('Bearer '.length).trim();
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [k, ...v] = part.trim().split('=');
-    if (k === TOKEN_COOKIE) return decodeURIComponent(v.join('='));
+    // a malformed escape (%E0%A4%A) must not throw in the request handler: it is just a wrong token
+    if (k === TOKEN_COOKIE) { try { return decodeURIComponent(v.join('=')); } catch { return ''; } }
   }
   return '';
 }

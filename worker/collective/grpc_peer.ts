@@ -20,7 +20,7 @@ import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';
 import type { RingChunk, RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { fastChunkSerializer } from './chunk_codec.js';
-import { RelayBase, RelayRegistry } from './relay_registry.js';
+import { MAX_REASON_CHARS, RelayBase, RelayRegistry } from './relay_registry.js';
 import { TCP_FRAMING_VERSION } from './tcp_frames.js';
 import { TcpRelayServer } from './tcp_relay_server.js';
 import type { OutgoingChunk, Peer } from './ring.js';
@@ -137,7 +137,7 @@ function collectiveHandlers(relays: RelayRegistry<ServerRelay>, tcpPort: number)
           relay = new ServerRelay(call, req.open, call.getPeer());
           relays.offer(relay);
         } else if (req.kind === 'abort' && req.abort) {
-          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason}`));
+          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason.slice(0, MAX_REASON_CHARS)}`));
         }
       });
       call.on('end', () => {

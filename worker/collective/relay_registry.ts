@@ -77,6 +77,11 @@ export abstract class RelayBase implements Relay {
 /** Connections waiting for their ring to form here, per ring and in all: a flood of opens cannot grow memory. */
 export const MAX_PARKED_PER_RING = 4;
 export const MAX_PARKED = 64;
+/** Bounds of a RelayOpen: run ids are short names (coordinator/cluster/validate.ts), secrets 32 bytes. */
+const MAX_RUN_ID_CHARS = 128;
+const MAX_SECRET_BYTES = 64;
+/** Reasons from the other side end up in errors and logs: one line's worth. */
+export const MAX_REASON_CHARS = 2048;
 
 /** `given` is the ring's secret; a ring formed without one (tests, benchmarks) accepts any. */
 function secretOk(given: Uint8Array, expected: Uint8Array): boolean {
@@ -97,6 +102,10 @@ export class RelayRegistry<R extends Relay> {
   /** A Relay call arrived (from the handler). */
   offer(relay: R): void {
     const { runId, ringEpoch, receiverRank } = relay.open;
+    if (runId.length === 0 || runId.length > MAX_RUN_ID_CHARS || relay.open.ringSecret.byteLength > MAX_SECRET_BYTES) {
+      relay.finish(grpc.status.INVALID_ARGUMENT, `RelayOpen: run_id of ${runId.length} characters (1 to ${MAX_RUN_ID_CHARS}) or ring_secret of ${relay.open.ringSecret.byteLength} bytes (at most ${MAX_SECRET_BYTES})`);
+      return;
+    }
     const key = keyOf(runId, ringEpoch);
     if (this.retired.has(key) || ringEpoch < (this.latestEpoch.get(runId) ?? 0)) {
       relay.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${ringEpoch} of run '${runId}' is over on this worker`);

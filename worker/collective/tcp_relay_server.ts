@@ -14,7 +14,7 @@ import type { TlsMaterial } from '../../shared/runtime/security.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { chunkHeadEncoder } from './chunk_codec.js';
-import { RelayBase, RelayRegistry } from './relay_registry.js';
+import { MAX_REASON_CHARS, RelayBase, RelayRegistry } from './relay_registry.js';
 import type { OutgoingChunk } from './ring.js';
 import { FRAME_KIND, FrameReader, frame, frameHeader } from './tcp_frames.js';
 
@@ -94,7 +94,7 @@ export class TcpRelayServer {
           relay = new TcpRelay(socket, req.open, this.protos, from);
           this.relays.offer(relay);
         } else if (req.kind === 'abort' && req.abort) {
-          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason}`));
+          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason.slice(0, MAX_REASON_CHARS)}`));
         } else {
           refuse(`RelayRequest '${String(req.kind)}' after 'open' (only 'abort' may follow)`);
           return;
