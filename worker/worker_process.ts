@@ -37,6 +37,7 @@ import { NoRingError } from '../shared/runtime/errors.js';
 import { sparsityReport } from '../shared/training/pruning.js';
 import { applyMasks, type MaskSet } from '../shared/model/pruning_masks.js';
 import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
+import { natsAuth } from '../shared/runtime/telemetry/nats_auth.js';
 import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
 import { stepTelemetry, workerMetrics } from '../shared/training/step_record.js';
 import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
@@ -175,7 +176,8 @@ export class Worker {
     // per-step metrics on NATS when the coordinator has a server (this worker's own --nats-url else)
     const local = this.o.local.telemetry;
     const natsUrl = plan.natsUrl || (local.nats ? local.natsUrl : '');
-    if (natsUrl) this.telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${this.o.workerId}`, log: this.log });
+    // credentials are this process's own (--nats-creds-file...), never the plan's
+    if (natsUrl) this.telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${this.o.workerId}`, log: this.log, auth: natsAuth(this.o.local.telemetry, this.o.local.security) });
     const data = this.data = await openPreparedDataset(plan.dataDir);
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
     if (setup.state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);

@@ -35,6 +35,7 @@ import { coordinatorHandlers } from './service.js';
 import { UploadRegistry } from './uploads.js';
 import { spawnLocalWorkers, waitForExit } from './local_workers.js';
 import { runSecurity } from './run_security.js';
+import { natsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
 import { serverCredentials } from '../../shared/runtime/security.js';
 import {
   broadcastMasks, clusterStateOf, evaluateDuringTraining, evaluationPoint, prunedLayout, pruningSchedule, takeCheckpoint, type ClusterState,
@@ -113,7 +114,7 @@ export class Coordinator {
     const x = await resolveInputs(o);
     const startStep = x.setup.state.step;
     const runId = x.resumed?.runId ?? randomUUID().slice(0, 8);
-    const telemetry = await CoordinatorTelemetry.start(cfg.telemetry, runId, log);
+    const telemetry = await CoordinatorTelemetry.start(cfg.telemetry, runId, log, natsAuth(cfg.telemetry, cfg.security));
     const monitor = cfg.telemetry.metricsPort >= 0
       ? await MonitorServer.start({ host: cfg.telemetry.metricsHost, port: cfg.telemetry.metricsPort, worldSize: cfg.cluster.workers, telemetry, log, ...(security.metricsToken ? { bearerToken: security.metricsToken } : {}) })
       : undefined;

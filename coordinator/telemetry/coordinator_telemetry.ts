@@ -7,6 +7,7 @@ import type { Config } from '../../shared/runtime/config.js';
 import type { Logger } from '../../shared/runtime/log.js';
 import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics.js';
 import { TelemetryConnection } from '../../shared/runtime/telemetry/connection.js';
+import type { NatsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
 import { EventLog } from '../../shared/runtime/telemetry/events.js';
 import { NatsServer, findNatsServer } from '../../shared/runtime/telemetry/nats_server.js';
 import { parseStepTelemetry, stepSubject, type RunEventBody, type StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
@@ -50,7 +51,7 @@ export class CoordinatorTelemetry {
   }
 
   /** Resolves NATS (configured, local, or none: said in the log) and subscribes. */
-  static async start(cfg: Config['telemetry'], runId: string, log: Logger): Promise<CoordinatorTelemetry> {
+  static async start(cfg: Config['telemetry'], runId: string, log: Logger, auth: NatsAuth = {}): Promise<CoordinatorTelemetry> {
     const tlog = log.child({ component: 'telemetry' });
     if (!cfg.nats) {
       tlog.info('NATS telemetry off (--no-nats): per-step metrics arrive with the gRPC heartbeats');
@@ -68,7 +69,8 @@ export class CoordinatorTelemetry {
       mode = 'nats-local';
       tlog.info({ url, binary, storeDir: server.storeDir, pid: server.pid }, 'started a local nats-server with JetStream for telemetry (give --nats-url to use your own)');
     }
-    const conn = new TelemetryConnection({ url, name: `dsi-coordinator-${runId}`, log: tlog });
+    // the local nats-server (loopback only) is open; a configured one gets this process's credentials
+    const conn = new TelemetryConnection({ url, name: `dsi-coordinator-${runId}`, log: tlog, ...(server ? {} : { auth }) });
     const events = new EventLog({ runId, telemetry: conn, log: tlog });
     return new CoordinatorTelemetry(mode, url, runId, conn, events, server);
   }

@@ -51,7 +51,7 @@ export interface Config {
   security: {
     joinTokenFile: string; insecure: boolean; metricsTokenFile: string; tlsCert: string; tlsKey: string; tlsCa: string; tlsServerName: string;
   };
-  telemetry: { nats: boolean; natsUrl: string; metricsPort: number; metricsHost: string; timeline: boolean };
+  telemetry: { nats: boolean; natsUrl: string; natsCredsFile: string; natsUser: string; natsPasswordFile: string; natsTls: boolean; metricsPort: number; metricsHost: string; timeline: boolean };
 }
 
 function addFormats(): void {
@@ -215,6 +215,10 @@ const schema: convict.Schema<Config> = {
   telemetry: {
     nats: { doc: 'Per-step metrics and run events over NATS; --no-nats: over the gRPC heartbeats only.', format: Boolean, default: true, env: 'DSI_NATS', arg: 'nats' },
     natsUrl: { doc: 'NATS server(s), nats://host:port[,...]; empty: coordinator start runs a local nats-server (with JetStream) if one is on PATH, else telemetry goes over the gRPC heartbeats. Workers get the URL from the coordinator.', format: String, default: '', env: 'DSI_NATS_URL', arg: 'nats-url' },
+    natsCredsFile: { doc: 'NATS credentials file (NKey + JWT, `nsc generate creds`) this process authenticates with; every process is given its own (the run plan carries none).', format: String, default: '', env: 'DSI_NATS_CREDS', arg: 'nats-creds-file' },
+    natsUser: { doc: 'NATS user name (with --nats-password-file) instead of a credentials file.', format: String, default: '', env: 'DSI_NATS_USER', arg: 'nats-user' },
+    natsPasswordFile: { doc: 'File holding the NATS password of --nats-user.', format: String, default: '', env: 'DSI_NATS_PASSWORD_FILE', arg: 'nats-password-file' },
+    natsTls: { doc: 'Connect to NATS over TLS, verifying the server with --tls-ca and presenting --tls-cert/--tls-key.', format: Boolean, default: false, env: 'DSI_NATS_TLS', arg: 'nats-tls' },
     metricsPort: { doc: 'Port of the coordinator\'s Prometheus /metrics (and dashboard); 0: any free port (logged); -1: off.', format: 'int', default: 0, env: 'DSI_METRICS_PORT', arg: 'metrics-port' },
     metricsHost: { doc: 'Interface /metrics binds.', format: String, default: '127.0.0.1', env: 'DSI_METRICS_HOST', arg: 'metrics-host' },
     timeline: { doc: 'Write timeline.json (Chrome trace format: every step\'s phases per worker) into the run folder.', format: Boolean, default: true, env: 'DSI_TIMELINE', arg: 'timeline' },
@@ -308,7 +312,7 @@ export function positionals(args: string[]): string[] {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'overwrite', 'spawn-workers', 'managed', 'nats', 'timeline', 'insecure']);
+const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'overwrite', 'spawn-workers', 'managed', 'nats', 'timeline', 'insecure', 'nats-tls']);
 
 export function hasFlag(args: string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));
