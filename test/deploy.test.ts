@@ -26,7 +26,7 @@ const run = promisify(execFile);
 const DEPLOY = path.join(REPO_ROOT, 'deploy');
 const K8S = path.join(DEPLOY, 'k8s');
 const DOCKERFILE = path.join(DEPLOY, 'Dockerfile');
-const VARIANTS = { base: K8S, gpu: path.join(K8S, 'overlays', 'gpu') } as const;
+const VARIANTS = { base: K8S, gpu: path.join(K8S, 'overlays', 'gpu'), tls: path.join(K8S, 'overlays', 'tls') } as const;
 
 function find(objects: K8sObject[], kind: string, name: string): K8sObject {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
@@ -202,6 +202,12 @@ for (const [variant, dir] of Object.entries(VARIANTS)) {
         assert.match(containerEnv(worker, ww)['NVIDIA_DRIVER_CAPABILITIES'] ?? '', /\bgraphics\b/, 'without graphics the Vulkan ICD is not mounted');
         assert.equal(coord.resources?.limits?.['nvidia.com/gpu'], undefined, 'the coordinator needs no GPU');
       } else assert.equal(worker.resources?.limits?.['nvidia.com/gpu'], undefined);
+      if (variant === 'tls') {
+        // both sides: a certificate and key of their own, the same CA, one name checked in place of pod IPs
+        for (const x of [cc, wc]) assert.ok(x.security.tlsCert && x.security.tlsKey && x.security.tlsCa, 'mutual TLS needs all three files');
+        assert.equal(readFileSync(cc.security.tlsCa, 'utf8'), readFileSync(wc.security.tlsCa, 'utf8'));
+        assert.deepEqual([cc.security.tlsServerName, wc.security.tlsServerName], ['dsi-cluster', 'dsi-cluster']);
+      } else assert.equal(cc.security.tlsCert, '');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

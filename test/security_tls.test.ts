@@ -78,6 +78,29 @@ for (const transport of TRANSPORTS) {
   });
 }
 
+for (const transport of TRANSPORTS) {
+  test(`${transport} over mutual TLS with certificates that name only dsi-cluster (no address): each side checks that name (--tls-server-name), as in Kubernetes`, { timeout: 60_000 }, async (t) => {
+    const { dir } = certs(t);
+    const ca = makeCa(dir, 'pods');
+    const named = makeCert(dir, 'pod', ca, 'DNS:dsi-cluster');
+    const m = { ...material(named), serverName: 'dsi-cluster' };
+    const servers = await Promise.all([0, 1].map(() => CollectiveServer.start({ protos, tls: m })));
+    t.after(async () => { for (const s of servers) await s.close(); });
+    const runId = `named-${transport}`, secret = randomBytes(32), addresses = servers.map((s) => s.address);
+    const rings = servers.map((server, rank) => new Ring(createPeer(transport, { server, runId, rank, addresses, ringSecret: secret }), { runId, rank, worldSize: 2, timeoutMs: 10_000 }));
+    t.after(async () => { for (const r of rings) await r.close(); });
+    const bufs = rings.map((_, rank) => Float32Array.from({ length: 1001 }, () => rank));
+    await Promise.all(rings.map((r, rank) => r.allReduceMean(bufs[rank] as Float32Array, { step: 0 })));
+    for (const b of bufs) assert.deepEqual(b, new Float32Array(1001).fill(0.5));
+    // without the name override the same certificates do not match 127.0.0.1: refused
+    const plain = await CollectiveServer.start({ protos, tls: material(named) });
+    t.after(() => plain.close());
+    const p = createPeer(transport, { server: plain, runId: 'x', rank: 1, addresses: [addresses[0] ?? '', plain.address], ringSecret: secret });
+    t.after(() => p.close());
+    assert.notEqual(await p.receive().next().then(() => '', (e: Error) => e.message), '');
+  });
+}
+
 test('a run over mutual TLS (coordinator gRPC, workers\' gRPC, raw-TCP ring) trains; a worker with a certificate from another CA cannot join and exits non-zero', { timeout: 180_000 }, async (t) => {
   const { dir, node, rogue } = certs(t);
   const tlsArgs = (f: CertFiles): string[] => ['--tls-cert', f.cert, '--tls-key', f.key, '--tls-ca', f.ca];

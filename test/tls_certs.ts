@@ -16,10 +16,10 @@ export function makeCa(dir: string, name: string): { pem: string; key: string } 
   return { pem, key };
 }
 
-/** A certificate for server and client use, signed by `ca`, valid for 127.0.0.1 and localhost. */
-export function makeCert(dir: string, name: string, ca: { pem: string; key: string }): CertFiles {
+/** A certificate for server and client use, signed by `ca`, valid for `sans` (default 127.0.0.1 and localhost). */
+export function makeCert(dir: string, name: string, ca: { pem: string; key: string }, sans = 'IP:127.0.0.1,DNS:localhost'): CertFiles {
   const key = path.join(dir, `${name}.key`), csr = path.join(dir, `${name}.csr`), cert = path.join(dir, `${name}.pem`), ext = path.join(dir, `${name}.ext`);
-  writeFileSync(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+  writeFileSync(ext, `subjectAltName=${sans}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${name}`]);
   openssl(['x509', '-req', '-in', csr, '-CA', ca.pem, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '1', '-extfile', ext]);
   return { cert, key, ca: ca.pem };
