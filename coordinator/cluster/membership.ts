@@ -17,9 +17,12 @@ import type { RunPlan } from '../../proto/gen/dsi/v1/RunPlan.js';
 import type { JoinRefusal__Output } from '../../proto/gen/dsi/v1/JoinRefusal.js';
 import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
 import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
-import { newSecret, secretsEqual, tokensEqual } from '../../shared/runtime/security.js';
+import { newSecret, tokensEqual } from '../../shared/runtime/security.js';
 import { ClusterError, RingBroken } from './errors.js';
-import { checkHeartbeat, checkId, checkJoin, checkSecret, MAX_REASON_CHARS } from './validate.js';
+import { authenticateMember, isMember, type CallRefusal, type MemberCredentials } from './member_auth.js';
+import { checkHeartbeat, checkJoin, MAX_REASON_CHARS } from './validate.js';
+
+export { isMember, type CallRefusal, type MemberCredentials } from './member_auth.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -68,19 +71,6 @@ export interface Member {
 }
 
 type Admission = { ok: true; reply: Promise<JoinReply> } | { ok: false; refusal: JoinRefusal__Output; field: string; reason: string };
-
-/** A call refused before it changed anything: the gRPC status to answer with, and why (naming the field). */
-export interface CallRefusal {
-  code: status;
-  reason: string;
-}
-
-/** The ids and secret a call after Join carries. */
-export interface MemberCredentials {
-  runId: string;
-  workerId: string;
-  memberSecret: Uint8Array;
-}
 
 /** Words in a refusal (and in a Stop's reason) that mean the run goes on without the worker, for people. */
 const RUN_GOES_ON = 'the run goes on without it';
@@ -192,20 +182,9 @@ export class Membership {
     };
   }
 
-  /**
-   * The member a call after Join comes from, if its ids and secret say so; else why not. Checks
-   * nothing else and changes nothing: a forged call (right worker id, wrong or no secret) is refused here.
-   */
+  /** The member a call after Join comes from (ids and secret checked), else why not; changes nothing. */
   authenticate(c: MemberCredentials): Member | CallRefusal {
-    const bad = checkId('worker_id', c.workerId) ?? checkId('run_id', c.runId) ?? checkSecret('member_secret', c.memberSecret);
-    if (bad) return { code: status.INVALID_ARGUMENT, reason: `${bad.field}: ${bad.reason}` };
-    const m = this.members.get(c.workerId);
-    if (!m || c.runId !== this.o.runId) {
-      const gone = this.lost.find((l) => l.workerId === c.workerId);
-      return { code: status.NOT_FOUND, reason: gone ? `worker '${c.workerId}' was dropped from run ${this.o.runId} at step ${gone.step}: ${gone.reason}` : `worker '${c.workerId}' is not a member of run ${this.o.runId}: Join first` };
-    }
-    if (!secretsEqual(c.memberSecret, m.secret)) return { code: status.UNAUTHENTICATED, reason: `member_secret: not the secret worker '${c.workerId}' was given at Join` };
-    return m;
+    return authenticateMember(this.members, this.lost, this.o.runId, c);
   }
 
   attachControl(req: ControlRequest__Output, call: ServerWritableStream<ControlRequest__Output, ControlMessage>): CallRefusal | undefined {
@@ -462,8 +441,4 @@ export class Membership {
 function largestDivisorUpTo(total: number, most: number): number {
   for (let n = most; n > 1; n--) if (total % n === 0) return n;
   return Math.min(1, most);
-}
-
-export function isMember(m: Member | CallRefusal): m is Member {
-  return 'workerId' in m;
 }

@@ -77,11 +77,13 @@ export function checkHeartbeat(r: HeartbeatRequest__Output, maxStep: number): In
   return r.metrics ? checkMetrics(r.metrics) : undefined;
 }
 
-/** Figures go into sums, Prometheus and the dashboard: finite and not negative (loss and norm may be NaN: no step yet, or skipped). */
+/**
+ * Figures go into sums, Prometheus and the dashboard: finite and not negative. Loss and gradient norm
+ * are reported as they are (NaN before a step, Inf or NaN on an overflowed step the run skips).
+ */
 function checkMetrics(m: WorkerMetrics__Output): Invalid | undefined {
   for (const [k, v] of Object.entries(m)) {
-    if (typeof v !== 'number') continue;
-    if ((k === 'loss' || k === 'gradNorm') && Number.isNaN(v)) continue;
+    if (typeof v !== 'number' || k === 'loss' || k === 'gradNorm') continue;
     if (k === 'sparsity' && v === -1) continue;
     if (!Number.isFinite(v) || v < 0) return { field: `metrics.${snake(k)}`, reason: `${v} is not a finite number >= 0` };
   }
