@@ -181,7 +181,7 @@ function rssOf(metrics: string): number {
   return Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? NaN);
 }
 
-test(`fuzz: ${COUNT} hostile messages per endpoint (seed ${SEED}) against a running training: no crash, no hang, nothing accepted, memory bounded, the weights of an unfuzzed run`, { timeout: 600_000 }, async (t) => {
+test(`fuzz: ${COUNT} hostile messages per endpoint (seed ${SEED}) against a running training: no crash, no hang, nothing accepted, memory bounded, the weights of an unfuzzed run`, { timeout: 600_000 + STEPS * 10_000 + COUNT * 100 }, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-fuzz-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const tokenFile = path.join(dir, 'join-token'), metricsFile = path.join(dir, 'metrics-token');

@@ -23,7 +23,8 @@ export function spawnLocalWorkers(cfg: Config, configFile: string, coordinator: 
   return Array.from({ length: cfg.cluster.workers }, (_, i) => {
     const workerId = `local-${String(i).padStart(3, '0')}`;
     // the run's own resolved config file: local workers build exactly the coordinator's model
-    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed'];
+    // (fixed --worker-port/--ring-port are for one worker per host: local workers share this one, any free port each)
+    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed', '--worker-port', '0', '--ring-port', '0'];
     const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...args], { stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('exit', (code, signal) => {
       if (code === 0) return;
