@@ -16,6 +16,7 @@ import { parseAllDocuments } from 'yaml';
 import { describeConfig, loadConfig, type Config } from '../shared/runtime/config.js';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { freePort, NatsServer } from '../shared/runtime/telemetry/nats_server.js';
+import { randomBytes } from 'node:crypto';
 import { cli, LogWatcher } from './run_cli.js';
 import {
   imageExecutables, imageWorkdir, podTemplate, readYamlDocs, renderKustomization, type Container, type EnvVar, type K8sObject,
@@ -25,7 +26,7 @@ const run = promisify(execFile);
 const DEPLOY = path.join(REPO_ROOT, 'deploy');
 const K8S = path.join(DEPLOY, 'k8s');
 const DOCKERFILE = path.join(DEPLOY, 'Dockerfile');
-const VARIANTS = { base: K8S, gpu: path.join(K8S, 'overlays', 'gpu') } as const;
+const VARIANTS = { base: K8S, gpu: path.join(K8S, 'overlays', 'gpu'), tls: path.join(K8S, 'overlays', 'tls') } as const;
 
 function find(objects: K8sObject[], kind: string, name: string): K8sObject {
   const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
@@ -56,7 +57,7 @@ function containerEnv(c: Container, world: PodWorld): Record<string, string> {
     if (ref === 'status.podIP') env[e.name] = world.podIp;
     else if (ref === "metadata.annotations['batch.kubernetes.io/job-completion-index']") env[e.name] = String(world.completionIndex);
     else if (ref !== undefined) assert.fail(`${c.name}: env ${e.name} reads ${ref}, which this test cannot stand in for`);
-    else env[e.name] = e.value ?? '';
+    else env[e.name] = mapPaths(e.value ?? '', world);   // a path into a volume (a Secret's file) as mounted
   }
   return env;
 }
@@ -68,11 +69,22 @@ function containerArgs(c: Container, env: Record<string, string>, world: PodWorl
 }
 
 function mapPaths(s: string, world: PodWorld): string {
-  for (const [from, to] of world.mounts) s = s.split(from).join(to);
+  // longest mount first: /etc/dsi-secrets is not /etc/dsi + "-secrets"
+  for (const [from, to] of [...world.mounts].sort((a, b) => b[0].length - a[0].length)) s = s.split(from).join(to);
   return s;
 }
 
-/** Writes each volume the container mounts (ConfigMap files, an empty folder for a claim) under `root`. */
+/**
+ * Stand-ins for the Secret the operator creates (deploy/README.md), one value per key for the whole
+ * test process, so every pod that mounts a key reads the same token.
+ */
+const SECRET_VALUES = new Map<string, string>();
+function secretValue(key: string): string {
+  if (!SECRET_VALUES.has(key)) SECRET_VALUES.set(key, randomBytes(24).toString('base64'));
+  return SECRET_VALUES.get(key) as string;
+}
+
+/** Writes each volume the container mounts (ConfigMap files, Secret items, an empty folder for a claim) under `root`. */
 function mountVolumes(o: K8sObject, c: Container, objects: K8sObject[], root: string): Map<string, string> {
   const mounts = new Map<string, string>();
   const volumes = podTemplate(o)?.spec.volumes ?? [];
@@ -84,8 +96,11 @@ function mountVolumes(o: K8sObject, c: Container, objects: K8sObject[], root: st
     if (v.configMap) {
       const cm = find(objects, 'ConfigMap', v.configMap.name);
       for (const [file, text] of Object.entries(cm['data'] as Record<string, string>)) writeFileSync(path.join(dir, file), text);
+    } else if (v.secret) {
+      assert.ok(v.secret.items?.length, `${c.name}: volume ${v.name} must list the Secret's items it needs (a pod gets only its own)`);
+      for (const item of v.secret.items) writeFileSync(path.join(dir, item.path), secretValue(item.key));
     } else if (v.persistentVolumeClaim) find(objects, 'PersistentVolumeClaim', v.persistentVolumeClaim.claimName);
-    else assert.fail(`${c.name}: volume ${v.name} is neither a ConfigMap nor a claim`);
+    else assert.fail(`${c.name}: volume ${v.name} is neither a ConfigMap, a Secret nor a claim`);
     mounts.set(m.mountPath, dir);
   }
   // files mounted from a ConfigMap may name the other volumes' paths (run.dir): map those too
@@ -108,7 +123,7 @@ function schemaEnvNames(): Set<string> {
 for (const [variant, dir] of Object.entries(VARIANTS)) {
   test(`k8s ${variant}: Services select pods and name their ports; containers' flags, env and ports agree with the config schema`, () => {
     const objects = renderKustomization(dir);
-    for (const o of objects) assert.match(o.apiVersion, /^(v1|apps\/v1|batch\/v1)$/, `${o.kind} ${o.metadata.name}: apiVersion ${o.apiVersion}`);
+    for (const o of objects) assert.match(o.apiVersion, /^(v1|apps\/v1|batch\/v1|networking\.k8s\.io\/v1)$/, `${o.kind} ${o.metadata.name}: apiVersion ${o.apiVersion}`);
     const workloads = objects.filter((o) => podTemplate(o));
     for (const svc of objects.filter((o) => o.kind === 'Service')) {
       const spec = svc['spec'] as { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string | number }> };
@@ -187,11 +202,63 @@ for (const [variant, dir] of Object.entries(VARIANTS)) {
         assert.match(containerEnv(worker, ww)['NVIDIA_DRIVER_CAPABILITIES'] ?? '', /\bgraphics\b/, 'without graphics the Vulkan ICD is not mounted');
         assert.equal(coord.resources?.limits?.['nvidia.com/gpu'], undefined, 'the coordinator needs no GPU');
       } else assert.equal(worker.resources?.limits?.['nvidia.com/gpu'], undefined);
+      if (variant === 'tls') {
+        // both sides: a certificate and key of their own, the same CA, one name checked in place of pod IPs
+        for (const x of [cc, wc]) assert.ok(x.security.tlsCert && x.security.tlsKey && x.security.tlsCa, 'mutual TLS needs all three files');
+        assert.equal(readFileSync(cc.security.tlsCa, 'utf8'), readFileSync(wc.security.tlsCa, 'utf8'));
+        assert.deepEqual([cc.security.tlsServerName, wc.security.tlsServerName], ['dsi-cluster', 'dsi-cluster']);
+      } else assert.equal(cc.security.tlsCert, '');
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
   });
 }
+
+test('k8s security: the token and passwords come from the Secret, every pod gets only its keys; the NetworkPolicies open each workload\'s named ports only to the run\'s pods', () => {
+  const objects = renderKustomization(K8S);
+  const root = mkdtempSync(path.join(os.tmpdir(), 'dsi-deploy-sec-'));
+  try {
+    const coordJob = find(objects, 'Job', 'dsi-coordinator'), workJob = find(objects, 'Job', 'dsi-workers');
+    const coord = container(coordJob, 'coordinator'), worker = container(workJob, 'worker');
+    const world = (i: number, mounts: Map<string, string>): PodWorld => ({ podIp: '10.1.2.3', completionIndex: i, mounts });
+    const cm = mountVolumes(coordJob, coord, objects, path.join(root, 'c')), wm = mountVolumes(workJob, worker, objects, path.join(root, 'w'));
+    const cc = containerConfig(coord, 2, world(0, cm)), wc = containerConfig(worker, 1, world(1, wm));
+    // the coordinator binds 0.0.0.0: it starts only with a join token, which the workers send too
+    const read = (f: string): string => readFileSync(f, 'utf8');
+    assert.ok(cc.security.joinTokenFile && wc.security.joinTokenFile, 'both sides need --join-token-file');
+    assert.equal(read(cc.security.joinTokenFile), read(wc.security.joinTokenFile), 'the same token on both sides');
+    assert.ok(cc.security.metricsTokenFile, '/metrics on 0.0.0.0 needs its token');
+    assert.ok(!wc.security.metricsTokenFile && !readdirSync(path.dirname(wc.security.joinTokenFile)).includes('metrics-token'), 'workers do not get the metrics token');
+    assert.equal(read(cc.telemetry.natsPasswordFile), read(wc.telemetry.natsPasswordFile));
+    const nats = container(find(objects, 'Deployment', 'dsi-nats'), 'nats');
+    assert.equal(nats.args?.[(nats.args.indexOf('--user')) + 1], cc.telemetry.natsUser);
+    assert.deepEqual((nats.env ?? []).find((e) => e.name === 'NATS_PASSWORD')?.valueFrom, { secretKeyRef: { name: 'dsi-secrets', key: 'nats-password' } });
+    // fixed data-plane ports, as the container declares them (the NetworkPolicy names them)
+    assert.equal(wc.cluster.workerPort, port(worker, 'collective'));
+    assert.equal(wc.cluster.ringPort, port(worker, 'ring'));
+    // each policy selects one workload and opens only ports that workload names, to selected workloads
+    const workloads = objects.filter((o) => podTemplate(o));
+    const selects = (sel: Record<string, string>): K8sObject[] => workloads.filter((w) => Object.entries(sel).every(([k, v]) => podTemplate(w)?.metadata?.labels?.[k] === v));
+    const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
+    assert.deepEqual(policies.map((p) => p.metadata.name).sort(), ['dsi-coordinator', 'dsi-nats', 'dsi-workers']);
+    const opened = new Map<string, string[]>();
+    for (const p of policies) {
+      const spec = p['spec'] as { podSelector: { matchLabels: Record<string, string> }; policyTypes: string[]; ingress: Array<{ from: Array<{ podSelector?: { matchLabels: Record<string, string> } }>; ports: Array<{ port: string }> }> };
+      assert.deepEqual(spec.policyTypes, ['Ingress']);
+      const [target, ...more] = selects(spec.podSelector.matchLabels);
+      assert.ok(target && more.length === 0, `NetworkPolicy ${p.metadata.name} selects ${more.length + (target ? 1 : 0)} workloads`);
+      const names = (podTemplate(target)?.spec.containers ?? []).flatMap((c) => (c.ports ?? []).map((x) => x.name));
+      for (const rule of spec.ingress) {
+        for (const x of rule.ports) assert.ok(names.includes(x.port), `NetworkPolicy ${p.metadata.name}: port ${x.port} is no named port of ${target.metadata.name}`);
+        for (const f of rule.from) if (f.podSelector && !f.podSelector.matchLabels['dsi-cluster/metrics-reader']) assert.equal(selects(f.podSelector.matchLabels).length, 1, `NetworkPolicy ${p.metadata.name}: a from selector selects no workload`);
+      }
+      opened.set(target.metadata.name, spec.ingress.flatMap((r) => r.ports.map((x) => x.port)).sort());
+    }
+    assert.deepEqual(Object.fromEntries(opened), { 'dsi-coordinator': ['grpc', 'metrics'], 'dsi-workers': ['collective', 'ring'], 'dsi-nats': ['client'] });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test('k8s: every YAML file under deploy/k8s parses; where kubectl exists, its kustomize output equals the rendering the tests check', async (t) => {
   const walk = (d: string): string[] => readdirSync(d).flatMap((n) => statSync(path.join(d, n)).isDirectory() ? walk(path.join(d, n)) : [path.join(d, n)]);
@@ -246,10 +313,13 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
   const ownPorts = new Map([[String(port(coord, 'grpc')), String(local['grpc'])], [String(port(coord, 'metrics')), String(local['metrics'])]]);
   const bins = imageExecutables(DOCKERFILE, REPO_ROOT);
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DSI_')));
-  const startPod = (c: Container, index: number, extra: string[], listens = false): PodProcess => {
+  // every worker pod has its own IP and so the same fixed ports; here they share 127.0.0.1: a free port each
+  const podPorts = await Promise.all(Array.from({ length: workers }, async () =>
+    new Map([[String(port(worker, 'collective')), String(await freePort())], [String(port(worker, 'ring')), String(await freePort())]])));
+  const startPod = (c: Container, index: number, extra: string[], listens?: Map<string, string>): PodProcess => {
     const world: PodWorld = { podIp: '127.0.0.1', completionIndex: index, mounts };
     const env = containerEnv(c, world);
-    const [exe, ...args] = containerArgs(c, env, world).map((a) => toLocal(listens ? ownPorts.get(a) ?? a : a));
+    const [exe, ...args] = containerArgs(c, env, world).map((a) => toLocal(listens?.get(a) ?? a));
     const child = spawn(process.execPath, [bins.get(exe ?? '') ?? assert.fail(`no executable ${exe}`), ...args, ...extra],
       { cwd: REPO_ROOT, env: { ...baseEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';
@@ -263,10 +333,10 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
   // the only changes to the run itself: a short one, progress every step, a quick evaluation
   const short = ['--steps', '5', '--log-every', '1', '--max-queries', '4'];
   const startRun = (): { coordinator: PodProcess; log: LogWatcher; workers: PodProcess[] } => {
-    const coordinator = startPod(coord, 0, short, true);
+    const coordinator = startPod(coord, 0, short, ownPorts);
     const log = new LogWatcher(coordinator.child);
     // the Job starts all pods at once: workers retry Join until the coordinator listens
-    return { coordinator, log, workers: Array.from({ length: workers }, (_, i) => startPod(worker, i, [])) };
+    return { coordinator, log, workers: Array.from({ length: workers }, (_, i) => startPod(worker, i, [], podPorts[i])) };
   };
   const codes = (r: ReturnType<typeof startRun>) => Promise.all([r.coordinator, ...r.workers].map((p) => p.exited));
   const why = (r: ReturnType<typeof startRun>) => [r.coordinator, ...r.workers].map((p) => p.stderr()).join('\n---\n');
@@ -277,7 +347,9 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
   const joined = await first.log.until((l) => l.msg === 'all workers joined');
   assert.equal((joined['ring'] as string[]).length, workers);
   for (const a of joined['ring'] as string[]) assert.match(a, /^127\.0\.0\.1:\d+$/, 'a worker did not advertise its pod IP');
-  const metrics = await (await fetch(`http://127.0.0.1:${local['metrics']}/metrics`)).text();
+  const metricsUrl = `http://127.0.0.1:${local['metrics']}/metrics`;
+  assert.equal((await fetch(metricsUrl)).status, 401, '/metrics without the metrics token');
+  const metrics = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${secretValue('metrics-token')}` } })).text();
   assert.match(metrics, new RegExp(`^dsi_run_world_size(\\{[^}]*\\})? ${workers}$`, 'm'));
   await first.log.until((l) => l.msg === 'step' && Number(l['step']) >= 2);
   first.coordinator.child.kill('SIGTERM');

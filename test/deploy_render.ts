@@ -109,7 +109,10 @@ export interface Container {
 }
 export interface PodSpec {
   containers: Container[]; restartPolicy?: string;
-  volumes?: Array<{ name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string } }>;
+  volumes?: Array<{
+    name: string; configMap?: { name: string }; persistentVolumeClaim?: { claimName: string };
+    secret?: { secretName: string; items?: Array<{ key: string; path: string }> };
+  }>;
   tolerations?: unknown[];
 }
 export interface PodTemplate { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec: PodSpec }

@@ -32,7 +32,7 @@ async function workerCli(args: string[]): Promise<{ code: number | null; stderr:
   return { code, stderr };
 }
 
-const RUN = 'run-el', HASH = 'h'.repeat(64), RING_TIMEOUT_MS = 300, HEARTBEAT_MS = 50;
+const RUN = 'run-el', HASH = 'ab'.repeat(32), RING_TIMEOUT_MS = 300, HEARTBEAT_MS = 50;
 
 async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -51,23 +51,25 @@ async function cluster(t: { after(fn: () => void): void }, ids: string[], minWor
   });
   const protos = loadProtos();
   const server = new grpc.Server();
-  server.addService(protos.grpc.dsi.v1.Coordinator.service, coordinatorHandlers(members, new UploadRegistry(), log));
+  server.addService(protos.grpc.dsi.v1.Coordinator.service, coordinatorHandlers(members, new UploadRegistry({ tensorBytes: 1 << 20 }), log, { maxStep: 1000 }));
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
   t.after(() => server.forceShutdown());
   const client = new protos.grpc.dsi.v1.Coordinator(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as CoordinatorClient;
   t.after(() => client.close());
 
+  // each worker's membership secret from its JoinReply: every later call carries it
+  const secrets = new Map<string, Buffer>();
   const join = (workerId: string): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
     client.join({ workerId, address: `127.0.0.1:${40000 + Number(workerId.slice(1))}`, modelConfigHash: HASH, backend: 'cpu', protocolVersion: PROTOCOL_VERSION },
-      { deadline: Date.now() + 5_000 }, (e) => resolve(e));
+      { deadline: Date.now() + 5_000 }, (e, r) => { if (r) secrets.set(workerId, r.memberSecret); resolve(e); });
   });
   const heartbeat = (req: Omit<HeartbeatRequest, 'runId' | 'lossScale'>): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
-    client.heartbeat({ runId: RUN, lossScale: 1, ...req }, { deadline: Date.now() + 5_000 }, (e) => resolve(e));
+    client.heartbeat({ runId: RUN, lossScale: 1, memberSecret: secrets.get(String(req.workerId)), ...req }, { deadline: Date.now() + 5_000 }, (e) => resolve(e));
   });
   assert.deepEqual(await Promise.all(ids.map(join)), ids.map(() => null));
   const inbox = new Map<string, ControlMessage__Output[]>();
   const controls = ids.map((workerId) => {
-    const call = client.control({ runId: RUN, workerId });
+    const call = client.control({ runId: RUN, workerId, memberSecret: secrets.get(workerId) });
     inbox.set(workerId, []);
     call.on('data', (m: ControlMessage__Output) => inbox.get(workerId)?.push(m));
     call.on('error', () => undefined);   // cancelled by the tests

@@ -1,10 +1,12 @@
 /**
  * The worker's side of the Coordinator service: Join (retried until the coordinator answers, a
- * refusal typed by its JoinRefusal), Heartbeat, Leave, and the chunked UploadState of its state.
+ * refusal typed by its JoinRefusal), Heartbeat, Control, Leave, and the chunked UploadState of its
+ * state. Join carries the run's join token; every later call the membership secret Join returned.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../shared/runtime/log.js';
 import type { LoadedProtos } from '../shared/runtime/proto_load.js';
+import { channelCredentials, channelOptions, type TlsMaterial } from '../shared/runtime/security.js';
 import type { TrainState } from '../shared/training/setup.js';
 import type { LossScalerState } from '../shared/training/loss_scaler.js';
 import { JOIN_REFUSAL_METADATA } from '../shared/training/cluster_plan.js';
@@ -13,6 +15,7 @@ import type { JoinRequest } from '../proto/gen/dsi/v1/JoinRequest.js';
 import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
 import { JoinRefusal, type JoinRefusal__Output } from '../proto/gen/dsi/v1/JoinRefusal.js';
 import type { HeartbeatRequest } from '../proto/gen/dsi/v1/HeartbeatRequest.js';
+import type { ControlRequest } from '../proto/gen/dsi/v1/ControlRequest.js';
 import type { StateChunk } from '../proto/gen/dsi/v1/StateChunk.js';
 import { CoordinatorUnreachableError } from './coordinator_watch.js';
 
@@ -44,20 +47,32 @@ function unary<Req, Res>(fn: (req: Req, opts: grpc.CallOptions, cb: (e: grpc.Ser
   });
 }
 
+export interface CoordinatorConnectionOptions {
+  /** The run's join token (security.joinTokenFile). @default none */
+  joinToken?: string;
+  /** Mutual TLS to the coordinator. @default plaintext */
+  tls?: TlsMaterial;
+}
+
 export class CoordinatorConnection {
   readonly client: CoordinatorClient;
+  /** JoinReply.member_secret, once joined: every later call carries it. */
+  private secret: Buffer = Buffer.alloc(0);
 
-  constructor(readonly address: string, protos: LoadedProtos) {
-    this.client = new protos.grpc.dsi.v1.Coordinator(address, grpc.credentials.createInsecure()) as CoordinatorClient;
+  constructor(readonly address: string, protos: LoadedProtos, private readonly o: CoordinatorConnectionOptions = {}) {
+    this.client = new protos.grpc.dsi.v1.Coordinator(address, channelCredentials(o.tls), channelOptions(o.tls)) as CoordinatorClient;
   }
 
   /** Joins, retrying while the coordinator is not reachable yet; a refusal is final. */
-  async join(req: JoinRequest, timeoutMs: number, log: Logger): Promise<JoinReply__Output> {
+  async join(req: Omit<JoinRequest, 'joinToken'>, timeoutMs: number, log: Logger): Promise<JoinReply__Output> {
     const deadline = Date.now() + timeoutMs;
+    const withToken: JoinRequest = { ...req, joinToken: this.o.joinToken ?? '' };
     for (;;) {
       try {
         // no call outlives the caller's deadline (a worker waiting for a lost coordinator waits that long, not longer)
-        return await unary<JoinRequest, JoinReply__Output>(this.client.join.bind(this.client), req, Math.max(JOIN_RETRY_MS, Math.min(JOIN_CALL_TIMEOUT_MS, deadline - Date.now())));
+        const reply = await unary<JoinRequest, JoinReply__Output>(this.client.join.bind(this.client), withToken, Math.max(JOIN_RETRY_MS, Math.min(JOIN_CALL_TIMEOUT_MS, deadline - Date.now())));
+        this.secret = reply.memberSecret;
+        return reply;
       } catch (e) {
         const err = e as grpc.ServiceError;
         // refused for a reason (wrong model, run full, duplicate id): no point retrying
@@ -70,13 +85,18 @@ export class CoordinatorConnection {
     }
   }
 
-  heartbeat(req: HeartbeatRequest): Promise<unknown> {
-    return unary(this.client.heartbeat.bind(this.client), req, HEARTBEAT_TIMEOUT_MS);
+  heartbeat(req: Omit<HeartbeatRequest, 'memberSecret'>): Promise<unknown> {
+    return unary(this.client.heartbeat.bind(this.client), { ...req, memberSecret: this.secret }, HEARTBEAT_TIMEOUT_MS);
+  }
+
+  /** The control stream (commands, in order, until Stop). */
+  control(req: Omit<ControlRequest, 'memberSecret'>): grpc.ClientReadableStream<unknown> {
+    return this.client.control({ ...req, memberSecret: this.secret });
   }
 
   /** Says goodbye; a coordinator already gone is no error. */
   async leave(runId: string, workerId: string): Promise<void> {
-    await unary(this.client.leave.bind(this.client), { runId, workerId, reason: 'finished' }, LEAVE_TIMEOUT_MS).catch(() => undefined);
+    await unary(this.client.leave.bind(this.client), { runId, workerId, reason: 'finished', memberSecret: this.secret }, LEAVE_TIMEOUT_MS).catch(() => undefined);
   }
 
   /** Streams the trainable parameters (and optimizer moments) to the coordinator in chunks. */
@@ -99,7 +119,7 @@ export class CoordinatorConnection {
         for (let off = 0; off < p.data.length || off === 0; off += STATE_CHUNK_BYTES) {
           const end = Math.min(p.data.length, off + STATE_CHUNK_BYTES);
           call.write({
-            ...ids, step: s.step, part: p.part, tensorName: p.name, shape: [p.data.length / (p.dtype === 'TENSOR_DTYPE_BYTES' ? 1 : 4)],
+            ...ids, memberSecret: this.secret, step: s.step, part: p.part, tensorName: p.name, shape: [p.data.length / (p.dtype === 'TENSOR_DTYPE_BYTES' ? 1 : 4)],
             dtype: p.dtype, offsetBytes: off, data: Buffer.from(p.data.buffer, p.data.byteOffset + off, end - off),
             lastChunk: end === p.data.length, lastOfUpload: end === p.data.length && pi === parts.length - 1,
           });

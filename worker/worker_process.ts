@@ -12,6 +12,7 @@ import type { Logger } from '../shared/runtime/log.js';
 import type { Config } from '../shared/runtime/config.js';
 import { initBackend } from '../shared/runtime/backend.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
+import { loadTls, optionalToken } from '../shared/runtime/security.js';
 import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
 import { setUpTraining, type TrainingSetup } from '../shared/training/setup.js';
 import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
@@ -36,6 +37,7 @@ import { NoRingError } from '../shared/runtime/errors.js';
 import { sparsityReport } from '../shared/training/pruning.js';
 import { applyMasks, type MaskSet } from '../shared/model/pruning_masks.js';
 import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
+import { natsAuth } from '../shared/runtime/telemetry/nats_auth.js';
 import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
 import { stepTelemetry, workerMetrics } from '../shared/training/step_record.js';
 import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
@@ -115,12 +117,18 @@ export class Worker {
     this.log = o.log.child({ component: 'worker', workerId: o.workerId });
   }
 
-  /** Binds the collective server (port 0: any free one) and opens the coordinator's channel. */
+  /** Binds the collective server (cluster.workerPort, 0: any free one) and opens the coordinator's channel (token, TLS: security.*). */
   static async start(o: WorkerOptions): Promise<Worker> {
     const protos = loadProtos();
-    const server = await CollectiveServer.start({ host: o.bindHost, port: 0, protos, log: o.log.child({ component: 'worker', workerId: o.workerId }) });
+    const { cluster, security } = o.local;
+    const tls = loadTls(security);
+    const joinToken = optionalToken(security.joinTokenFile, 'security.joinTokenFile');
+    const server = await CollectiveServer.start({
+      host: o.bindHost, port: cluster.workerPort, tcpPort: cluster.ringPort, protos, log: o.log.child({ component: 'worker', workerId: o.workerId }), ...(tls ? { tls } : {}),
+    });
     const port = server.address.split(':').pop() ?? '';
-    return new Worker(o, server, new CoordinatorConnection(o.coordinator, protos), `${o.advertiseHost || o.bindHost}:${port}`);
+    const coordinator = new CoordinatorConnection(o.coordinator, protos, { ...(joinToken ? { joinToken } : {}), ...(tls ? { tls } : {}) });
+    return new Worker(o, server, coordinator, `${o.advertiseHost || o.bindHost}:${port}`);
   }
 
   /** Runs the worker until the coordinator stops it. */
@@ -172,7 +180,8 @@ export class Worker {
     // per-step metrics on NATS when the coordinator has a server (this worker's own --nats-url else)
     const local = this.o.local.telemetry;
     const natsUrl = plan.natsUrl || (local.nats ? local.natsUrl : '');
-    if (natsUrl) this.telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${this.o.workerId}`, log: this.log });
+    // credentials are this process's own (--nats-creds-file...), never the plan's
+    if (natsUrl) this.telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${this.o.workerId}`, log: this.log, auth: natsAuth(this.o.local.telemetry, this.o.local.security) });
     const data = this.data = await openPreparedDataset(plan.dataDir);
     const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
     if (setup.state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
@@ -194,7 +203,7 @@ export class Worker {
   private async obey(s: Session, heartbeatMs: number): Promise<WorkerStop> {
     const timer = setInterval(() => void this.beat(s), heartbeatMs);
     timer.unref();
-    const control = this.coordinator.client.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
+    const control = this.coordinator.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
     this.control = control;
     // a coordinator silent for coordinatorTimeoutMs ends the stream: the worker must not wait forever
     const watch = this.watch = new CoordinatorWatch({ address: this.o.coordinator, timeoutMs: this.o.local.cluster.coordinatorTimeoutMs, onLost: () => control.cancel() });
@@ -234,7 +243,7 @@ export class Worker {
     this.rank = f.rank;
     this.worldSize = f.addresses.length;
     const { cfg } = s, log = this.log;
-    const peer = createPeer(cfg.cluster.transport, { server: this.server, runId: f.runId, epoch: f.ringEpoch, rank: f.rank, addresses: f.addresses, log });
+    const peer = createPeer(cfg.cluster.transport, { server: this.server, runId: f.runId, epoch: f.ringEpoch, rank: f.rank, addresses: f.addresses, ringSecret: f.ringSecret, log });
     this.ring = s.sync.ring = new Ring(peer, {
       runId: f.runId, epoch: f.ringEpoch, rank: f.rank, worldSize: this.worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log,
     });

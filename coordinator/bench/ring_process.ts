@@ -2,10 +2,12 @@
  * A process that runs only the collective (its own event loop), driven by its parent over IPC:
  * tests and the all-reduce benchmark fork it as `node dist/coordinator/bench/ring_process.js [--host H]`.
  * It binds a Collective server on H:0, reports the address, then serves the parent's requests in order
- * (ring_ipc.ts): form a ring, all-reduce, benchmark, TCP ceiling, close.
+ * (ring_ipc.ts): form a ring, all-reduce, benchmark, TCP ceiling, close. With DSI_TLS_CERT,
+ * DSI_TLS_KEY and DSI_TLS_CA in the environment its rings use mutual TLS (the cost of --tls-*).
  */
 import { createLogger } from '../../shared/runtime/log.js';
 import { flagValue } from '../../shared/runtime/config.js';
+import { loadTls } from '../../shared/runtime/security.js';
 import { CollectiveServer } from '../../worker/collective/grpc_peer.js';
 import { createPeer } from '../../worker/collective/peers.js';
 import { Ring } from '../../worker/collective/ring.js';
@@ -18,7 +20,9 @@ const BENCH_FILL = 0.5;
 async function main(): Promise<void> {
   const log = createLogger().child({ component: 'ring-process', pid: process.pid });
   const host = flagValue(process.argv.slice(2), 'host') ?? '127.0.0.1';
-  const server = await CollectiveServer.start({ host, log });
+  const env = (k: string): string => process.env[k] ?? '';
+  const tls = loadTls({ joinTokenFile: '', insecure: false, metricsTokenFile: '', tlsCert: env('DSI_TLS_CERT'), tlsKey: env('DSI_TLS_KEY'), tlsCa: env('DSI_TLS_CA'), tlsServerName: '' });
+  const server = await CollectiveServer.start({ host, log, ...(tls ? { tls } : {}) });
   let ring: Ring | undefined;
   const sinks: Array<() => Promise<void>> = [];
   let ringProbe: TcpRingProbe | undefined;

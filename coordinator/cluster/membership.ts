@@ -2,7 +2,7 @@
  * The coordinator's view of the run (Horovod's Controller): who is in it, in which ring, which step
  * each rank finished, and their metrics. It decides; gRPC handlers (service.ts) only translate.
  */
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import { status, type ServerWritableStream } from '@grpc/grpc-js';
 import type { ControlMessage } from '../../proto/gen/dsi/v1/ControlMessage.js';
 import type { ControlRequest__Output } from '../../proto/gen/dsi/v1/ControlRequest.js';
 import type { JoinReply } from '../../proto/gen/dsi/v1/JoinReply.js';
@@ -17,7 +17,12 @@ import type { RunPlan } from '../../proto/gen/dsi/v1/RunPlan.js';
 import type { JoinRefusal__Output } from '../../proto/gen/dsi/v1/JoinRefusal.js';
 import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
 import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
+import { newSecret, tokensEqual } from '../../shared/runtime/security.js';
 import { ClusterError, RingBroken } from './errors.js';
+import { authenticateMember, isMember, type CallRefusal, type MemberCredentials } from './member_auth.js';
+import { checkHeartbeat, checkJoin, MAX_REASON_CHARS } from './validate.js';
+
+export { isMember, type CallRefusal, type MemberCredentials } from './member_auth.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -35,6 +40,10 @@ export interface MembershipOptions {
   wire: WireName;
   chunkBytes: number;
   ringTimeoutMs: number;
+  /** The run's join token (security.joinTokenFile); undefined: Joins need none. */
+  joinToken?: string;
+  /** Last step of the run (train.steps): steps reported beyond it are malformed. @default 2^32 - 1 */
+  maxStep?: number;
   log: Logger;
   /** Run events (worker joined or left, ring formed), for telemetry. */
   onEvent?: (e: RunEventBody) => void;
@@ -47,6 +56,8 @@ export interface Member {
   address: string;
   backend: string;
   rank: number;
+  /** JoinReply.member_secret: every later call of this worker must carry it. */
+  secret: Buffer;
   control?: ServerWritableStream<ControlRequest__Output, ControlMessage>;
   seq: number;
   step: number;
@@ -89,6 +100,8 @@ export class Membership {
   private failure: ClusterError | undefined;
   private readonly failureWaiters: Array<(e: Error) => void> = [];
   ringEpoch = 0;
+  /** RingFormation.ring_secret of the current epoch. */
+  private ringSecret = newSecret();
   /** The ring is broken and not yet re-formed. */
   private broken: RingBroken | undefined;
   /** Step sent in the last StartSteps and not yet finished by every rank. */
@@ -111,9 +124,12 @@ export class Membership {
 
   /** Checks a Join; when admitted, the reply resolves once the run is full (ranks sorted by worker id). */
   admit(req: JoinRequest__Output): Admission {
+    // the token first: a peer without it learns nothing about the run (ids, whether it is under way)
+    if (this.o.joinToken !== undefined && !tokensEqual(req.joinToken, this.o.joinToken))
+      return { ok: false, refusal: 'JOIN_REFUSAL_UNAUTHENTICATED', field: 'join_token', reason: req.joinToken ? 'is not the run\'s join token' : 'is missing: this run needs --join-token-file' };
     if (req.protocolVersion !== PROTOCOL_VERSION) return { ok: false, refusal: 'JOIN_REFUSAL_PROTOCOL_VERSION', field: 'protocol_version', reason: `worker speaks protocol ${req.protocolVersion}, this coordinator ${PROTOCOL_VERSION}` };
-    if (!req.workerId) return { ok: false, refusal: 'JOIN_REFUSAL_BAD_REQUEST', field: 'worker_id', reason: 'is empty' };
-    if (!/^[^:\s]+:\d+$/.test(req.address)) return { ok: false, refusal: 'JOIN_REFUSAL_BAD_REQUEST', field: 'address', reason: `'${req.address}' is not host:port` };
+    const bad = checkJoin(req);
+    if (bad) return { ok: false, refusal: 'JOIN_REFUSAL_BAD_REQUEST', ...bad };
     if (this.members.has(req.workerId)) return { ok: false, refusal: 'JOIN_REFUSAL_DUPLICATE_ID', field: 'worker_id', reason: `'${req.workerId}' has already joined this run` };
     const gone = this.lost.find((l) => l.workerId === req.workerId);
     // its weights stopped at the step it was lost in; catching up would need a state transfer
@@ -123,7 +139,7 @@ export class Membership {
       return { ok: false, refusal: 'JOIN_REFUSAL_MODEL_MISMATCH', field: 'model_config_hash', reason: `worker '${req.workerId}' builds a different model (hash ${req.modelConfigHash.slice(0, 12)}, run ${this.o.modelConfigHash.slice(0, 12)}): start it with the run's --preset/--model-from/--mode` };
     if (this.full) return { ok: false, refusal: 'JOIN_REFUSAL_RUN_FULL', field: 'worker_id', reason: `the run already has its ${this.o.worldSize} workers` };
     this.members.set(req.workerId, {
-      workerId: req.workerId, address: req.address, backend: req.backend, rank: -1, seq: 0, step: this.o.startStep, lastSeen: Date.now(), lossScale: 1,
+      workerId: req.workerId, address: req.address, backend: req.backend, rank: -1, secret: newSecret(), seq: 0, step: this.o.startStep, lastSeen: Date.now(), lossScale: 1,
       totals: { steps: 0, samplesPerSec: 0, tokensPerSec: 0, stepMs: 0, computeMs: 0, allReduceMs: 0, waitingMs: 0, peakRssBytes: 0, peakTensorBytes: 0 },
     });
     this.o.log.info({ workerId: req.workerId, address: req.address, backend: req.backend, joined: this.members.size, of: this.o.worldSize }, 'worker joined');
@@ -133,7 +149,7 @@ export class Membership {
         const m = this.members.get(req.workerId) as Member; // set above, never removed before the run is full
         resolve({
           runId: this.o.runId, rank: m.rank, worldSize: this.o.worldSize, ring: this.ringFor(m.rank), step: this.o.startStep,
-          heartbeatIntervalMs: this.o.heartbeatMs, livenessTimeoutMs: this.o.livenessTimeoutMs, plan: this.o.plan,
+          heartbeatIntervalMs: this.o.heartbeatMs, livenessTimeoutMs: this.o.livenessTimeoutMs, plan: this.o.plan, memberSecret: m.secret,
         });
       });
     });
@@ -162,12 +178,19 @@ export class Membership {
     return {
       runId: this.o.runId, ringEpoch: this.ringEpoch, addresses: this.ordered().map((m) => m.address), rank,
       wire: WIRE_DTYPES[this.o.wire], chunkBytes: this.o.chunkBytes, timeoutMs: this.o.ringTimeoutMs, step: this.doneStep,
+      ringSecret: this.ringSecret,
     };
   }
 
-  attachControl(req: ControlRequest__Output, call: ServerWritableStream<ControlRequest__Output, ControlMessage>): string | undefined {
-    const m = this.members.get(req.workerId);
-    if (!m || req.runId !== this.o.runId) return `worker '${req.workerId}' is not a member of run ${this.o.runId}: Join first`;
+  /** The member a call after Join comes from (ids and secret checked), else why not; changes nothing. */
+  authenticate(c: MemberCredentials): Member | CallRefusal {
+    return authenticateMember(this.members, this.lost, this.o.runId, c);
+  }
+
+  attachControl(req: ControlRequest__Output, call: ServerWritableStream<ControlRequest__Output, ControlMessage>): CallRefusal | undefined {
+    const m = this.authenticate(req);
+    if (!isMember(m)) return m;
+    if (m.control) return { code: status.ALREADY_EXISTS, reason: `worker '${req.workerId}' already has its control stream open` };
     m.control = call;
     call.on('cancelled', () => this.lose(m, 'its control stream was cancelled'));
     call.on('error', () => this.lose(m, 'its control stream failed'));
@@ -206,15 +229,16 @@ export class Membership {
     this.broadcast({ start: { firstStep: step, count: 1, ringEpoch: this.ringEpoch } });
   }
 
-  heartbeat(req: HeartbeatRequest__Output): string | undefined {
-    const m = this.members.get(req.workerId);
-    if (!m || req.runId !== this.o.runId) {
-      const gone = this.lost.find((l) => l.workerId === req.workerId);
-      return gone ? `worker '${req.workerId}' was dropped from run ${this.o.runId} at step ${gone.step}: ${gone.reason}` : `worker '${req.workerId}' is not a member of run ${this.o.runId}`;
-    }
-    m.lastSeen = Date.now();
+  heartbeat(req: HeartbeatRequest__Output): CallRefusal | undefined {
+    const m = this.authenticate(req);
+    if (!isMember(m)) return m;
+    const bad = checkHeartbeat(req, this.o.maxStep ?? 0xffffffff);
+    if (bad) return { code: status.INVALID_ARGUMENT, reason: `${bad.field}: ${bad.reason}` };
+    if (req.ringEpoch > this.ringEpoch) return { code: status.INVALID_ARGUMENT, reason: `ring_epoch: ${req.ringEpoch} is ahead of the run's ${this.ringEpoch}` };
     // a step or failure of an earlier ring is stale: that ring is gone, its work is redone
-    if (req.ringEpoch !== this.ringEpoch) return undefined;
+    if (req.ringEpoch !== this.ringEpoch) { m.lastSeen = Date.now(); return undefined; }
+    if (req.rank !== m.rank) return { code: status.INVALID_ARGUMENT, reason: `rank: ${req.rank}, but worker '${m.workerId}' is rank ${m.rank} in ring epoch ${this.ringEpoch}` };
+    m.lastSeen = Date.now();
     m.lossScale = req.lossScale;
     if (req.ringFailure && !m.failure) this.ringFailed(m, req.ringFailure);
     if (req.metrics && req.step > m.step) {
@@ -263,9 +287,20 @@ export class Membership {
   }
 
   /** A worker said goodbye (Leave), normally after the run's Stop. */
-  left(workerId: string, reason: string): void {
-    const m = this.members.get(workerId);
-    if (m) this.o.onEvent?.({ type: 'worker_left', workerId, rank: m.rank, reason });
+  left(c: MemberCredentials, reason: string): CallRefusal | undefined {
+    const m = this.authenticate(c);
+    if (!isMember(m)) return m;
+    if (reason.length > MAX_REASON_CHARS) return { code: status.INVALID_ARGUMENT, reason: `reason: longer than ${MAX_REASON_CHARS} characters` };
+    this.o.onEvent?.({ type: 'worker_left', workerId: m.workerId, rank: m.rank, reason });
+    return undefined;
+  }
+
+  /** Who may upload state now: only the current rank 0, with its secret. */
+  uploader(c: MemberCredentials & { rank: number }): Member | CallRefusal {
+    const m = this.authenticate(c);
+    if (!isMember(m)) return m;
+    if (m.rank !== 0 || c.rank !== 0) return { code: status.PERMISSION_DENIED, reason: `rank: worker '${m.workerId}' is rank ${m.rank}; only rank 0 uploads state` };
+    return m;
   }
 
   /**
@@ -365,6 +400,7 @@ export class Membership {
     }
     if (this.members.size === 0) return false;
     this.ringEpoch += 1;
+    this.ringSecret = newSecret();   // members dropped from the old ring cannot connect to the new one
     this.doneStep = step;
     this.assignRanks();
     for (const m of this.members.values()) { m.step = step; m.failure = undefined; }

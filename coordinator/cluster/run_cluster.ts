@@ -35,6 +35,9 @@ import { ClusterError, RingBroken } from './errors.js';
 import { coordinatorHandlers } from './service.js';
 import { UploadRegistry } from './uploads.js';
 import { spawnLocalWorkers, waitForExit } from './local_workers.js';
+import { runSecurity } from './run_security.js';
+import { natsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
+import { serverCredentials } from '../../shared/runtime/security.js';
 import {
   broadcastMasks, clusterStateOf, evaluateDuringTraining, evaluationPoint, prunedLayout, pruningSchedule, takeCheckpoint, type ClusterState,
 } from './rank0_state.js';
@@ -117,14 +120,16 @@ export class Coordinator {
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
     const o: CoordinatorSettings = { resume: false, stopRequested: () => false, ...options };
     const { cfg, log } = o;
+    const security = runSecurity(cfg, log);   // before anything slow: a refused start says so at once
     const x = await resolveInputs(o);
     const startStep = x.setup.state.step;
     const runId = x.resumed?.runId ?? randomUUID().slice(0, 8);
-    const telemetry = await CoordinatorTelemetry.start(cfg.telemetry, runId, log);
+    const telemetry = await CoordinatorTelemetry.start(cfg.telemetry, runId, log, natsAuth(cfg.telemetry, cfg.security));
     const monitor = cfg.telemetry.metricsPort >= 0
       ? await MonitorServer.start({
         host: cfg.telemetry.metricsHost, port: cfg.telemetry.metricsPort, worldSize: cfg.cluster.workers, telemetry, log, startStep,
         settings: runSettings(cfg, { docids: x.data.manifest.docid_scheme, dataDir: x.data.dir, runDir: x.runDir }),
+        ...(security.metricsToken ? { bearerToken: security.metricsToken } : {}),
       })
       : undefined;
     // a resumed run keeps the earlier timeline and starts one of its own
@@ -136,14 +141,18 @@ export class Coordinator {
       modelConfigHash: modelConfigHash(cfg), plan: encodeRunPlan(plan), startStep,
       heartbeatMs: cfg.cluster.heartbeatMs, livenessTimeoutMs: cfg.cluster.heartbeatMs * LIVENESS_FACTOR + cfg.cluster.ringTimeoutMs,
       wire: cfg.cluster.wire, chunkBytes: cfg.cluster.chunkBytes, ringTimeoutMs: cfg.cluster.ringTimeoutMs, log,
+      ...(security.joinToken ? { joinToken: security.joinToken } : {}), maxStep: cfg.train.steps,
       onEvent: (e) => telemetry.event(e),
       onMetrics: (m, s, metrics) => telemetry.fromHeartbeat({ rank: m.rank, workerId: m.workerId, step: s, lossScale: m.lossScale }, metrics),
     });
-    const uploads = new UploadRegistry();
+    // per-step figures from NATS only for the worker that holds that rank now
+    telemetry.aggregator.accept = (t) => t.step <= cfg.train.steps && members.ordered().some((m) => m.rank === t.rank && m.workerId === t.workerId);
+    const uploads = new UploadRegistry({ tensorBytes: x.setup.trainLayout.total * 4 });
     const server = new grpc.Server();
-    server.addService(loadProtos().grpc.dsi.v1.Coordinator.service, coordinatorHandlers(members, uploads, log));
+    const handlers = coordinatorHandlers(members, uploads, log, { maxStep: cfg.train.steps, onRefused: (method, reason) => telemetry.refused(method, reason) });
+    server.addService(loadProtos().grpc.dsi.v1.Coordinator.service, handlers);
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+      server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, serverCredentials(security.tls), (e, p) => (e ? reject(e) : resolve(p))));
     const address = `${cfg.cluster.host}:${port}`;
     log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn, runDir: x.runDir }, 'coordinator listening');
     telemetry.event({ type: 'run_started', worldSize: cfg.cluster.workers, startStep, steps: cfg.train.steps, natsUrl: telemetry.natsUrl });

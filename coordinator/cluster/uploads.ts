@@ -1,5 +1,10 @@
-/** Worker state arriving for a checkpoint: chunks reassembled per tensor, matched to the request. */
+/**
+ * Worker state arriving for a checkpoint: chunks checked and reassembled per tensor as they come,
+ * matched to the request. An upload is bounded by the model's own size, so a stream can never make
+ * the coordinator buffer more than one state's bytes.
+ */
 import type { StateChunk__Output } from '../../proto/gen/dsi/v1/StateChunk.js';
+import { MAX_WORKER_STATE_BYTES } from './validate.js';
 
 export interface UploadedState {
   workerId: string;
@@ -12,36 +17,54 @@ export interface UploadedState {
   bytes: number;
 }
 
-export class UploadRegistry {
-  private readonly pending = new Map<string, { resolve: (s: UploadedState) => void; reject: (e: Error) => void }>();
-  private readonly delivered = new Set<string>();
+export interface UploadRegistryOptions {
+  /** Bytes of one trainable tensor (trainable parameters x 4): no uploaded tensor may be larger. */
+  tensorBytes: number;
+}
 
-  /** Resolves when the upload for `checkpointId` has fully arrived. */
-  expect(checkpointId: string): Promise<UploadedState> {
-    return new Promise((resolve, reject) => this.pending.set(checkpointId, { resolve, reject }));
+const WORKER_PART = '__worker__';
+
+/** One upload in progress: add() each chunk as it arrives (an error ends the call), then finish(). */
+export class UploadAssembly {
+  private first: StateChunk__Output | undefined;
+  private readonly parts = new Map<string, Buffer[]>();
+  private readonly filled = new Map<string, number>();
+  private bytes = 0;
+  private ended = false;
+
+  constructor(private readonly registry: UploadRegistry, private readonly tensorBytes: number) {}
+
+  /** Takes one chunk (already checked by validate.ts); an error message naming the problem, or undefined. */
+  add(c: StateChunk__Output): string | undefined {
+    if (this.ended) return 'chunk after the last chunk of the upload';
+    const first = this.first ??= c;
+    if (c === first && !this.registry.requested(c.checkpointId)) return `checkpoint_id: no checkpoint '${c.checkpointId}' was requested`;
+    if (c.checkpointId !== first.checkpointId || c.step !== first.step || c.workerId !== first.workerId)
+      return `chunks of checkpoints ${first.checkpointId} (step ${first.step}) and ${c.checkpointId} (step ${c.step}) mixed in one upload`;
+    const key = c.part === 'STATE_PART_WORKER' ? WORKER_PART : c.tensorName;
+    const at = this.filled.get(key) ?? 0;
+    if (c.offsetBytes !== at) return `tensor '${key}': chunk at byte ${c.offsetBytes}, expected ${at}`;
+    const limit = key === WORKER_PART ? MAX_WORKER_STATE_BYTES : this.tensorBytes;
+    if (at + c.data.length > limit) return `tensor '${key}': more than ${limit} bytes, the model's own size`;
+    const list = this.parts.get(key) ?? [];
+    list.push(c.data);
+    this.parts.set(key, list);
+    this.filled.set(key, at + c.data.length);
+    this.bytes += c.data.length;
+    if (c.lastOfUpload) this.ended = true;
+    return undefined;
   }
 
-  /** Reassembles one complete upload; returns an error message naming the problem, or the state. */
-  assemble(chunks: readonly StateChunk__Output[]): UploadedState | string {
-    const first = chunks[0];
+  /** The whole upload, or an error message naming what is wrong with it. */
+  finish(): UploadedState | string {
+    const first = this.first;
     if (!first) return 'empty upload';
-    const parts = new Map<string, Buffer[]>();
-    let worker: unknown = undefined, bytes = 0;
-    for (const c of chunks) {
-      if (c.checkpointId !== first.checkpointId) return `chunks of checkpoints ${first.checkpointId} and ${c.checkpointId} mixed in one upload`;
-      const key = c.part === 'STATE_PART_WORKER' ? '__worker__' : c.tensorName;
-      const list = parts.get(key) ?? [];
-      const expected = list.reduce((n, b) => n + b.length, 0);
-      if (c.offsetBytes !== expected) return `tensor '${key}': chunk at byte ${c.offsetBytes}, expected ${expected}`;
-      list.push(c.data);
-      parts.set(key, list);
-      bytes += c.data.length;
-    }
-    if (!chunks.at(-1)?.lastOfUpload) return 'upload ended before its last chunk';
+    if (!this.ended) return 'upload ended before its last chunk';
     const tensors = new Map<string, Float32Array>();
-    for (const [key, list] of parts) {
+    let worker: unknown = undefined;
+    for (const [key, list] of this.parts) {
       const buf = Buffer.concat(list);
-      if (key === '__worker__') {
+      if (key === WORKER_PART) {
         try { worker = JSON.parse(buf.toString('utf8')); } catch { return 'worker state is not valid JSON'; }
         continue;
       }
@@ -50,7 +73,28 @@ export class UploadRegistry {
       new Uint8Array(f.buffer).set(buf);
       tensors.set(key, f);
     }
-    return { workerId: first.workerId, rank: first.rank, step: first.step, tensors, worker, bytes };
+    return { workerId: first.workerId, rank: first.rank, step: first.step, tensors, worker, bytes: this.bytes };
+  }
+}
+
+export class UploadRegistry {
+  private readonly pending = new Map<string, { resolve: (s: UploadedState) => void; reject: (e: Error) => void }>();
+  private readonly delivered = new Set<string>();
+
+  constructor(private readonly o: UploadRegistryOptions) {}
+
+  /** Resolves when the upload for `checkpointId` has fully arrived. */
+  expect(checkpointId: string): Promise<UploadedState> {
+    return new Promise((resolve, reject) => this.pending.set(checkpointId, { resolve, reject }));
+  }
+
+  /** The coordinator asked for this upload (and may still be waiting for it). */
+  requested(checkpointId: string): boolean {
+    return this.pending.has(checkpointId) || this.delivered.has(checkpointId);
+  }
+
+  begin(): UploadAssembly {
+    return new UploadAssembly(this, this.o.tensorBytes);
   }
 
   deliver(checkpointId: string, state: UploadedState): boolean {

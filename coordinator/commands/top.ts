@@ -8,6 +8,8 @@
 import { connect, JSONCodec, type NatsConnection } from 'nats';
 import { flagValue, hasFlag } from '../../shared/runtime/config.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
+import { optionalToken } from '../../shared/runtime/security.js';
+import { natsAuth, type NatsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
 import { replayEvents } from '../../shared/runtime/telemetry/events.js';
 import { parseStepTelemetry, stepSubject, type RunEvent } from '../../shared/runtime/telemetry/payloads.js';
 import { TelemetryAggregator } from '../telemetry/aggregator.js';
@@ -18,13 +20,13 @@ import { formatTopTable } from '../telemetry/top_table.js';
 const DEFAULT_INTERVAL_MS = 1000;
 /** How long connecting to NATS may take before top gives up. */
 const NATS_CONNECT_TIMEOUT_MS = 3000;
-const FLAGS = new Set(['coordinator', 'nats-url', 'run-id', 'once', 'interval-ms', 'help']);
+const FLAGS = new Set(['coordinator', 'nats-url', 'run-id', 'once', 'interval-ms', 'metrics-token-file', 'nats-user', 'nats-password-file', 'nats-creds-file', 'help']);
 /** Clear the screen and move home (ANSI), for the live table. */
 const CLEAR = '\x1b[H\x1b[2J';
 
 export async function run(args: string[]): Promise<number> {
   if (hasFlag(args, 'help')) {
-    process.stdout.write('usage: coordinator top --coordinator HOST:PORT (the monitoring address it logs) | --nats-url URL [--run-id ID] [--once] [--interval-ms N]\n');
+    process.stdout.write('usage: coordinator top --coordinator HOST:PORT (the monitoring address it logs) | --nats-url URL [--run-id ID] [--once] [--interval-ms N] [--metrics-token-file F] [--nats-user U --nats-password-file F | --nats-creds-file F]\n');
     return 0;
   }
   for (const a of args) {
@@ -37,25 +39,31 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(intervalMs) || intervalMs <= 0) throw new ConfigError('interval-ms', `'${flagValue(args, 'interval-ms')}' is not an integer > 0`);
   if (!coordinator === !natsUrl) throw new ConfigError('coordinator', 'give exactly one of --coordinator HOST:PORT and --nats-url URL');
   const show = (s: WorkersSnapshot): void => { process.stdout.write((once ? '' : CLEAR) + formatTopTable(s)); };
-  if (coordinator) return fromCoordinator(coordinator, once, intervalMs, show);
-  return fromNats(natsUrl as string, flagValue(args, 'run-id'), once, intervalMs, show);   // one of the two is set (checked above)
+  const token = optionalToken(flagValue(args, 'metrics-token-file') ?? process.env['DSI_METRICS_TOKEN_FILE'] ?? '', 'metrics-token-file');
+  if (coordinator) return fromCoordinator(coordinator, once, intervalMs, show, token);
+  const env = (k: string): string => process.env[k] ?? '';
+  const auth = natsAuth({
+    nats: true, natsUrl: '', natsCredsFile: flagValue(args, 'nats-creds-file') ?? env('DSI_NATS_CREDS'), natsUser: flagValue(args, 'nats-user') ?? env('DSI_NATS_USER'),
+    natsPasswordFile: flagValue(args, 'nats-password-file') ?? env('DSI_NATS_PASSWORD_FILE'), natsTls: false, metricsPort: -1, metricsHost: '', timeline: false,
+  }, { joinTokenFile: '', insecure: false, metricsTokenFile: '', tlsCert: '', tlsKey: '', tlsCa: '', tlsServerName: '' });
+  return fromNats(natsUrl as string, flagValue(args, 'run-id'), once, intervalMs, show, auth);   // one of the two is set (checked above)
 }
 
-async function fetchSnapshot(base: string): Promise<WorkersSnapshot> {
+async function fetchSnapshot(base: string, token: string | undefined): Promise<WorkersSnapshot> {
   const url = `${base}/api/workers`;
   let res: Response;
-  try { res = await fetch(url); } catch (e) { throw new ConfigError('coordinator', `cannot reach ${url}: ${(e as Error).message}`, { cause: e }); }
+  try { res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {}); } catch (e) { throw new ConfigError('coordinator', `cannot reach ${url}: ${(e as Error).message}`, { cause: e }); }
   if (!res.ok) throw new ConfigError('coordinator', `${url} answered ${res.status}`);
   return parseWorkersSnapshot(await res.json());
 }
 
-async function fromCoordinator(hostPort: string, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void): Promise<number> {
+async function fromCoordinator(hostPort: string, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void, token: string | undefined): Promise<number> {
   const base = /^https?:\/\//.test(hostPort) ? hostPort : `http://${hostPort}`;
-  show(await fetchSnapshot(base));
+  show(await fetchSnapshot(base, token));
   if (once) return 0;
   for (;;) {
     await new Promise((r) => setTimeout(r, intervalMs));
-    show(await fetchSnapshot(base));
+    show(await fetchSnapshot(base, token));
   }
 }
 
@@ -68,9 +76,9 @@ async function runEvents(nc: NatsConnection, runId: string | undefined): Promise
   return all.filter((e) => e.runId === id);
 }
 
-async function fromNats(url: string, runIdFlag: string | undefined, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void): Promise<number> {
+async function fromNats(url: string, runIdFlag: string | undefined, once: boolean, intervalMs: number, show: (s: WorkersSnapshot) => void, auth: NatsAuth): Promise<number> {
   let nc: NatsConnection;
-  try { nc = await connect({ servers: url.split(','), timeout: NATS_CONNECT_TIMEOUT_MS }); } catch (e) {
+  try { nc = await connect({ ...auth, servers: url.split(','), timeout: NATS_CONNECT_TIMEOUT_MS }); } catch (e) {
     throw new ConfigError('nats-url', `cannot connect to ${url}: ${(e as Error).message}`, { cause: e });
   }
   try {

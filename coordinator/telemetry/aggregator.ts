@@ -22,6 +22,10 @@ export interface RankTotals {
   skipped: number;
 }
 
+/** Ranks and worker-id lengths beyond any real run (coordinator/cluster/validate.ts has the same bounds). */
+const MAX_RANKS = 4096;
+const MAX_WORKER_ID_CHARS = 128;
+
 /** Recent steps kept per rank for the dashboard's charts. */
 export const HISTORY_STEPS = 500;
 
@@ -37,11 +41,19 @@ export class TelemetryAggregator {
   /** --eval-every's retrieval figures, in step order (the dashboard's evaluation curve). */
   readonly evaluations: EvaluationPoint[] = [];
 
+  /** Figures refused: another run's, out of bounds, or a rank that no joined worker holds (NATS is open to more than the run). */
+  refused = 0;
+  /**
+   * Whether NATS figures may be taken: `workerId` holds `rank` in the run now and `step` is one of
+   * the run's (the coordinator's membership); undefined: any. So NATS cannot create ranks that never joined.
+   */
+  accept: ((t: StepTelemetry) => boolean) | undefined;
+
   constructor(readonly runId: string) {}
 
-  /** Takes a step's figures; false when that rank's step was already recorded (or another run's). */
+  /** Takes a step's figures; false when that rank's step was already recorded (or another run's, or a rank that did not join). */
   record(t: StepTelemetry, source: TelemetrySource): boolean {
-    if (t.runId !== this.runId) return false;
+    if (t.runId !== this.runId || !wellFormed(t) || (source === 'nats' && this.accept && !this.accept(t))) { this.refused += 1; return false; }
     const seen = this.seen.get(t.rank) ?? new Set<number>();
     this.seen.set(t.rank, seen);
     if (seen.has(t.step)) { this.duplicates += 1; return false; }
@@ -98,4 +110,11 @@ export class TelemetryAggregator {
   stepsOf(rank: number): number[] {
     return [...(this.seen.get(rank) ?? [])].sort((a, b) => a - b);
   }
+}
+
+/** Bounds every view relies on: integer rank and step, counters and times finite and not negative (Prometheus counters cannot go down). */
+function wellFormed(t: StepTelemetry): boolean {
+  const counts = [t.stepMs, t.samples, t.tokens, t.bytesSent, t.samplesPerSec, t.tokensPerSec, t.rssBytes, t.tensorBytes, t.lossScale, t.startedAtMs, ...Object.values(t.phasesMs)];
+  return Number.isInteger(t.rank) && t.rank >= 0 && t.rank < MAX_RANKS && Number.isInteger(t.step) && t.step >= 0
+    && counts.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0) && t.workerId.length <= MAX_WORKER_ID_CHARS;
 }

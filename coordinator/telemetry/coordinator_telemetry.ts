@@ -7,6 +7,7 @@ import type { Config } from '../../shared/runtime/config.js';
 import type { Logger } from '../../shared/runtime/log.js';
 import type { WorkerMetrics__Output } from '../../proto/gen/dsi/v1/WorkerMetrics.js';
 import { TelemetryConnection } from '../../shared/runtime/telemetry/connection.js';
+import type { NatsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
 import { EventLog } from '../../shared/runtime/telemetry/events.js';
 import { NatsServer, findNatsServer } from '../../shared/runtime/telemetry/nats_server.js';
 import { parseStepTelemetry, stepSubject, type RunEventBody, type StepTelemetry } from '../../shared/runtime/telemetry/payloads.js';
@@ -36,6 +37,9 @@ export class CoordinatorTelemetry {
   private readonly heldBack = new Map<number, StepTelemetry>();
   private readonly subscription: Promise<void>;
   private readonly eventListeners: Array<(e: RunEventBody) => void> = [];
+  private readonly refusalListeners: Array<(method: string, reason: string) => void> = [];
+  /** Calls refused by the Coordinator service (bad token or secret, malformed), by method and reason. */
+  readonly refusals = new Map<string, number>();
 
   private constructor(
     readonly mode: TelemetryMode, readonly natsUrl: string, readonly runId: string,
@@ -47,7 +51,7 @@ export class CoordinatorTelemetry {
   }
 
   /** Resolves NATS (configured, local, or none: said in the log) and subscribes. */
-  static async start(cfg: Config['telemetry'], runId: string, log: Logger): Promise<CoordinatorTelemetry> {
+  static async start(cfg: Config['telemetry'], runId: string, log: Logger, auth: NatsAuth = {}): Promise<CoordinatorTelemetry> {
     const tlog = log.child({ component: 'telemetry' });
     if (!cfg.nats) {
       tlog.info('NATS telemetry off (--no-nats): per-step metrics arrive with the gRPC heartbeats');
@@ -65,7 +69,8 @@ export class CoordinatorTelemetry {
       mode = 'nats-local';
       tlog.info({ url, binary, storeDir: server.storeDir, pid: server.pid }, 'started a local nats-server with JetStream for telemetry (give --nats-url to use your own)');
     }
-    const conn = new TelemetryConnection({ url, name: `dsi-coordinator-${runId}`, log: tlog });
+    // the local nats-server (loopback only) is open; a configured one gets this process's credentials
+    const conn = new TelemetryConnection({ url, name: `dsi-coordinator-${runId}`, log: tlog, ...(server ? {} : { auth }) });
     const events = new EventLog({ runId, telemetry: conn, log: tlog });
     return new CoordinatorTelemetry(mode, url, runId, conn, events, server);
   }
@@ -85,6 +90,18 @@ export class CoordinatorTelemetry {
   onEvent(fn: (e: RunEventBody) => void): () => void {
     this.eventListeners.push(fn);
     return () => { const i = this.eventListeners.indexOf(fn); if (i >= 0) this.eventListeners.splice(i, 1); };
+  }
+
+  /** A call was refused (counted for /metrics; not a run event: a flood of them must not fill the event log). */
+  refused(method: string, reason: string): void {
+    const key = `${method} ${reason}`;
+    this.refusals.set(key, (this.refusals.get(key) ?? 0) + 1);
+    for (const l of this.refusalListeners) l(method, reason);
+  }
+
+  onRefused(fn: (method: string, reason: string) => void): () => void {
+    this.refusalListeners.push(fn);
+    return () => { const i = this.refusalListeners.indexOf(fn); if (i >= 0) this.refusalListeners.splice(i, 1); };
   }
 
   /** A heartbeat's step figures: taken at once without NATS, else one step later if NATS did not bring them. */

@@ -34,6 +34,7 @@ export class RunMetrics {
   private readonly tensorBytes: Gauge<'rank'>;
   private readonly received: Counter<'source'>;
   private readonly events: Counter<'type'>;
+  private readonly refusals: Counter<'method' | 'reason'>;
   private readonly workers: Gauge;
 
   constructor(runId: string, worldSize: number, telemetryMode: string) {
@@ -61,6 +62,7 @@ export class RunMetrics {
     this.tensorBytes = new Gauge({ name: 'dsi_worker_tensor_bytes', help: 'Bytes held in TensorFlow.js tensors after the step.', labelNames: ['rank'], registers });
     this.received = new Counter({ name: 'dsi_telemetry_steps_received_total', help: 'Worker steps the coordinator took, by source (nats or grpc heartbeat).', labelNames: ['source'], registers });
     this.events = new Counter({ name: 'dsi_run_events_total', help: 'Run events, by type.', labelNames: ['type'], registers });
+    this.refusals = new Counter({ name: 'dsi_coordinator_refused_calls_total', help: 'Coordinator gRPC calls refused (wrong or missing join token or membership secret, malformed fields), by method and reason.', labelNames: ['method', 'reason'], registers });
   }
 
   step(t: StepTelemetry, source: TelemetrySource): void {
@@ -86,6 +88,10 @@ export class RunMetrics {
     this.events.inc({ type: e.type });
     if (e.type === 'worker_joined') this.workers.inc();
     else if (e.type === 'worker_left') this.workers.dec();
+  }
+
+  refused(method: string, reason: string): void {
+    this.refusals.inc({ method, reason });
   }
 
   /** The text exposition format. */

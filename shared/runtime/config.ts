@@ -52,8 +52,12 @@ export interface Config {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
     wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
     checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
+    workerPort: number; ringPort: number;
   };
-  telemetry: { nats: boolean; natsUrl: string; metricsPort: number; metricsHost: string; timeline: boolean };
+  security: {
+    joinTokenFile: string; insecure: boolean; metricsTokenFile: string; tlsCert: string; tlsKey: string; tlsCa: string; tlsServerName: string;
+  };
+  telemetry: { nats: boolean; natsUrl: string; natsCredsFile: string; natsUser: string; natsPasswordFile: string; natsTls: boolean; metricsPort: number; metricsHost: string; timeline: boolean };
 }
 
 function addFormats(): void {
@@ -206,10 +210,25 @@ const schema: convict.Schema<Config> = {
     keepCheckpoints: { doc: 'Checkpoints kept in the run folder (oldest removed first).', format: 'positive-int', default: 3, arg: 'keep-checkpoints' },
     lossScale: { doc: 'Initial dynamic loss scale for fp16 wire (halved on overflow, doubled after lossScaleWindow good steps).', format: 'positive-int', default: 32768, arg: 'loss-scale' },
     lossScaleWindow: { doc: 'Good steps before the loss scale doubles.', format: 'positive-int', default: 200, arg: 'loss-scale-window' },
+    workerPort: { doc: "Worker: port of its Collective gRPC server (ring set-up; the gRPC transport's data); 0: any free port. Fixed ports let a NetworkPolicy name them.", format: 'port', default: 0, env: 'DSI_WORKER_PORT', arg: 'worker-port' },
+    ringPort: { doc: 'Worker: port of its raw-TCP ring listener (the tcp transport\'s data plane); 0: any free port.', format: 'port', default: 0, env: 'DSI_RING_PORT', arg: 'ring-port' },
+  },
+  security: {
+    joinTokenFile: { doc: 'File holding the run\'s join token (a Kubernetes Secret mounted as a file): the coordinator admits only Joins that carry it, a worker sends it. Empty: no token (only on loopback, or with --insecure). Workers started by `coordinator start` get it from the run\'s config.', format: String, default: '', env: 'DSI_JOIN_TOKEN_FILE', arg: 'join-token-file' },
+    insecure: { doc: 'Let the coordinator bind a non-loopback --host without a join token (anyone who reaches the port can join; a warning says so at start).', format: Boolean, default: false, env: 'DSI_INSECURE', arg: 'insecure' },
+    metricsTokenFile: { doc: 'File holding a bearer token that /metrics, /api/workers and the dashboard require (Authorization: Bearer TOKEN, or open /?token=TOKEN once in a browser); empty: open.', format: String, default: '', env: 'DSI_METRICS_TOKEN_FILE', arg: 'metrics-token-file' },
+    tlsCert: { doc: 'PEM certificate of this process (coordinator or worker) for mutual TLS on the coordinator\'s gRPC, the workers\' gRPC and the raw-TCP data plane; give --tls-key and --tls-ca with it. Empty: plaintext.', format: String, default: '', env: 'DSI_TLS_CERT', arg: 'tls-cert' },
+    tlsKey: { doc: 'PEM private key of --tls-cert.', format: String, default: '', env: 'DSI_TLS_KEY', arg: 'tls-key' },
+    tlsCa: { doc: 'PEM CA certificate(s) every peer\'s certificate must chain to (servers require client certificates from it).', format: String, default: '', env: 'DSI_TLS_CA', arg: 'tls-ca' },
+    tlsServerName: { doc: 'Name to check in the servers\' certificates instead of the host dialled (e.g. one name shared by every pod\'s certificate); empty: the host.', format: String, default: '', env: 'DSI_TLS_SERVER_NAME', arg: 'tls-server-name' },
   },
   telemetry: {
     nats: { doc: 'Per-step metrics and run events over NATS; --no-nats: over the gRPC heartbeats only.', format: Boolean, default: true, env: 'DSI_NATS', arg: 'nats' },
     natsUrl: { doc: 'NATS server(s), nats://host:port[,...]; empty: coordinator start runs a local nats-server (with JetStream) if one is on PATH, else telemetry goes over the gRPC heartbeats. Workers get the URL from the coordinator.', format: String, default: '', env: 'DSI_NATS_URL', arg: 'nats-url' },
+    natsCredsFile: { doc: 'NATS credentials file (NKey + JWT, `nsc generate creds`) this process authenticates with; every process is given its own (the run plan carries none).', format: String, default: '', env: 'DSI_NATS_CREDS', arg: 'nats-creds-file' },
+    natsUser: { doc: 'NATS user name (with --nats-password-file) instead of a credentials file.', format: String, default: '', env: 'DSI_NATS_USER', arg: 'nats-user' },
+    natsPasswordFile: { doc: 'File holding the NATS password of --nats-user.', format: String, default: '', env: 'DSI_NATS_PASSWORD_FILE', arg: 'nats-password-file' },
+    natsTls: { doc: 'Connect to NATS over TLS, verifying the server with --tls-ca and presenting --tls-cert/--tls-key.', format: Boolean, default: false, env: 'DSI_NATS_TLS', arg: 'nats-tls' },
     metricsPort: { doc: 'Port of the coordinator\'s Prometheus /metrics (and dashboard); 0: any free port (logged); -1: off.', format: 'int', default: 0, env: 'DSI_METRICS_PORT', arg: 'metrics-port' },
     metricsHost: { doc: 'Interface /metrics binds.', format: String, default: '127.0.0.1', env: 'DSI_METRICS_HOST', arg: 'metrics-host' },
     timeline: { doc: 'Write timeline.json (Chrome trace format: every step\'s phases per worker) into the run folder.', format: Boolean, default: true, env: 'DSI_TIMELINE', arg: 'timeline' },
@@ -328,7 +347,7 @@ export function positionals(args: string[]): string[] {
 }
 
 /** Flags that take no value. */
-const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'overwrite', 'spawn-workers', 'managed', 'nats', 'timeline']);
+const BOOLEAN_FLAGS = new Set(['json', 'resume', 'bm25', 'help', 'skip-bad', 'overwrite', 'spawn-workers', 'managed', 'nats', 'timeline', 'insecure', 'nats-tls']);
 
 export function hasFlag(args: string[], name: string): boolean {
   return args.some((a) => a === `--${name}` || a.startsWith(`--${name}=`));

@@ -14,12 +14,13 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../shared/runtime/log.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import { loadProtos, type LoadedProtos } from '../../shared/runtime/proto_load.js';
+import { channelCredentials, channelOptions, serverCredentials, type TlsMaterial } from '../../shared/runtime/security.js';
 import type { CollectiveClient, CollectiveDefinition, CollectiveHandlers } from '../../proto/gen/dsi/v1/Collective.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';
 import type { RingChunk, RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { fastChunkSerializer } from './chunk_codec.js';
-import { RelayBase, RelayRegistry } from './relay_registry.js';
+import { MAX_REASON_CHARS, RelayBase, RelayRegistry } from './relay_registry.js';
 import { TCP_FRAMING_VERSION } from './tcp_frames.js';
 import { TcpRelayServer } from './tcp_relay_server.js';
 import type { OutgoingChunk, Peer } from './ring.js';
@@ -50,6 +51,8 @@ export interface CollectiveServerOptions {
   maxMessageBytes?: number;
   /** Loaded contracts; @default loadProtos() */
   protos?: LoadedProtos;
+  /** Mutual TLS for the gRPC server, the raw-TCP listener and this worker's calls to its neighbours. @default plaintext */
+  tls?: TlsMaterial;
   log?: Logger;
 }
 
@@ -68,6 +71,7 @@ export class CollectiveServer {
     readonly protos: LoadedProtos,
     readonly maxMessageBytes: number,
     readonly log: Logger | undefined,
+    readonly tls: TlsMaterial | undefined,
   ) {
     this.relays = new RelayRegistry(log);
   }
@@ -87,11 +91,11 @@ export class CollectiveServer {
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': maxMessageBytes,
     });
-    const tcp = await TcpRelayServer.start({ host, port: options.tcpPort ?? 0, protos, log: options.log });
-    const self = new CollectiveServer(server, tcp, protos, maxMessageBytes, options.log);
+    const tcp = await TcpRelayServer.start({ host, port: options.tcpPort ?? 0, protos, log: options.log, ...(options.tls ? { tls: options.tls } : {}) });
+    const self = new CollectiveServer(server, tcp, protos, maxMessageBytes, options.log, options.tls);
     server.addService(service, collectiveHandlers(self.relays, tcp.port));
     const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
+      server.bindAsync(`${host}:${port}`, serverCredentials(options.tls), (e, p) =>
         e ? reject(new Error(`collective server cannot bind ${host}:${port}: ${e.message}`, { cause: e })) : resolve(p));
     }).catch(async (e: unknown) => { await tcp.close(); throw e; });
     self.address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
@@ -130,10 +134,10 @@ function collectiveHandlers(relays: RelayRegistry<ServerRelay>, tcpPort: number)
             call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `first RelayRequest must be 'open', got '${String(req.kind)}'` });
             return;
           }
-          relay = new ServerRelay(call, req.open);
+          relay = new ServerRelay(call, req.open, call.getPeer());
           relays.offer(relay);
         } else if (req.kind === 'abort' && req.abort) {
-          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason}`));
+          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason.slice(0, MAX_REASON_CHARS)}`));
         }
       });
       call.on('end', () => {
@@ -148,8 +152,8 @@ function collectiveHandlers(relays: RelayRegistry<ServerRelay>, tcpPort: number)
 
 /** The sending half of one Relay call: what a GrpcPeer writes its chunks into. */
 class ServerRelay extends RelayBase {
-  constructor(private readonly call: RelayCall, open: RelayOpen__Output) {
-    super(open);
+  constructor(private readonly call: RelayCall, open: RelayOpen__Output, from: string) {
+    super(open, from);
   }
 
   // grpc-js serializes and frames the chunk before it calls back: `data` is free again then
@@ -194,10 +198,12 @@ export class GrpcPeer implements Peer {
     this.epoch = options.epoch ?? 0;
     if (N === 1) return; // a ring of one moves nothing
     const left = addresses[(rank - 1 + N) % N] as string; // index in [0, N)
-    this.toRight = server.relays.want(this.runId, this.epoch, (rank + 1) % N);
+    const secret = options.ringSecret ?? new Uint8Array(0);
+    this.toRight = server.relays.want(this.runId, this.epoch, (rank + 1) % N, secret);
     this.toRight.then((r) => { this.relay = r; }, () => undefined);
     const Client = server.protos.grpc.dsi.v1.Collective;
-    this.client = new Client(left, grpc.credentials.createInsecure(), {
+    this.client = new Client(left, channelCredentials(server.tls), {
+      ...channelOptions(server.tls),
       'grpc.max_receive_message_length': server.maxMessageBytes,
       'grpc.max_send_message_length': server.maxMessageBytes,
       'grpc-node.flow_control_window': window,
@@ -208,7 +214,7 @@ export class GrpcPeer implements Peer {
     this.call = this.client.Relay();
     this.call.on('error', (e: Error) => { this.callError ??= e; });
     this.call.on('status', () => { this.statusSeen = true; });
-    this.call.write({ open: { runId: this.runId, ringEpoch: this.epoch, receiverRank: rank } });
+    this.call.write({ open: { runId: this.runId, ringEpoch: this.epoch, receiverRank: rank, ringSecret: secret } });
   }
 
   send(chunk: OutgoingChunk): Promise<void> {

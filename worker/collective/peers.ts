@@ -20,6 +20,8 @@ export interface PeerOptions {
   rank: number;
   /** Collective (gRPC) server addresses in ring order (index = rank); the TCP port is asked there. */
   addresses: readonly string[];
+  /** RingFormation.ring_secret: sent in this rank's RelayOpen, required in its right neighbour's. @default none (tests, benchmarks) */
+  ringSecret?: Uint8Array;
   log?: Logger;
 }
 

@@ -1,15 +1,22 @@
 /**
  * Matches the Relay connections a worker's server accepts (its right neighbours') to the rings formed
- * in that worker, whichever comes first; shared by the gRPC and the raw-TCP transport.
+ * in that worker, whichever comes first; shared by the gRPC and the raw-TCP transport. A connection
+ * must carry its ring's secret (RingFormation.ring_secret): one that arrives after the ring formed
+ * here is checked at once; one that arrives first waits (a few per ring, a bounded number in all)
+ * and is checked when the ring forms. Without the secret it is refused and the ring keeps waiting
+ * for the right one.
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../shared/runtime/log.js';
+import { secretsEqual } from '../../shared/runtime/security.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 
 /** The sending half of one Relay connection, as the registry sees it. */
 export interface Relay {
   /** What the receiver said when it opened the connection. */
   readonly open: RelayOpen__Output;
+  /** Who connected (host:port), for logs. */
+  readonly from: string;
   onGone(listener: () => void): void;
   /** The receiver went away: pending and later writes fail with `e`. */
   markGone(e: Error): void;
@@ -27,7 +34,7 @@ export abstract class RelayBase implements Relay {
   private readonly pending = new Set<(e: Error) => void>();
   private readonly goneListeners: Array<() => void> = [];
 
-  constructor(readonly open: RelayOpen__Output) {}
+  constructor(readonly open: RelayOpen__Output, readonly from: string) {}
 
   /** Runs `start`, whose callback says when the transport is done with the chunk's bytes. */
   protected track(start: (done: (err?: Error | null) => void) => void): Promise<void> {
@@ -67,9 +74,25 @@ export abstract class RelayBase implements Relay {
   protected abstract end(code: grpc.status, details: string): void;
 }
 
+/** Connections waiting for their ring to form here, per ring and in all: a flood of opens cannot grow memory. */
+export const MAX_PARKED_PER_RING = 4;
+export const MAX_PARKED = 64;
+/** Bounds of a RelayOpen: run ids are short names (coordinator/cluster/validate.ts), secrets 32 bytes. */
+const MAX_RUN_ID_CHARS = 128;
+const MAX_SECRET_BYTES = 64;
+/** Reasons from the other side end up in errors and logs: one line's worth. */
+export const MAX_REASON_CHARS = 2048;
+
+/** `given` is the ring's secret; a ring formed without one (tests, benchmarks) accepts any. */
+function secretOk(given: Uint8Array, expected: Uint8Array): boolean {
+  return expected.byteLength === 0 || secretsEqual(given, expected);
+}
+
 /** Matches Relay calls to the rings of this process, whichever of the two arrives first. */
 export class RelayRegistry<R extends Relay> {
-  private readonly parked = new Map<string, R>();
+  private readonly parked = new Map<string, R[]>();
+  /** Secrets of the rings formed here and not yet retired. */
+  private readonly secrets = new Map<string, Uint8Array>();
   private readonly wanted = new Map<string, { receiverRank: number; resolve: (r: R) => void; reject: (e: Error) => void }>();
   private readonly latestEpoch = new Map<string, number>();
   private readonly retired = new Set<string>();
@@ -79,11 +102,17 @@ export class RelayRegistry<R extends Relay> {
   /** A Relay call arrived (from the handler). */
   offer(relay: R): void {
     const { runId, ringEpoch, receiverRank } = relay.open;
+    if (runId.length === 0 || runId.length > MAX_RUN_ID_CHARS || relay.open.ringSecret.byteLength > MAX_SECRET_BYTES) {
+      relay.finish(grpc.status.INVALID_ARGUMENT, `RelayOpen: run_id of ${runId.length} characters (1 to ${MAX_RUN_ID_CHARS}) or ring_secret of ${relay.open.ringSecret.byteLength} bytes (at most ${MAX_SECRET_BYTES})`);
+      return;
+    }
     const key = keyOf(runId, ringEpoch);
     if (this.retired.has(key) || ringEpoch < (this.latestEpoch.get(runId) ?? 0)) {
       relay.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${ringEpoch} of run '${runId}' is over on this worker`);
       return;
     }
+    const secret = this.secrets.get(key);
+    if (secret !== undefined && !secretOk(relay.open.ringSecret, secret)) { this.refuse(relay); return; }
     const want = this.wanted.get(key);
     if (want) {
       this.wanted.delete(key);
@@ -94,28 +123,43 @@ export class RelayRegistry<R extends Relay> {
         return;
       }
       want.resolve(relay);
-    } else if (this.parked.has(key)) {
-      relay.finish(grpc.status.ALREADY_EXISTS, `a Relay call for run '${runId}' epoch ${ringEpoch} is already open`);
-    } else {
-      this.parked.set(key, relay);
-      relay.onGone(() => { if (this.parked.get(key) === relay) this.parked.delete(key); });
-      this.log?.debug({ runId, ringEpoch, receiverRank }, 'relay parked until its ring forms here');
+      return;
     }
+    if (secret !== undefined) {
+      relay.finish(grpc.status.ALREADY_EXISTS, `a Relay call for run '${runId}' epoch ${ringEpoch} is already open`);
+      return;
+    }
+    const list = this.parked.get(key) ?? [];
+    const total = [...this.parked.values()].reduce((n, l) => n + l.length, 0);
+    if (list.length >= MAX_PARKED_PER_RING || total >= MAX_PARKED) {
+      this.log?.warn({ from: relay.from, runId: runId.slice(0, 64), ringEpoch, parked: total }, 'ring connection refused: too many waiting for their ring');
+      relay.finish(grpc.status.RESOURCE_EXHAUSTED, `too many Relay calls wait for rings that have not formed on this worker (${total})`);
+      return;
+    }
+    list.push(relay);
+    this.parked.set(key, list);
+    relay.onGone(() => this.unpark(key, relay));
+    this.log?.debug({ runId, ringEpoch, receiverRank }, 'relay parked until its ring forms here');
   }
 
-  /** The ring (runId, epoch) formed here: its right neighbour's Relay call, now or when it comes. */
-  want(runId: string, epoch: number, receiverRank: number): Promise<R> {
+  /** The ring (runId, epoch) formed here: its right neighbour's Relay call (carrying `secret`), now or when it comes. */
+  want(runId: string, epoch: number, receiverRank: number, secret: Uint8Array = new Uint8Array(0)): Promise<R> {
     const key = keyOf(runId, epoch);
     if (epoch > (this.latestEpoch.get(runId) ?? -1)) this.latestEpoch.set(runId, epoch);
-    for (const [k, r] of this.parked) {
-      if (r.open.runId === runId && r.open.ringEpoch < epoch) {
-        r.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${r.open.ringEpoch} of run '${runId}' is over on this worker`);
+    if (this.secrets.has(key)) return Promise.reject(new Error(`ring of run '${runId}' epoch ${epoch} already formed on this worker`));
+    this.secrets.set(key, secret);
+    for (const [k, list] of this.parked) {
+      if (list[0]?.open.runId === runId && list[0].open.ringEpoch < epoch) {
+        for (const r of list) r.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${r.open.ringEpoch} of run '${runId}' is over on this worker`);
         this.parked.delete(k);
       }
     }
-    const parked = this.parked.get(key);
+    const waiting = this.parked.get(key) ?? [];
+    this.parked.delete(key);
+    const [parked, ...others] = waiting.filter((r) => secretOk(r.open.ringSecret, secret));
+    for (const r of waiting) if (r !== parked && !others.includes(r)) this.refuse(r);
+    for (const r of others) r.finish(grpc.status.ALREADY_EXISTS, `a Relay call for run '${runId}' epoch ${epoch} is already open`);
     if (parked) {
-      this.parked.delete(key);
       if (parked.open.receiverRank !== receiverRank) {
         const details = `receiver_rank ${parked.open.receiverRank} is not this worker's right neighbour (rank ${receiverRank}) in run '${runId}' epoch ${epoch}`;
         parked.finish(grpc.status.INVALID_ARGUMENT, details);
@@ -123,7 +167,6 @@ export class RelayRegistry<R extends Relay> {
       }
       return Promise.resolve(parked);
     }
-    if (this.wanted.has(key)) return Promise.reject(new Error(`ring of run '${runId}' epoch ${epoch} already formed on this worker`));
     return new Promise((resolve, reject) => this.wanted.set(key, { receiverRank, resolve, reject }));
   }
 
@@ -131,17 +174,33 @@ export class RelayRegistry<R extends Relay> {
   retire(runId: string, epoch: number): void {
     const key = keyOf(runId, epoch);
     this.retired.add(key);
+    this.secrets.delete(key);
     this.wanted.get(key)?.reject(new Error(`ring of run '${runId}' epoch ${epoch} closed`));
     this.wanted.delete(key);
-    this.parked.get(key)?.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${epoch} of run '${runId}' is over on this worker`);
+    for (const r of this.parked.get(key) ?? []) r.finish(grpc.status.FAILED_PRECONDITION, `ring epoch ${epoch} of run '${runId}' is over on this worker`);
     this.parked.delete(key);
   }
 
   closeAll(): void {
     for (const w of this.wanted.values()) w.reject(new Error('collective server closed'));
     this.wanted.clear();
-    for (const r of this.parked.values()) r.markGone(new Error('collective server closed'));
+    for (const list of this.parked.values()) for (const r of list) r.markGone(new Error('collective server closed'));
     this.parked.clear();
+  }
+
+  /** Without its ring's secret: refused, logged with who it came from (never the secret). */
+  private refuse(relay: R): void {
+    const { runId, ringEpoch } = relay.open;
+    this.log?.warn({ from: relay.from, runId: runId.slice(0, 64), ringEpoch, secretBytes: relay.open.ringSecret.byteLength }, 'ring connection refused: wrong or missing ring secret');
+    relay.finish(grpc.status.PERMISSION_DENIED, `ring_secret: not the secret of run '${runId}' epoch ${ringEpoch} (only the ring's members have it)`);
+  }
+
+  private unpark(key: string, relay: R): void {
+    const list = this.parked.get(key);
+    if (!list) return;
+    const i = list.indexOf(relay);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.parked.delete(key);
   }
 }
 

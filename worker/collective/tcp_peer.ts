@@ -10,14 +10,16 @@
  * listener (tcp_relay_server.ts) and this rank writes its chunks there.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from '../../shared/runtime/errors.js';
+import { channelCredentials, channelOptions, type TlsMaterial } from '../../shared/runtime/security.js';
 import type { CollectiveClient } from '../../proto/gen/dsi/v1/Collective.js';
 import type { RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import type { TcpEndpointReply__Output } from '../../proto/gen/dsi/v1/TcpEndpointReply.js';
 import type { OutgoingChunk, Peer } from './ring.js';
 import { MAX_CHUNK_BYTES } from './ring.js';
-import { FRAME_KIND, FrameReader, frame, preamble, TCP_FRAMING_VERSION } from './tcp_frames.js';
+import { FRAME_KIND, FrameReader, frame, preamble, TCP_FRAMING_VERSION, type Frame } from './tcp_frames.js';
 import type { TcpRelay } from './tcp_relay_server.js';
 import type { PeerOptions } from './peers.js';
 
@@ -60,7 +62,7 @@ export class TcpPeer implements Peer {
     this.epoch = options.epoch ?? 0;
     this.left = (rank - 1 + N) % N;
     if (N === 1) return;
-    this.toRight = server.tcp.relays.want(this.runId, this.epoch, (rank + 1) % N);
+    this.toRight = server.tcp.relays.want(this.runId, this.epoch, (rank + 1) % N, options.ringSecret ?? new Uint8Array(0));
     this.toRight.then((r) => { this.relay = r; }, () => undefined);
     this.connected = this.connect(addresses[this.left] as string);
     this.connected.catch((e: Error) => this.fail(e));
@@ -113,7 +115,7 @@ export class TcpPeer implements Peer {
     const { server, rank, log } = this.options;
     const where = `rank ${this.left} (${leftAddress})`;
     const host = hostOf(leftAddress);
-    const client = new server.protos.grpc.dsi.v1.Collective(leftAddress, grpc.credentials.createInsecure()) as CollectiveClient;
+    const client = new server.protos.grpc.dsi.v1.Collective(leftAddress, channelCredentials(server.tls), channelOptions(server.tls)) as CollectiveClient;
     let reply: TcpEndpointReply__Output;
     try {
       reply = await new Promise<TcpEndpointReply__Output>((resolve, reject) => {
@@ -132,10 +134,9 @@ export class TcpPeer implements Peer {
     // reads go straight into the frame being received when there is one (no copy of a chunk's bytes
     // in JS), else into one reused scratch buffer (frame headers, and the start of the next frame)
     const scratch = Buffer.allocUnsafe(SCRATCH_READ_BYTES);
-    const onRead = (n: number, buf: Uint8Array): boolean => {
+    const take = (read: () => Frame[]): boolean => {
       try {
-        const frames = buf === scratch ? reader.push(scratch.subarray(0, n), true) : reader.filledDirect(n);
-        for (const f of frames) {
+        for (const f of read()) {
           if (f.kind === FRAME_KIND.RELAY_END) {
             const { reason } = server.protos.grpc.dsi.v1.RelayAbort.deserialize(f.payload);
             throw new Error(`${where} aborted the ring: ${reason}`);
@@ -154,7 +155,10 @@ export class TcpPeer implements Peer {
       this.paused = this.queuedBytes >= RECEIVE_HIGH_WATER_BYTES; // false pauses the socket: the ring catches up first
       return !this.paused;
     };
-    const socket = net.connect({ host, port: reply.port, noDelay: true, onread: { buffer: () => reader.directTarget() ?? scratch, callback: onRead } });
+    const onRead = (n: number, buf: Uint8Array): boolean => take(() => (buf === scratch ? reader.push(scratch.subarray(0, n), true) : reader.filledDirect(n)));
+    const socket = server.tls
+      ? connectTls(host, reply.port, server.tls, (b) => take(() => reader.push(b)))
+      : net.connect({ host, port: reply.port, noDelay: true, onread: { buffer: () => reader.directTarget() ?? scratch, callback: onRead } });
     this.socket = socket;
     socket.on('end', () => {
       if (reader.midFrame) this.fail(new Error(`${where} ended its connection in the middle of a frame`));
@@ -165,10 +169,10 @@ export class TcpPeer implements Peer {
     socket.on('close', () => { this.ended = true; this.notify(); });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`cannot connect to ${where} at ${host}:${reply.port} within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
-      socket.once('connect', () => { clearTimeout(timer); resolve(); });
+      socket.once(server.tls ? 'secureConnect' : 'connect', () => { clearTimeout(timer); resolve(); });
       socket.once('error', (e) => { clearTimeout(timer); reject(new Error(`cannot connect to ${where} at ${host}:${reply.port}: ${e.message}`, { cause: e })); });
     });
-    const open = relayMethod.requestSerialize({ open: { runId: this.runId, ringEpoch: this.epoch, receiverRank: rank } });
+    const open = relayMethod.requestSerialize({ open: { runId: this.runId, ringEpoch: this.epoch, receiverRank: rank, ringSecret: this.options.ringSecret ?? new Uint8Array(0) } });
     socket.write(Buffer.concat([preamble(), frame(FRAME_KIND.RELAY_REQUEST, open)]));
     log?.debug({ runId: this.runId, epoch: this.epoch, left: this.left, port: reply.port }, 'ring TCP connection open');
     return socket;
@@ -197,6 +201,19 @@ export class TcpPeer implements Peer {
     this.notify();
     log?.debug({ runId: this.runId, epoch: this.epoch, reason: reason?.message }, 'ring TCP peer closed');
   }
+}
+
+/**
+ * A mutual-TLS connection to a ring listener. node:tls has no `onread` (reads into a caller's
+ * buffer), so bytes arrive as 'data' events and `take` returns false to pause until the ring catches up.
+ */
+function connectTls(host: string, port: number, m: TlsMaterial, take: (bytes: Buffer) => boolean): tls.TLSSocket {
+  // SNI is for names; the certificate of an IP address is checked against its IP SANs
+  const servername = m.serverName ?? (net.isIP(host) ? undefined : host);
+  const socket = tls.connect({ host, port, ca: m.ca, key: m.key, cert: m.cert, ...(servername ? { servername } : {}) });
+  socket.setNoDelay(true);
+  socket.on('data', (b: Buffer) => { if (!take(b)) socket.pause(); });
+  return socket;
 }
 
 /** Host part of host:port or [v6]:port. */

@@ -5,14 +5,16 @@
  * that a TcpPeer writes its chunks into. Framing: tcp_frames.ts; the messages are collective.proto's.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../shared/runtime/log.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import type { LoadedProtos } from '../../shared/runtime/proto_load.js';
+import type { TlsMaterial } from '../../shared/runtime/security.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { chunkHeadEncoder } from './chunk_codec.js';
-import { RelayBase, RelayRegistry } from './relay_registry.js';
+import { MAX_REASON_CHARS, RelayBase, RelayRegistry } from './relay_registry.js';
 import type { OutgoingChunk } from './ring.js';
 import { FRAME_KIND, FrameReader, frame, frameHeader } from './tcp_frames.js';
 
@@ -26,6 +28,8 @@ export interface TcpRelayServerOptions {
   /** 0 picks a free port. */
   port: number;
   protos: LoadedProtos;
+  /** Mutual TLS (node:tls): a client without a certificate from `ca` never gets to send a byte. @default plaintext */
+  tls?: TlsMaterial;
   log?: Logger;
 }
 
@@ -39,7 +43,9 @@ export class TcpRelayServer {
 
   static async start(o: TcpRelayServerOptions): Promise<TcpRelayServer> {
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new ConfigError('collective.tcpPort', `${o.port} is not a port number`);
-    const server = net.createServer();
+    const server = o.tls
+      ? tls.createServer({ key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: true, rejectUnauthorized: true, handshakeTimeout: OPEN_TIMEOUT_MS })
+      : net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(new Error(`ring TCP listener cannot bind ${o.host}:${o.port}: ${e.message}`, { cause: e })));
       server.listen(o.port, o.host, () => resolve());
@@ -47,7 +53,12 @@ export class TcpRelayServer {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error(`ring TCP listener has no port: ${String(address)}`);
     const self = new TcpRelayServer(server, address.port, o.protos, o.log);
-    server.on('connection', (socket) => self.accept(socket));
+    if (o.tls) {
+      server.on('secureConnection', (socket: tls.TLSSocket) => self.accept(socket));
+      server.on('tlsClientError', (e, socket) => o.log?.warn({ from: `${socket.remoteAddress}:${socket.remotePort}`, err: e.message }, 'ring TLS connection refused'));
+    } else {
+      server.on('connection', (socket) => self.accept(socket));
+    }
     return self;
   }
 
@@ -80,10 +91,10 @@ export class TcpRelayServer {
         if (!relay) {
           if (req.kind !== 'open' || !req.open) { refuse(`first RelayRequest must be 'open', got '${String(req.kind)}'`); return; }
           clearTimeout(openTimer);
-          relay = new TcpRelay(socket, req.open, this.protos);
+          relay = new TcpRelay(socket, req.open, this.protos, from);
           this.relays.offer(relay);
         } else if (req.kind === 'abort' && req.abort) {
-          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason}`));
+          relay.markGone(new Error(`rank ${relay.open.receiverRank} aborted the ring: ${req.abort.reason.slice(0, MAX_REASON_CHARS)}`));
         } else {
           refuse(`RelayRequest '${String(req.kind)}' after 'open' (only 'abort' may follow)`);
           return;
@@ -101,8 +112,8 @@ export class TcpRelayServer {
 export class TcpRelay extends RelayBase {
   private readonly chunkHead: (chunk: RingChunk & { data: Uint8Array }) => Buffer;
 
-  constructor(readonly socket: net.Socket, open: RelayOpen__Output, private readonly protos: LoadedProtos) {
-    super(open);
+  constructor(readonly socket: net.Socket, open: RelayOpen__Output, private readonly protos: LoadedProtos, from: string) {
+    super(open, from);
     this.chunkHead = chunkHeadEncoder(protos.grpc.dsi.v1.Collective.service.Relay.responseSerialize);
   }
 

@@ -6,6 +6,7 @@
  * reconnect, so after the first connection a gap loses nothing that fits its buffer.
  */
 import { connect, JSONCodec, Events, type NatsConnection, type Subscription } from 'nats';
+import type { NatsAuth } from './nats_auth.js';
 import type { Logger } from '../log.js';
 
 /** Pause between connection attempts before the first connection. */
@@ -20,6 +21,8 @@ export interface TelemetryConnectionOptions {
   url: string;
   /** Connection name the server shows (e.g. `dsi-worker-rank-1`). */
   name: string;
+  /** Credentials and TLS (nats_auth.ts). @default none: an open server */
+  auth?: NatsAuth;
   log: Logger;
   /** @default DEFAULT_RETRY_MS */
   retryMs?: number;
@@ -74,7 +77,7 @@ export class TelemetryConnection {
     if (this.state.type === 'closed') return;
     try {
       const nc = await connect({
-        servers: this.o.url.split(','), name: this.o.name, timeout: this.o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        ...this.o.auth, servers: this.o.url.split(','), name: this.o.name, timeout: this.o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
         reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: this.o.reconnectWaitMs ?? DEFAULT_RECONNECT_WAIT_MS,
       });
       if (this.isClosed()) { await nc.close(); return; }   // close() ran while connecting

@@ -30,6 +30,10 @@ export interface HeartbeatRequest {
    * Set while this worker's last all-reduce failed: it applied nothing and waits for a new RingFormation.
    */
   'ringFailure'?: (_dsi_v1_RingFailure | null);
+  /**
+   * JoinReply.member_secret.
+   */
+  'memberSecret'?: (Buffer | Uint8Array | string);
 }
 
 export interface HeartbeatRequest__Output {
@@ -59,4 +63,8 @@ export interface HeartbeatRequest__Output {
    * Set while this worker's last all-reduce failed: it applied nothing and waits for a new RingFormation.
    */
   'ringFailure': (_dsi_v1_RingFailure__Output | null);
+  /**
+   * JoinReply.member_secret.
+   */
+  'memberSecret': (Buffer);
 }

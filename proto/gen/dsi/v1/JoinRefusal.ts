@@ -34,6 +34,10 @@ export const JoinRefusal = {
    * ...or the run is under way (workers join only before its first step).
    */
   JOIN_REFUSAL_RUN_UNDER_WAY: 'JOIN_REFUSAL_RUN_UNDER_WAY',
+  /**
+   * join_token is missing or wrong (a configuration error: the worker exits non-zero).
+   */
+  JOIN_REFUSAL_UNAUTHENTICATED: 'JOIN_REFUSAL_UNAUTHENTICATED',
 } as const;
 
 /**
@@ -78,6 +82,11 @@ export type JoinRefusal =
    */
   | 'JOIN_REFUSAL_RUN_UNDER_WAY'
   | 7
+  /**
+   * join_token is missing or wrong (a configuration error: the worker exits non-zero).
+   */
+  | 'JOIN_REFUSAL_UNAUTHENTICATED'
+  | 8
 
 /**
  * Why a Join was refused. The worker switches on it: a refusal meaning "the run goes on without this

@@ -30,6 +30,11 @@ export interface JoinReply {
    * What every worker trains: the run configuration, the data, where the run starts.
    */
   'plan'?: (_dsi_v1_RunPlan | null);
+  /**
+   * This worker's membership secret (32 random bytes): every later call (Heartbeat, Control,
+   * UploadState, Leave) carries it, and the coordinator checks it against the worker id and rank.
+   */
+  'memberSecret'?: (Buffer | Uint8Array | string);
 }
 
 export interface JoinReply__Output {
@@ -59,4 +64,9 @@ export interface JoinReply__Output {
    * What every worker trains: the run configuration, the data, where the run starts.
    */
   'plan': (_dsi_v1_RunPlan__Output | null);
+  /**
+   * This worker's membership secret (32 random bytes): every later call (Heartbeat, Control,
+   * UploadState, Leave) carries it, and the coordinator checks it against the worker id and rank.
+   */
+  'memberSecret': (Buffer);
 }

@@ -23,6 +23,11 @@ export interface JoinRequest {
    * Version of this contract the worker speaks; the coordinator refuses others.
    */
   'protocolVersion'?: (number);
+  /**
+   * The run's join token (--join-token-file), when the coordinator has one: a Join without the right
+   * one is refused (JOIN_REFUSAL_UNAUTHENTICATED) before anything else is checked or told.
+   */
+  'joinToken'?: (string);
 }
 
 export interface JoinRequest__Output {
@@ -47,4 +52,9 @@ export interface JoinRequest__Output {
    * Version of this contract the worker speaks; the coordinator refuses others.
    */
   'protocolVersion': (number);
+  /**
+   * The run's join token (--join-token-file), when the coordinator has one: a Join without the right
+   * one is refused (JOIN_REFUSAL_UNAUTHENTICATED) before anything else is checked or told.
+   */
+  'joinToken': (string);
 }

@@ -5,10 +5,18 @@ export interface LeaveRequest {
   'runId'?: (string);
   'workerId'?: (string);
   'reason'?: (string);
+  /**
+   * JoinReply.member_secret.
+   */
+  'memberSecret'?: (Buffer | Uint8Array | string);
 }
 
 export interface LeaveRequest__Output {
   'runId': (string);
   'workerId': (string);
   'reason': (string);
+  /**
+   * JoinReply.member_secret.
+   */
+  'memberSecret': (Buffer);
 }

@@ -14,6 +14,10 @@ export interface RelayOpen {
    * Rank of the caller: must be the callee's right neighbour in that ring.
    */
   'receiverRank'?: (number);
+  /**
+   * RingFormation.ring_secret of that ring: without it the call is refused (PERMISSION_DENIED).
+   */
+  'ringSecret'?: (Buffer | Uint8Array | string);
 }
 
 export interface RelayOpen__Output {
@@ -29,4 +33,8 @@ export interface RelayOpen__Output {
    * Rank of the caller: must be the callee's right neighbour in that ring.
    */
   'receiverRank': (number);
+  /**
+   * RingFormation.ring_secret of that ring: without it the call is refused (PERMISSION_DENIED).
+   */
+  'ringSecret': (Buffer);
 }

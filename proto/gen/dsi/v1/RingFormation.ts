@@ -30,6 +30,11 @@ export interface RingFormation {
    * already applied it (its all-reduce finished before the ring broke) restores its state from before.
    */
   'step'?: (number);
+  /**
+   * Secret of this ring (32 random bytes, new with every ring_epoch), handed only to its members:
+   * a Relay's RelayOpen must carry it, so a process that is not in the ring cannot connect to it.
+   */
+  'ringSecret'?: (Buffer | Uint8Array | string);
 }
 
 /**
@@ -60,4 +65,9 @@ export interface RingFormation__Output {
    * already applied it (its all-reduce finished before the ring broke) restores its state from before.
    */
   'step': (number);
+  /**
+   * Secret of this ring (32 random bytes, new with every ring_epoch), handed only to its members:
+   * a Relay's RelayOpen must carry it, so a process that is not in the ring cannot connect to it.
+   */
+  'ringSecret': (Buffer);
 }

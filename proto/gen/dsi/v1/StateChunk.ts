@@ -29,6 +29,10 @@ export interface StateChunk {
    */
   'lastChunk'?: (boolean);
   'lastOfUpload'?: (boolean);
+  /**
+   * JoinReply.member_secret (only the current rank 0 may upload).
+   */
+  'memberSecret'?: (Buffer | Uint8Array | string);
 }
 
 export interface StateChunk__Output {
@@ -57,4 +61,8 @@ export interface StateChunk__Output {
    */
   'lastChunk': (boolean);
   'lastOfUpload': (boolean);
+  /**
+   * JoinReply.member_secret (only the current rank 0 may upload).
+   */
+  'memberSecret': (Buffer);
 }

@@ -1,0 +1,61 @@
+/**
+ * Telemetry to a NATS server that wants a user, a password and mutual TLS (a real nats-server, a CA
+ * made by openssl): the configured connection gets through; without the password or without a
+ * client certificate the server refuses it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { connect } from 'nats';
+import { loadConfig } from '../shared/runtime/config.js';
+import { createLogger } from '../shared/runtime/log.js';
+import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
+import { findNatsServer, freePort } from '../shared/runtime/telemetry/nats_server.js';
+import { natsAuth } from '../shared/runtime/telemetry/nats_auth.js';
+import { makeCa, makeCert } from './tls_certs.js';
+
+const binary = findNatsServer();
+
+test('NATS with user, password and mutual TLS: the configured telemetry connection publishes; no password or no client certificate is refused', { skip: binary ? false : 'no nats-server on PATH', timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-nats-sec-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = makeCa(dir, 'nats'), node = makeCert(dir, 'node', ca);
+  const password = randomBytes(18).toString('base64');
+  const passwordFile = path.join(dir, 'nats-password');
+  writeFileSync(passwordFile, password);
+  const port = await freePort();
+  const server = spawn(binary as string, ['-a', '127.0.0.1', '-p', String(port), '--user', 'dsi', '--pass', password,
+    '--tlscert', node.cert, '--tlskey', node.key, '--tlscacert', node.ca, '--tlsverify'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => server.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    server.stderr.on('data', (b: Buffer) => { err += b.toString(); if (err.includes('Server is ready')) resolve(); });
+    server.on('exit', (code) => reject(new Error(`nats-server exited ${code}: ${err}`)));
+  });
+  const url = `nats://127.0.0.1:${port}`;
+  const cfg = loadConfig({ args: ['--nats-user', 'dsi', '--nats-password-file', passwordFile, '--nats-tls', '--tls-cert', node.cert, '--tls-key', node.key, '--tls-ca', node.ca], env: {} });
+  const auth = natsAuth(cfg.telemetry, cfg.security);
+
+  // the configured connection: a message published on it arrives through the server
+  const conn = new TelemetryConnection({ url, name: 'dsi-test', log: createLogger({ level: 'silent' }), auth });
+  t.after(() => conn.close());
+  const nc = await conn.connection();
+  assert.ok(nc, 'connected');
+  const sub = nc.subscribe('dsi.test');
+  nc.publish('dsi.test', new TextEncoder().encode('hello'));
+  for await (const m of sub) { assert.equal(new TextDecoder().decode(m.data), 'hello'); break; }
+
+  // the same without the password, and with the password but no client certificate: refused
+  const noPassword = await connect({ servers: url, tls: auth.tls, reconnect: false }).then(() => 'connected', (e: Error) => e.message);
+  assert.match(noPassword, /Authorization Violation/i);
+  const noCert = await connect({ servers: url, user: 'dsi', pass: password, tls: { caFile: node.ca }, reconnect: false, timeout: 5_000 }).then(() => 'connected', (e: Error) => e.message);
+  assert.notEqual(noCert, 'connected', 'a client without a certificate got in');
+  assert.match(noCert, /certificate|TLS|closed|CONNECTION_REFUSED|disconnect/i);
+
+  // a user without a password file is a configuration error naming the field
+  assert.throws(() => natsAuth({ ...cfg.telemetry, natsPasswordFile: '' }, cfg.security), /telemetry\.natsPasswordFile.*--nats-user needs --nats-password-file/);
+});
