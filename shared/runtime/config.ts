@@ -45,7 +45,7 @@ export interface Config {
   cluster: {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
     wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
-    checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
+    checksumEvery: number; testHookStepSleepMs: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
   };
   telemetry: { nats: boolean; natsUrl: string; metricsPort: number; metricsHost: string; timeline: boolean };
 }
@@ -192,6 +192,7 @@ const schema: convict.Schema<Config> = {
     heartbeatMs: { doc: 'Worker heartbeat interval.', format: 'positive-int', default: 1000, arg: 'heartbeat-ms' },
     joinTimeoutMs: { doc: 'How long the coordinator waits for all workers to join.', format: 'positive-int', default: 120000, arg: 'join-timeout-ms' },
     checksumEvery: { doc: 'Workers compare a checksum of their parameters every N steps; 0: off.', format: 'nonneg-int', default: 10, arg: 'checksum-every' },
+    testHookStepSleepMs: { doc: 'TEST HOOK, not for runs: each worker\'s compute thread sleeps this long (blocking, like a long wasm step) inside every step before its forward pass; 0: off.', format: 'nonneg-int', default: 0, env: 'DSI_TEST_HOOK_STEP_SLEEP_MS', arg: 'test-hook-step-sleep-ms' },
     checkpointEvery: { doc: 'Write a checkpoint every N steps (and always at the end); 0: only at the end.', format: 'nonneg-int', default: 100, arg: 'checkpoint-every' },
     keepCheckpoints: { doc: 'Checkpoints kept in the run folder (oldest removed first).', format: 'positive-int', default: 3, arg: 'keep-checkpoints' },
     lossScale: { doc: 'Initial dynamic loss scale for fp16 wire (halved on overflow, doubled after lossScaleWindow good steps).', format: 'positive-int', default: 32768, arg: 'loss-scale' },
