@@ -18,6 +18,8 @@ import type { JoinRefusal__Output } from '../../proto/gen/dsi/v1/JoinRefusal.js'
 import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
 import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
 import { ClusterError, RingBroken } from './errors.js';
+import { describeProgress, SlowStepWatch } from './step_progress.js';
+import type { StepProgress__Output } from '../../proto/gen/dsi/v1/StepProgress.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -55,6 +57,8 @@ export interface Member {
   /** Its all-reduce failed in the current ring epoch: it applied nothing and waits for a new ring. */
   failure?: RingFailure__Output;
   lossScale: number;
+  /** The step in flight as its last heartbeat told it (phase and time in it). */
+  progress?: StepProgress__Output;
   /** Sums over the run, for the summary. */
   totals: { steps: number; samplesPerSec: number; tokensPerSec: number; stepMs: number; computeMs: number; allReduceMs: number; waitingMs: number; peakRssBytes: number; peakTensorBytes: number };
 }
@@ -100,9 +104,11 @@ export class Membership {
   readonly lost: LostWorker[] = [];
   private lostInEpoch = 0;
   private retries = { step: -1, count: 0 };
+  private readonly slow: SlowStepWatch;
 
   constructor(readonly o: MembershipOptions) {
     this.doneStep = o.startStep;
+    this.slow = new SlowStepWatch({ livenessTimeoutMs: o.livenessTimeoutMs, log: o.log });
   }
 
   get full(): boolean {
@@ -213,6 +219,7 @@ export class Membership {
       return gone ? `worker '${req.workerId}' was dropped from run ${this.o.runId} at step ${gone.step}: ${gone.reason}` : `worker '${req.workerId}' is not a member of run ${this.o.runId}`;
     }
     m.lastSeen = Date.now();
+    if (req.progress) { m.progress = req.progress; this.slow.heard(m.workerId, m.rank, req.progress); }
     // a step or failure of an earlier ring is stale: that ring is gone, its work is redone
     if (req.ringEpoch !== this.ringEpoch) return undefined;
     m.lossScale = req.lossScale;
@@ -381,7 +388,7 @@ export class Membership {
   /** Drops members silent for longer than the liveness timeout. */
   checkLiveness(now = Date.now()): void {
     for (const m of this.members.values())
-      if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lose(m, `no heartbeat for ${now - m.lastSeen} ms`);
+      if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lose(m, `no heartbeat for ${now - m.lastSeen} ms${m.progress ? ` (last heard: ${describeProgress(m.progress)})` : ''}`);
   }
 
   closing = false;

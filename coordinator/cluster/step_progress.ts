@@ -1,0 +1,32 @@
+/**
+ * What a worker's heartbeats say about the step in flight (HeartbeatRequest.progress). A worker's
+ * step computes on a thread of its own, so its heartbeats keep coming during a long step: liveness
+ * counts them, and this says so once per step when a step outlasts the liveness window ("slow
+ * step": alive, not dropped), and words the last progress heard for a worker that went silent.
+ */
+import type { Logger } from '../../shared/runtime/log.js';
+import type { StepProgress__Output } from '../../proto/gen/dsi/v1/StepProgress.js';
+
+const VERBS: Record<StepProgress__Output['phase'], string> = {
+  STEP_PHASE_IDLE: 'idle after', STEP_PHASE_COMPUTE: 'computing', STEP_PHASE_REDUCE: 'all-reducing', STEP_PHASE_OPTIMIZER: 'applying',
+};
+
+/** "computing step 12 for 8400 ms"; "idle after step 11 for 20 ms". */
+export function describeProgress(p: StepProgress__Output): string {
+  return `${VERBS[p.phase]} step ${p.step} for ${p.elapsedMs} ms`;
+}
+
+export class SlowStepWatch {
+  /** workerId -> the step last reported slow (one line per worker and step). */
+  private readonly reported = new Map<string, number>();
+
+  constructor(private readonly o: { livenessTimeoutMs: number; log: Logger }) {}
+
+  /** A heartbeat's progress: logs 'slow step' the first time a step in flight outlasts the liveness window. */
+  heard(workerId: string, rank: number, p: StepProgress__Output | null | undefined): void {
+    if (!p || p.phase === 'STEP_PHASE_IDLE' || p.elapsedMs <= this.o.livenessTimeoutMs || this.reported.get(workerId) === p.step) return;
+    this.reported.set(workerId, p.step);
+    this.o.log.info({ workerId, rank, step: p.step, phase: p.phase, elapsedMs: p.elapsedMs, livenessTimeoutMs: this.o.livenessTimeoutMs },
+      `slow step: ${describeProgress(p)}, longer than the liveness timeout; its heartbeats keep it in the run`);
+  }
+}
