@@ -98,6 +98,7 @@ const PHASES = { idle: 'STEP_PHASE_IDLE', compute: 'STEP_PHASE_COMPUTE', reduce:
 export class Worker {
   private readonly log: Logger;
   private thread: StepThread | undefined;
+  private session: Session | undefined;
   private telemetry: TelemetryConnection | undefined;
   private control: ClientReadableStream<unknown> | undefined;
   private ring: Ring | undefined;
@@ -137,11 +138,18 @@ export class Worker {
       const reply = await this.coordinator.join({
         workerId: this.o.workerId, address: this.address, modelConfigHash: modelConfigHash(this.o.local), backend, protocolVersion: PROTOCOL_VERSION,
       }, this.o.joinTimeoutMs, this.log);                          // 1) join: rank, the first ring, the plan
-      const s = await this.prepare(reply, backend, thread);       // 2) data, model state, trainer
-      if (reply.ring) await this.formRing(s, reply.ring);          // 3) form the ring
-      const stop = await this.obey(s, reply.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS); // 4) until Stop
-      await this.coordinator.leave(s.runId, this.o.workerId);      // 5) leave
-      return stop;
+      // heartbeats from now on: this thread stays free while the compute thread prepares and trains
+      const timer = setInterval(() => void this.beat(reply), reply.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS);
+      timer.unref();
+      try {
+        const s = this.session = await this.prepare(reply, backend, thread);   // 2) data, model state, trainer
+        if (reply.ring) await this.formRing(s, reply.ring);          // 3) form the ring
+        const stop = await this.obey(s);                             // 4) until Stop
+        await this.coordinator.leave(s.runId, this.o.workerId);      // 5) leave
+        return stop;
+      } finally {
+        clearInterval(timer);
+      }
     } catch (e) {
       this.failure = e instanceof Error ? e : new Error(String(e));
       throw e;
@@ -192,9 +200,7 @@ export class Worker {
   }
 
   /** The coordinator's commands, in order, until Stop; heartbeats keep this worker alive meanwhile. */
-  private async obey(s: Session, heartbeatMs: number): Promise<WorkerStop> {
-    const timer = setInterval(() => void this.beat(s), heartbeatMs);
-    timer.unref();
+  private async obey(s: Session): Promise<WorkerStop> {
     const control = this.coordinator.client.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
     this.control = control;
     try {
@@ -214,7 +220,6 @@ export class Worker {
       }
       return { cause: 'STOP_CAUSE_UNSPECIFIED', reason: '' };
     } finally {
-      clearInterval(timer);
       control.cancel();
     }
   }
@@ -265,7 +270,7 @@ export class Worker {
       if (!isRingError(e)) throw e;
       this.ringFailure = ringFailureOf(e);
       this.log.warn({ step: step + 1, epoch: this.epoch, err: e.message }, 'all-reduce failed: step aborted, waiting for a new ring');
-      await this.beat(s);
+      await this.beat();
       return undefined;
     }
   }
@@ -308,9 +313,16 @@ export class Worker {
     });
   }
 
-  /** A heartbeat whose failure is only logged (the next one may get through). */
-  private async beat(s: Session): Promise<void> {
-    await this.heartbeat(s).catch((e: Error) => this.log.warn({ err: e.message }, 'heartbeat failed'));
+  /**
+   * A heartbeat whose failure is only logged (the next one may get through). Before the session
+   * exists (the compute thread still preparing) it says only that this worker is alive, at the join's step.
+   */
+  private async beat(joined?: JoinReply__Output): Promise<void> {
+    const s = this.session;
+    const sent = s ? this.heartbeat(s)
+      : joined ? this.coordinator.heartbeat({ runId: joined.runId, workerId: this.o.workerId, rank: this.rank, step: joined.step, ringEpoch: this.epoch, progress: { step: joined.step, phase: 'STEP_PHASE_IDLE', elapsedMs: 0 } })
+      : Promise.resolve();
+    await sent.catch((e: Error) => this.log.warn({ err: e.message }, 'heartbeat failed'));
   }
 }
 

@@ -84,6 +84,8 @@ export interface LostWorker {
 const SETTLE_POLL_MS = 50;
 /** A ring may break this often at one step with every member alive (a glitch) before the run stops. */
 const MAX_RETRIES_WITHOUT_LOSS = 1;
+/** A member unheard for this many heartbeats is silent: a ring neighbour's timeout naming it then condemns it. */
+const SILENT_HEARTBEATS = 5;
 
 export class Membership {
   readonly members = new Map<string, Member>();
@@ -332,7 +334,8 @@ export class Membership {
   /**
    * Re-forms the ring among the survivors after RingBroken, to (re)do `step`: waits until each has
    * finished the step in flight or reported its all-reduce failed (dropping those that do neither
-   * within the ring timeout), ranks them 0..N'-1 in a new epoch, and sends them the ring. Returns
+   * within the ring timeout, unless their heartbeats say they are still inside the step: slow, not
+   * dead, they settle when it ends), ranks them 0..N'-1 in a new epoch, and sends them the ring. Returns
    * false when fewer than minWorkers are left (the ring is still formed, so rank 0 can upload a
    * consistent state for the last checkpoint).
    */
@@ -342,10 +345,13 @@ export class Membership {
     const settled = (m: Member): boolean => m.failure !== undefined || m.step >= done;
     // named silent by a neighbour's ring timeout and not heard of since: dead or hung. A live rank that
     // a neighbour named (it was itself waiting on the dead one) reports its own failure and is settled.
-    const accuser = (m: Member): Member | undefined => this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m);
+    const silent = (m: Member): boolean => Date.now() - m.lastSeen > SILENT_HEARTBEATS * this.o.heartbeatMs;
+    const accuser = (m: Member): Member | undefined => (silent(m) ? this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m) : undefined);
+    // still heartbeating from inside the step (a slow step, computed on its own thread): it settles when the step ends
+    const working = (m: Member): boolean => !settled(m) && !silent(m) && m.progress !== undefined && m.progress.phase !== 'STEP_PHASE_IDLE';
     const settleMs = this.o.ringTimeoutMs + 2 * this.o.heartbeatMs;
     const deadline = Date.now() + settleMs;
-    while (!this.ordered().every((m) => settled(m) || accuser(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    while (!this.ordered().every((m) => settled(m) || accuser(m)) && (Date.now() < deadline || this.ordered().some(working))) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
     const unsettled = this.ordered().filter((x) => !settled(x)).map((m) => ({ m, by: accuser(m) }));
     for (const { m, by } of unsettled)
       this.lose(m, by ? `rank ${by.rank} (${by.workerId}) heard nothing from it for ${this.o.ringTimeoutMs} ms` : `neither finished step ${done} nor reported a ring failure within ${settleMs} ms`);
