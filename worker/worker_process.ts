@@ -43,6 +43,7 @@ import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/trai
 import { CoordinatorConnection } from './coordinator_client.js';
 import { MaskReceiver } from './mask_receiver.js';
 import { StepThread } from './compute/step_thread.js';
+import { memoryReport } from './compute/memory_report.js';
 import type { SharedSetup } from './compute/protocol.js';
 import type { StepProgress } from '../proto/gen/dsi/v1/StepProgress.js';
 
@@ -99,6 +100,7 @@ export class Worker {
   private readonly log: Logger;
   private thread: StepThread | undefined;
   private session: Session | undefined;
+  private memoryLogged = false;
   private telemetry: TelemetryConnection | undefined;
   private control: ClientReadableStream<unknown> | undefined;
   private ring: Ring | undefined;
@@ -214,6 +216,7 @@ export class Worker {
           case 'stop': {
             const stop: WorkerStop = { cause: msg.stop?.cause ?? 'STOP_CAUSE_UNSPECIFIED', reason: msg.stop?.reason ?? '' };
             this.log.info({ reason: stop.reason, cause: stop.cause }, 'stop');
+            await this.logMemory(s);
             return stop;
           }
         }
@@ -259,6 +262,7 @@ export class Worker {
       // AdamW's decay and momentum would move pruned weights off zero: hold them there
       if (s.masks.active && !setup.adapted) applyMasks(setup.trainLayout, state.params, s.masks.active);
       await this.heartbeat(s, stats);   // the coordinator's signal that this rank finished the step
+      if (!this.memoryLogged) { this.memoryLogged = true; await this.logMemory(s); }
     }
   }
 
@@ -311,6 +315,14 @@ export class Worker {
       runId, workerId: this.o.workerId, rank: this.rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale, ringEpoch: this.epoch, ringFailure: this.ringFailure,
       progress: progressOf(s.trainer.progress),
     });
+  }
+
+  /** Where this process's memory goes (compute/memory_report.ts); a failure to measure is only logged. */
+  private async logMemory(s: Session): Promise<void> {
+    await memoryReport(s.trainer, s.setup, s.snapshot.bytes).then(
+      (m) => this.log.info(m, 'memory'),
+      (e: Error) => this.log.warn({ err: e.message }, 'memory report failed'),
+    );
   }
 
   /**

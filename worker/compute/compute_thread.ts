@@ -5,6 +5,8 @@
  * heartbeats and ring sockets meanwhile.
  */
 import { parentPort } from 'node:worker_threads';
+import v8 from 'node:v8';
+import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../shared/runtime/backend.js';
 import { createLogger } from '../../shared/runtime/log.js';
 import { openPreparedDataset } from '../../shared/dataset/reader.js';
@@ -51,6 +53,11 @@ class ComputeThread {
       const a = trainer.applyGradients({ grad: trainer.gradient, loss, ...(skip ? { skip } : {}) }, lr);
       return { ...a, t: trainer.state.opt.t };
     },
+    memory: () => ({
+      heapUsedBytes: v8.getHeapStatistics().used_heap_size,
+      wasmHeapBytes: (tf.backend() as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength ?? 0,
+      tensorBytes: tf.memory().numBytes,
+    }),
     pruneBase: ({ masks }) => {
       const s = this.setup;
       if (!s?.adapted) throw new Error('pruneBase: this run trains no adapters (mode full)');

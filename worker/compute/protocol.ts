@@ -25,6 +25,17 @@ export interface ThreadRequests {
   apply: { req: { step: number; t: number; lr: number; skip: boolean; loss: number }; res: AppliedUpdate & { t: number } };
   /** lora/qlora: prune the frozen base (its tensors live in this thread). */
   pruneBase: { req: { masks: MaskSet }; res: void };
+  /** What the thread holds: its JS heap, the wasm backend's memory (grown, never shrunk), live tensors. */
+  memory: { req: Record<string, never>; res: ThreadMemory };
+}
+
+export interface ThreadMemory {
+  /** V8 heap in use by the compute thread's isolate. */
+  heapUsedBytes: number;
+  /** The wasm backend's linear memory (0 on other backends): weights, gradients and activations of a step live there. */
+  wasmHeapBytes: number;
+  /** Bytes of tensors alive now (tf.memory()). */
+  tensorBytes: number;
 }
 
 export type RequestKind = keyof ThreadRequests;

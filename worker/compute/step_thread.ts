@@ -10,7 +10,7 @@ import type { Config } from '../../shared/runtime/config.js';
 import type { TrainState } from '../../shared/training/setup.js';
 import { stepStats, type GradientReducer, type ReducedGradient, type StepStats } from '../../shared/training/trainer.js';
 import type { MaskSet } from '../../shared/model/pruning_masks.js';
-import type { RequestKind, SharedSetup, ThreadReply, ThreadRequests } from './protocol.js';
+import type { RequestKind, SharedSetup, ThreadMemory, ThreadReply, ThreadRequests } from './protocol.js';
 
 export type StepPhase = 'idle' | 'compute' | 'reduce' | 'optimizer';
 
@@ -64,6 +64,11 @@ export class StepThread {
 
   pruneBase(masks: MaskSet): Promise<void> {
     return this.call('pruneBase', { masks });
+  }
+
+  /** The compute thread's memory (its heap, the wasm backend's, live tensors): the worker's memory report. */
+  memory(): Promise<ThreadMemory> {
+    return this.call('memory', {});
   }
 
   /** One step: compute (thread) -> reduce (here: the ring) -> clip and AdamW (thread). */
