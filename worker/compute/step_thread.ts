@@ -75,6 +75,7 @@ export class StepThread {
   async step(): Promise<StepStats> {
     const { state, shared, cfg } = this.ready();
     const step = state.step;
+    const t0 = performance.now();
     this.enter(step, 'compute');
     try {
       const c = await this.call('compute', { step });
@@ -87,6 +88,9 @@ export class StepThread {
       const a = await this.call('apply', { step, t: state.opt.t, lr: c.lr, skip: reduced.skip === true, loss: reduced.loss });
       state.opt.t = a.t;
       state.step = step + 1;
+      // what the thread costs: the step's wall time less the phases' own (messages, the thread's wake-ups)
+      const threadMs = performance.now() - t0 - c.computeMs - reduceMs - a.optimizerMs;
+      this.log.debug({ step: state.step, computeMs: c.computeMs, reduceMs, optimizerMs: a.optimizerMs, threadMs }, 'step phases');
       return stepStats(cfg, this.worldSize, state.step, c, reduced, reduceMs, a);
     } finally {
       this.progress = { step: state.step, phase: 'idle', sinceMs: Date.now() };
