@@ -18,7 +18,7 @@ import type { JoinRefusal__Output } from '../../proto/gen/dsi/v1/JoinRefusal.js'
 import { WIRE_DTYPES, type WireName } from '../../shared/runtime/wire_dtypes.js';
 import type { RunEventBody } from '../../shared/runtime/telemetry/payloads.js';
 import { ClusterError, RingBroken } from './errors.js';
-import { describeProgress, SlowStepWatch } from './step_progress.js';
+import { describeProgress, inStep, SlowStepWatch, stepOverrun } from './step_progress.js';
 import type { StepProgress__Output } from '../../proto/gen/dsi/v1/StepProgress.js';
 
 export interface MembershipOptions {
@@ -37,6 +37,8 @@ export interface MembershipOptions {
   wire: WireName;
   chunkBytes: number;
   ringTimeoutMs: number;
+  /** A worker whose heartbeats say it has been inside one step for longer is dropped (a hung compute thread); 0: no limit. @default 0 */
+  maxStepMs?: number;
   log: Logger;
   /** Run events (worker joined or left, ring formed), for telemetry. */
   onEvent?: (e: RunEventBody) => void;
@@ -84,8 +86,6 @@ export interface LostWorker {
 const SETTLE_POLL_MS = 50;
 /** A ring may break this often at one step with every member alive (a glitch) before the run stops. */
 const MAX_RETRIES_WITHOUT_LOSS = 1;
-/** A member unheard for this many heartbeats is silent: a ring neighbour's timeout naming it then condemns it. */
-const SILENT_HEARTBEATS = 5;
 
 export class Membership {
   readonly members = new Map<string, Member>();
@@ -345,10 +345,9 @@ export class Membership {
     const settled = (m: Member): boolean => m.failure !== undefined || m.step >= done;
     // named silent by a neighbour's ring timeout and not heard of since: dead or hung. A live rank that
     // a neighbour named (it was itself waiting on the dead one) reports its own failure and is settled.
-    const silent = (m: Member): boolean => Date.now() - m.lastSeen > SILENT_HEARTBEATS * this.o.heartbeatMs;
-    const accuser = (m: Member): Member | undefined => (silent(m) ? this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m) : undefined);
     // still heartbeating from inside the step (a slow step, computed on its own thread): it settles when the step ends
-    const working = (m: Member): boolean => !settled(m) && !silent(m) && m.progress !== undefined && m.progress.phase !== 'STEP_PHASE_IDLE';
+    const working = (m: Member): boolean => !settled(m) && inStep(m.progress, m.lastSeen, this.o.heartbeatMs);
+    const accuser = (m: Member): Member | undefined => (working(m) ? undefined : this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m));
     const settleMs = this.o.ringTimeoutMs + 2 * this.o.heartbeatMs;
     const deadline = Date.now() + settleMs;
     while (!this.ordered().every((m) => settled(m) || accuser(m)) && (Date.now() < deadline || this.ordered().some(working))) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
@@ -391,10 +390,12 @@ export class Membership {
     return enough;
   }
 
-  /** Drops members silent for longer than the liveness timeout. */
+  /** Drops members silent for longer than the liveness timeout, and (maxStepMs) those whose step does not end. */
   checkLiveness(now = Date.now()): void {
-    for (const m of this.members.values())
+    for (const m of this.members.values()) {
       if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lose(m, `no heartbeat for ${now - m.lastSeen} ms${m.progress ? ` (last heard: ${describeProgress(m.progress)})` : ''}`);
+      else if (stepOverrun(m.progress, this.o.maxStepMs)) this.lose(m, `${describeProgress(m.progress as StepProgress__Output)}, past cluster.maxStepMs (${this.o.maxStepMs} ms): it answers, but its step does not end`);
+    }
   }
 
   closing = false;

@@ -16,6 +16,19 @@ export function describeProgress(p: StepProgress__Output): string {
   return `${VERBS[p.phase]} step ${p.step} for ${p.elapsedMs} ms`;
 }
 
+/** A worker heard within this many heartbeats from inside a step is working: a ring neighbour's timeout naming it does not condemn it. */
+const WORKING_HEARTBEATS = 5;
+
+/** Heard within the last WORKING_HEARTBEATS heartbeats, from inside a step (compute, all-reduce or optimizer). */
+export function inStep(p: StepProgress__Output | undefined, lastSeen: number, heartbeatMs: number, now = Date.now()): boolean {
+  return now - lastSeen <= WORKING_HEARTBEATS * heartbeatMs && p !== undefined && p.phase !== 'STEP_PHASE_IDLE';
+}
+
+/** Inside one step (any phase but idle) for longer than `maxStepMs` (0: no limit). */
+export function stepOverrun(p: StepProgress__Output | undefined, maxStepMs = 0): boolean {
+  return maxStepMs > 0 && p !== undefined && p.phase !== 'STEP_PHASE_IDLE' && p.elapsedMs > maxStepMs;
+}
+
 export class SlowStepWatch {
   /** workerId -> the step last reported slow (one line per worker and step). */
   private readonly reported = new Map<string, number>();

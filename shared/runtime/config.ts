@@ -44,7 +44,7 @@ export interface Config {
   run: { dir: string; interruptedExitCode: number };
   cluster: {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
-    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number;
+    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; maxStepMs: number; heartbeatMs: number; joinTimeoutMs: number;
     checksumEvery: number; testHookStepSleepMs: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
   };
   telemetry: { nats: boolean; natsUrl: string; metricsPort: number; metricsHost: string; timeline: boolean };
@@ -189,6 +189,7 @@ const schema: convict.Schema<Config> = {
     transport: { doc: "All-reduce data plane: tcp (collective.proto's Relay messages, length-framed on a raw socket) or grpc (the same messages on HTTP/2 streams). tcp by default: grpc-js spends 3-4x a raw socket's CPU per byte, and where ranks share cores that CPU is the all-reduce's limit (README, Cluster). gRPC stays the control plane either way.", format: ['tcp', 'grpc'], default: 'tcp', env: 'DSI_TRANSPORT', arg: 'transport' },
     chunkBytes: { doc: 'All-reduce chunk size on the wire (< 4 MiB).', format: 'positive-int', default: 1048576, arg: 'chunk-bytes' },
     ringTimeoutMs: { doc: 'A ring neighbour silent for this long is dead.', format: 'positive-int', default: 60000, arg: 'ring-timeout-ms' },
+    maxStepMs: { doc: 'A worker whose heartbeats say it has been inside one step longer than this is dropped: its process answers but its compute does not end (a hung compute thread). 0: no limit; a slow step is never taken for a dead worker, heartbeats decide that.', format: 'nonneg-int', default: 0, arg: 'max-step-ms' },
     heartbeatMs: { doc: 'Worker heartbeat interval.', format: 'positive-int', default: 1000, arg: 'heartbeat-ms' },
     joinTimeoutMs: { doc: 'How long the coordinator waits for all workers to join.', format: 'positive-int', default: 120000, arg: 'join-timeout-ms' },
     checksumEvery: { doc: 'Workers compare a checksum of their parameters every N steps; 0: off.', format: 'nonneg-int', default: 10, arg: 'checksum-every' },
