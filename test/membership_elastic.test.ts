@@ -43,11 +43,14 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Prom
 }
 
 /** A Membership behind its real gRPC service, and clients that joined as `ids` and hold Control streams. */
-async function cluster(t: { after(fn: () => void): void }, ids: string[], minWorkers: number, microBatches: number, maxStepMs = 0) {
+async function cluster(
+  t: { after(fn: () => void): void }, ids: string[], minWorkers: number, microBatches: number, maxStepMs = 0,
+  o: { livenessTimeoutMs?: number; joinEveryMs?: number } = {},
+) {
   const log = createLogger({ level: 'silent' });
   const members = new Membership({
     runId: RUN, worldSize: ids.length, minWorkers, microBatches, modelConfigHash: HASH, plan: {}, startStep: 0,
-    heartbeatMs: HEARTBEAT_MS, livenessTimeoutMs: 60_000, wire: 'fp32', chunkBytes: 1 << 20, ringTimeoutMs: RING_TIMEOUT_MS, maxStepMs, log,
+    heartbeatMs: HEARTBEAT_MS, livenessTimeoutMs: o.livenessTimeoutMs ?? 60_000, wire: 'fp32', chunkBytes: 1 << 20, ringTimeoutMs: RING_TIMEOUT_MS, maxStepMs, log,
   });
   const protos = loadProtos();
   const server = new grpc.Server();
@@ -64,7 +67,9 @@ async function cluster(t: { after(fn: () => void): void }, ids: string[], minWor
   const heartbeat = (req: Omit<HeartbeatRequest, 'runId' | 'lossScale'>): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
     client.heartbeat({ runId: RUN, lossScale: 1, ...req }, { deadline: Date.now() + 5_000 }, (e) => resolve(e));
   });
-  assert.deepEqual(await Promise.all(ids.map(join)), ids.map(() => null));
+  // each Join is answered once all have joined; joinEveryMs: they arrive that far apart
+  const joins = ids.map((id, i) => new Promise((r) => setTimeout(r, i * (o.joinEveryMs ?? 0))).then(() => join(id)));
+  assert.deepEqual(await Promise.all(joins), ids.map(() => null));
   const inbox = new Map<string, ControlMessage__Output[]>();
   const controls = ids.map((workerId) => {
     const call = client.control({ runId: RUN, workerId });
@@ -189,4 +194,12 @@ test('a slow survivor: named by a neighbour\'s ring timeout but heartbeating fro
   assert.deepEqual(members.lost.map((l) => l.workerId), ['w1']);
   assert.match(members.lost[0]?.reason ?? '', /^computing step 1 for 2100 ms, past cluster\.maxStepMs \(2000 ms\): it answers, but its step does not end$/);
   await broken;
+});
+
+test('an early joiner waits for the last one without heartbeats (its JoinReply has not come): its liveness clock starts when the ring forms', { timeout: 30_000 }, async (t) => {
+  // w0 joins 600 ms before w1, with a liveness timeout of 300 ms
+  const { members } = await cluster(t, ['w0', 'w1'], 1, 2, 0, { livenessTimeoutMs: 300, joinEveryMs: 600 });
+  members.checkLiveness();
+  assert.equal(members.lost.length, 0, JSON.stringify(members.lost));
+  assert.equal(members.members.size, 2);
 });

@@ -152,6 +152,10 @@ export class Membership {
   /** Ranks by worker id, so the same workers always get the same ranks; then answer every Join. */
   private formRing(): void {
     this.started = true;
+    // a worker heartbeats only once its JoinReply comes, and those go out now: an early joiner's
+    // liveness clock starts here, not at its Join (it may have waited long for the last one)
+    const now = Date.now();
+    for (const m of this.members.values()) m.lastSeen = now;
     this.assignRanks();
     this.o.log.info({ ring: this.ordered().map((m) => `${m.rank}:${m.workerId}@${m.address}`), epoch: this.ringEpoch }, 'ring formed');
     this.o.onEvent?.({ type: 'ring_formed', epoch: this.ringEpoch, ring: this.ordered().map((m) => ({ rank: m.rank, workerId: m.workerId, address: m.address })) });
