@@ -197,9 +197,10 @@ test('a slow survivor: named by a neighbour\'s ring timeout but heartbeating fro
 });
 
 test('an early joiner waits for the last one without heartbeats (its JoinReply has not come): its liveness clock starts when the ring forms', { timeout: 30_000 }, async (t) => {
-  // w0 joins 600 ms before w1, with a liveness timeout of 300 ms
-  const { members } = await cluster(t, ['w0', 'w1'], 1, 2, 0, { livenessTimeoutMs: 300, joinEveryMs: 600 });
+  // w0 joins 3 s before w1, with a liveness timeout of 1.5 s (room for a loaded machine between the ring and the check)
+  const { members } = await cluster(t, ['w0', 'w1'], 1, 2, 0, { livenessTimeoutMs: 1_500, joinEveryMs: 3_000 });
   members.checkLiveness();
+  await new Promise((r) => setImmediate(r));   // silence is judged after a turn of I/O
   assert.equal(members.lost.length, 0, JSON.stringify(members.lost));
   assert.equal(members.members.size, 2);
 });

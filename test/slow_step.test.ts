@@ -14,8 +14,9 @@ import path from 'node:path';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { CLI, LogWatcher, type LogLine } from './run_cli.js';
 
-// heartbeats every 100 ms; liveness = 10 heartbeats + the ring timeout = 3,000 ms (run_cluster.ts)
-const HEARTBEAT_MS = 100, RING_TIMEOUT_MS = 2000, LIVENESS_MS = 10 * HEARTBEAT_MS + RING_TIMEOUT_MS;
+// heartbeats every 100 ms; liveness = 10 heartbeats + the ring timeout = 6,000 ms (run_cluster.ts). The
+// ring timeout leaves room for the two ranks to reach the all-reduce seconds apart on a loaded machine
+const HEARTBEAT_MS = 100, RING_TIMEOUT_MS = 5000, LIVENESS_MS = 10 * HEARTBEAT_MS + RING_TIMEOUT_MS;
 const COMMON = ['start', '--workers', '2', '--batch-size', '4', '--log-every', '1', '--max-queries', '2', '--json', '--metrics-port', '-1', '--no-nats',
   '--checkpoint-every', '0', '--heartbeat-ms', String(HEARTBEAT_MS), '--ring-timeout-ms', String(RING_TIMEOUT_MS)];
 const RUN_TIMEOUT_MS = 240_000;
@@ -43,9 +44,9 @@ test('2 workers, every step 3x the liveness window (compute thread blocked): nob
   const { code, stdout, stderr } = await r.exited;
   assert.equal(code, 0, stderr.slice(-4000));
   const got = JSON.parse(stdout) as Summary;
+  assert.deepEqual(got.lost_workers, []);
   assert.equal(got.steps, STEPS);
   assert.equal(got.final_world_size, 2);
-  assert.deepEqual(got.lost_workers, []);
   assert.deepEqual(failures(r.log.lines).map((l) => `${l.msg}: ${JSON.stringify(l)}`), []);
   // each worker's heartbeats arrived while its step was computing, past the liveness window, at every step
   const slow = r.log.lines.filter((l) => l.msg.startsWith('slow step: computing step '));
@@ -80,5 +81,5 @@ test('2 workers with slow steps, one SIGSTOPped mid-step: dropped within the liv
   assert.equal(got.steps, STEPS);
   assert.equal(got.final_world_size, 1);
   assert.deepEqual(got.lost_workers.map((l) => l.worker_id), ['local-001']);
-  assert.match(got.lost_workers[0]?.reason ?? '', /no heartbeat for \d+ ms \(last heard: (computing|idle after|all-reducing|applying) step \d+ for \d+ ms\)|heard nothing from it for 2000 ms/);
+  assert.match(got.lost_workers[0]?.reason ?? '', /no heartbeat for \d+ ms \(last heard: (computing|idle after|all-reducing|applying) step \d+ for \d+ ms\)|heard nothing from it for 5000 ms/);
 });

@@ -394,12 +394,23 @@ export class Membership {
     return enough;
   }
 
-  /** Drops members silent for longer than the liveness timeout, and (maxStepMs) those whose step does not end. */
+  /**
+   * Drops members silent for longer than the liveness timeout, and (maxStepMs) those whose step does
+   * not end. Silence is judged after one turn of I/O: timers run before it, so when this process was
+   * itself stalled (writing a checkpoint, evaluating, a loaded machine) the heartbeats that came
+   * meanwhile are still unread in its sockets, and every worker would look silent.
+   */
   checkLiveness(now = Date.now()): void {
-    for (const m of this.members.values()) {
+    const silent = [...this.members.values()].filter((m) => now - m.lastSeen > this.o.livenessTimeoutMs);
+    for (const m of this.members.values())
+      if (!silent.includes(m) && stepOverrun(m.progress, this.o.maxStepMs)) this.lose(m, `${describeProgress(m.progress as StepProgress__Output)}, past cluster.maxStepMs (${this.o.maxStepMs} ms): it answers, but its step does not end`);
+    if (silent.length > 0) setImmediate(() => this.dropSilent(silent));
+  }
+
+  private dropSilent(candidates: Member[]): void {
+    const now = Date.now();
+    for (const m of candidates)
       if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lose(m, `no heartbeat for ${now - m.lastSeen} ms${m.progress ? ` (last heard: ${describeProgress(m.progress)})` : ''}`);
-      else if (stepOverrun(m.progress, this.o.maxStepMs)) this.lose(m, `${describeProgress(m.progress as StepProgress__Output)}, past cluster.maxStepMs (${this.o.maxStepMs} ms): it answers, but its step does not end`);
-    }
   }
 
   closing = false;

@@ -16,8 +16,12 @@ export function describeProgress(p: StepProgress__Output): string {
   return `${VERBS[p.phase]} step ${p.step} for ${p.elapsedMs} ms`;
 }
 
-/** A worker heard within this many heartbeats from inside a step is working: a ring neighbour's timeout naming it does not condemn it. */
-const WORKING_HEARTBEATS = 5;
+/**
+ * A worker heard within this many heartbeats from inside a step is working: a ring neighbour's
+ * timeout naming it does not condemn it. The heartbeat part of the liveness timeout (run_cluster.ts
+ * LIVENESS_FACTOR): on a loaded machine a healthy worker's timers fire late, so a few beats is too few.
+ */
+const WORKING_HEARTBEATS = 10;
 
 /** Heard within the last WORKING_HEARTBEATS heartbeats, from inside a step (compute, all-reduce or optimizer). */
 export function inStep(p: StepProgress__Output | undefined, lastSeen: number, heartbeatMs: number, now = Date.now()): boolean {
