@@ -91,3 +91,32 @@ test('gradient sync without a ring: a NoRingError naming the step', async () => 
   const sync = new GradientSync({ size: layout.total, scaler: LossScaler.initial('fp32', 1, 100), masks: { active: undefined }, maskLayout: layout });
   await assert.rejects(sync.reduce(gradient(), 1, 41), (e: unknown) => e instanceof NoRingError && /step 42/.test(e.message));
 });
+
+test('gradient sync, two workers, the gradient the head of the fused buffer in shared memory: reduced in place, bit for bit as with a copy (fp32 scale 1, fp16 scale 1024)', async (t) => {
+  const cluster = await startLocalCluster(2, loadProtos());
+  t.after(() => cluster.close());
+  const g = (r: number): Float32Array => gradient().map((x, i) => x * (r + 1) + i * 1e-4 * (r + 1));
+  for (const [epoch, [wire, scale]] of ([['fp32', 1], ['fp16', 1024]] as const).entries()) {
+    const rings = cluster.formRing([0, 1], { transport: 'grpc', timeoutMs: 10_000, wire, epoch });
+    const run = async (inPlace: boolean): Promise<Array<{ grad: Float32Array; loss: number; fused?: Float32Array }>> => Promise.all(rings.map(async (ring, r) => {
+      const fused = new Float32Array(new SharedArrayBuffer((layout.total + 1) * 4));
+      const s = new GradientSync({ size: layout.total, scaler: LossScaler.initial(wire, scale, 100), masks: { active: undefined }, maskLayout: layout, ...(inPlace ? { fused } : {}) });
+      s.ring = ring;
+      const grad = inPlace ? fused.subarray(0, layout.total) : new Float32Array(layout.total);
+      grad.set(g(r));
+      const o = await s.reduce(grad, r + 1, inPlace ? 1 : 0);
+      assert.equal(o.grad, grad, 'the gradient given, reduced in place');
+      return { grad: Float32Array.from(o.grad), loss: o.loss, fused };
+    }));
+    const copied = await run(false);
+    const inPlace = await run(true);
+    for (const r of [0, 1]) {
+      assert.deepEqual(inPlace[r]?.grad, copied[r]?.grad, `${wire}: rank ${r}'s gradient`);
+      assert.equal(inPlace[r]?.loss, 1.5);
+      assert.equal(inPlace[r]?.fused?.[layout.total], 1.5, 'the loss rode in the shared buffer');
+    }
+    assert.notDeepEqual(copied[0]?.grad, g(0), 'the mean differs from rank 0\'s own gradient');
+    await Promise.all(rings.map((ring) => ring.close()));
+  }
+  assert.throws(() => new GradientSync({ size: 7, scaler: LossScaler.initial('fp32', 1, 100), masks: { active: undefined }, maskLayout: layout, fused: new Float32Array(7) }), /fused has 7 elements, not size \+ 1 = 8/);
+});

@@ -43,11 +43,14 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5_000): Prom
 }
 
 /** A Membership behind its real gRPC service, and clients that joined as `ids` and hold Control streams. */
-async function cluster(t: { after(fn: () => void): void }, ids: string[], minWorkers: number, microBatches: number) {
+async function cluster(
+  t: { after(fn: () => void): void }, ids: string[], minWorkers: number, microBatches: number, maxStepMs = 0,
+  o: { livenessTimeoutMs?: number; joinEveryMs?: number } = {},
+) {
   const log = createLogger({ level: 'silent' });
   const members = new Membership({
     runId: RUN, worldSize: ids.length, minWorkers, microBatches, modelConfigHash: HASH, plan: {}, startStep: 0,
-    heartbeatMs: HEARTBEAT_MS, livenessTimeoutMs: 60_000, wire: 'fp32', chunkBytes: 1 << 20, ringTimeoutMs: RING_TIMEOUT_MS, log,
+    heartbeatMs: HEARTBEAT_MS, livenessTimeoutMs: o.livenessTimeoutMs ?? 60_000, wire: 'fp32', chunkBytes: 1 << 20, ringTimeoutMs: RING_TIMEOUT_MS, maxStepMs, log,
   });
   const protos = loadProtos();
   const server = new grpc.Server();
@@ -66,7 +69,9 @@ async function cluster(t: { after(fn: () => void): void }, ids: string[], minWor
   const heartbeat = (req: Omit<HeartbeatRequest, 'runId' | 'lossScale'>): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
     client.heartbeat({ runId: RUN, lossScale: 1, memberSecret: secrets.get(String(req.workerId)), ...req }, { deadline: Date.now() + 5_000 }, (e) => resolve(e));
   });
-  assert.deepEqual(await Promise.all(ids.map(join)), ids.map(() => null));
+  // each Join is answered once all have joined; joinEveryMs: they arrive that far apart
+  const joins = ids.map((id, i) => new Promise((r) => setTimeout(r, i * (o.joinEveryMs ?? 0))).then(() => join(id)));
+  assert.deepEqual(await Promise.all(joins), ids.map(() => null));
   const inbox = new Map<string, ControlMessage__Output[]>();
   const controls = ids.map((workerId) => {
     const call = client.control({ runId: RUN, workerId, memberSecret: secrets.get(workerId) });
@@ -152,4 +157,52 @@ test('a ring must divide the global batch: of 3 survivors of 4 with 8 micro-batc
     await until(`the new ring on ${id}'s Control stream`, () => inbox.get(id)?.at(-1)?.ring?.ringEpoch === 1);
     assert.equal(inbox.get(id)?.at(-1)?.ring?.addresses.length, 2);
   }
+});
+
+test('a slow survivor: named by a neighbour\'s ring timeout but heartbeating from inside its step, it is waited for (not dropped) and joins the new ring; past cluster.maxStepMs it is dropped', { timeout: 30_000 }, async (t) => {
+  const { members, heartbeat, inbox } = await cluster(t, ['w0', 'w1'], 1, 2, 2_000);
+  members.startStep(0);
+  const waiting = assert.rejects(members.waitForStep(1), RingBroken);
+  // w1 computes step 1 for long: its main thread heartbeats "computing" meanwhile
+  const computing = { workerId: 'w1', rank: 1, step: 0, ringEpoch: 0, progress: { step: 1, phase: 'STEP_PHASE_COMPUTE' as const, elapsedMs: 1_500 } };
+  assert.equal(await heartbeat(computing), null);
+  const beats = setInterval(() => void heartbeat(computing), HEARTBEAT_MS);
+  t.after(() => clearInterval(beats));
+  // w0 waited for w1's chunks for the ring timeout and names it silent
+  assert.equal(await heartbeat({ workerId: 'w0', rank: 0, step: 0, ringEpoch: 0, ringFailure: { neighbourRank: 1, timedOut: true, reason: 'step 0: rank 1 did not answer within 300 ms' } }), null);
+  await waiting;
+  const settleMs = RING_TIMEOUT_MS + 2 * HEARTBEAT_MS;
+  // past the settle time w1 ends its step: its all-reduce fails (w0 left the ring), and it says so
+  setTimeout(() => {
+    clearInterval(beats);
+    void heartbeat({ ...computing, progress: { step: 1, phase: 'STEP_PHASE_REDUCE', elapsedMs: 300 }, ringFailure: { neighbourRank: 0, timedOut: true, reason: 'step 0: rank 0 did not answer within 300 ms' } });
+  }, settleMs + 400);
+  const t0 = Date.now();
+  assert.equal(await members.regroup(0), true);
+  const took = Date.now() - t0;
+  assert.ok(took > settleMs + 300, `regroup took ${took} ms: it did not wait for the working rank`);
+  assert.equal(members.lost.length, 0, JSON.stringify(members.lost));
+  assert.deepEqual(members.ordered().map((m) => [m.rank, m.workerId]), [[0, 'w0'], [1, 'w1']]);
+  await until('the new ring on w1\'s Control stream', () => inbox.get('w1')?.at(-1)?.ring?.ringEpoch === 1);
+
+  // in the new ring w1 is inside step 1 again: under cluster.maxStepMs (2 s) it stays, past it it is dropped
+  members.startStep(0);
+  const broken = assert.rejects(members.waitForStep(1), RingBroken);
+  assert.equal(await heartbeat({ ...computing, ringEpoch: 1, progress: { step: 1, phase: 'STEP_PHASE_COMPUTE', elapsedMs: 1_900 } }), null);
+  members.checkLiveness();
+  assert.equal(members.lost.length, 0, JSON.stringify(members.lost));
+  assert.equal(await heartbeat({ ...computing, ringEpoch: 1, progress: { step: 1, phase: 'STEP_PHASE_COMPUTE', elapsedMs: 2_100 } }), null);
+  members.checkLiveness();
+  assert.deepEqual(members.lost.map((l) => l.workerId), ['w1']);
+  assert.match(members.lost[0]?.reason ?? '', /^computing step 1 for 2100 ms, past cluster\.maxStepMs \(2000 ms\): it answers, but its step does not end$/);
+  await broken;
+});
+
+test('an early joiner waits for the last one without heartbeats (its JoinReply has not come): its liveness clock starts when the ring forms', { timeout: 30_000 }, async (t) => {
+  // w0 joins 3 s before w1, with a liveness timeout of 1.5 s (room for a loaded machine between the ring and the check)
+  const { members } = await cluster(t, ['w0', 'w1'], 1, 2, 0, { livenessTimeoutMs: 1_500, joinEveryMs: 3_000 });
+  members.checkLiveness();
+  await new Promise((r) => setImmediate(r));   // silence is judged after a turn of I/O
+  assert.equal(members.lost.length, 0, JSON.stringify(members.lost));
+  assert.equal(members.members.size, 2);
 });

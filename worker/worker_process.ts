@@ -3,18 +3,21 @@
  * its slice of each global batch, all-reduces gradients with its neighbours, reports metrics, and
  * uploads its state for checkpoints. It decides nothing (Horovod's split): the coordinator does.
  *
- * Its life, in order (Worker.run): join -> prepare (the plan's data, model state, trainer) -> form
- * the ring -> obey the control stream until Stop (StartSteps: masks due, step, report; a new ring;
- * pruning masks; checkpoint uploads) -> leave.
+ * Its life, in order (Worker.run): start the compute thread -> join -> prepare (the plan's data,
+ * model state, trainer: in the compute thread) -> form the ring -> obey the control stream until Stop
+ * (StartSteps: masks due, step, report; a new ring; pruning masks; checkpoint uploads) -> leave.
+ *
+ * Two threads: forward, backward and AdamW run on a compute thread (compute/step_thread.ts), so
+ * this one, with the gRPC server, the Control stream, heartbeats, the ring's sockets and telemetry,
+ * answers during a step however long it takes. The state lives in shared memory both threads view.
  */
 import type { ClientReadableStream } from '@grpc/grpc-js';
 import type { Logger } from '../shared/runtime/log.js';
 import type { Config } from '../shared/runtime/config.js';
-import { initBackend } from '../shared/runtime/backend.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
 import { loadTls, optionalToken } from '../shared/runtime/security.js';
-import { openPreparedDataset, type PreparedDataset } from '../shared/dataset/reader.js';
-import { setUpTraining, type TrainingSetup } from '../shared/training/setup.js';
+import { natsAuth } from '../shared/runtime/telemetry/nats_auth.js';
+import type { TrainState } from '../shared/training/setup.js';
 import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
 import type { ControlMessage__Output } from '../proto/gen/dsi/v1/ControlMessage.js';
 import type { RingFormation__Output } from '../proto/gen/dsi/v1/RingFormation.js';
@@ -29,21 +32,23 @@ import { Ring } from './collective/ring.js';
 import { RingClosedError, RingPeerError, RingProtocolError, RingTimeoutError } from './collective/errors.js';
 import { wireFromDtype } from './collective/wire.js';
 import { StepSnapshot } from '../shared/training/step_snapshot.js';
-import { decoderOutput, trainingData } from '../shared/training/training_data.js';
-import { Trainer, type StepStats } from '../shared/training/trainer.js';
-import { LossScaler, checkpointGoodSteps } from '../shared/training/loss_scaler.js';
+import type { StepStats } from '../shared/training/trainer.js';
+import { LossScaler } from '../shared/training/loss_scaler.js';
 import { GradientSync } from '../shared/training/gradient_sync.js';
 import { NoRingError } from '../shared/runtime/errors.js';
 import { sparsityReport } from '../shared/training/pruning.js';
 import { applyMasks, type MaskSet } from '../shared/model/pruning_masks.js';
 import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
-import { natsAuth } from '../shared/runtime/telemetry/nats_auth.js';
 import { stepSubject } from '../shared/runtime/telemetry/payloads.js';
 import { stepTelemetry, workerMetrics } from '../shared/training/step_record.js';
 import { decodeRunPlan, modelConfigHash, PROTOCOL_VERSION } from '../shared/training/cluster_plan.js';
 import { CoordinatorConnection } from './coordinator_client.js';
 import { MaskReceiver } from './mask_receiver.js';
 import { CoordinatorWatch } from './coordinator_watch.js';
+import { StepThread } from './compute/step_thread.js';
+import { memoryReport } from './compute/memory_report.js';
+import type { SharedSetup } from './compute/protocol.js';
+import type { StepProgress } from '../proto/gen/dsi/v1/StepProgress.js';
 
 export { JoinRefusedError } from './coordinator_client.js';
 export { COORDINATOR_LOST_EXIT_CODE, CoordinatorLostError, CoordinatorUnreachableError } from './coordinator_watch.js';
@@ -79,31 +84,37 @@ export function paramChecksum(params: Float32Array): string {
   return `${h.toString(16).padStart(8, '0')}:${params.length}`;
 }
 
-/** A joined worker's training: the run's plan resolved into model state, trainer and gradient sync. */
+/** A joined worker's training: the run's plan resolved into model state (shared with the compute thread), trainer and gradient sync. */
 interface Session {
   runId: string;
   cfg: Config;
-  setup: TrainingSetup;
+  setup: SharedSetup;
+  /** This thread's view of the trainable state: read and written only while the compute thread is idle. */
+  state: TrainState;
   scaler: LossScaler;
   sync: GradientSync;
-  trainer: Trainer;
+  trainer: StepThread;
   masks: MaskReceiver;
   snapshot: StepSnapshot;
 }
 
+const PHASES = { idle: 'STEP_PHASE_IDLE', compute: 'STEP_PHASE_COMPUTE', reduce: 'STEP_PHASE_REDUCE', optimizer: 'STEP_PHASE_OPTIMIZER' } as const;
+
 export class Worker {
   private readonly log: Logger;
-  private data: PreparedDataset | undefined;
+  private thread: StepThread | undefined;
+  private session: Session | undefined;
+  private memoryLogged = false;
   private telemetry: TelemetryConnection | undefined;
   private control: ClientReadableStream<unknown> | undefined;
+  /** Time since the coordinator last answered (while obeying it). */
+  private watch: CoordinatorWatch | undefined;
   private ring: Ring | undefined;
   private rank = 0;
   private worldSize = 1;
   private epoch = 0;
   /** Set while this worker's last all-reduce failed; every heartbeat carries it until a new ring forms. */
   private ringFailure: RingFailure | undefined;
-  /** Time since the coordinator last answered (while obeying it). */
-  private watch: CoordinatorWatch | undefined;
   /** Share of zero prunable weights once masks apply; null before. */
   private sparsity: number | null = null;
   private failure: Error | undefined;
@@ -134,30 +145,39 @@ export class Worker {
   /** Runs the worker until the coordinator stops it. */
   async run(): Promise<WorkerStop> {
     try {
-      // the backend first, so Join reports what this worker really runs (auto resolves here)
-      const backend = await initBackend(this.o.local.runtime.backend, { webgpuApi: this.o.local.runtime.webgpuApi });
+      // the compute thread and its backend first, so Join reports what this worker really runs (auto resolves there)
+      const { runtime } = this.o.local;
+      const { thread, backend } = await StepThread.start({ backend: runtime.backend, webgpuApi: runtime.webgpuApi, log: this.log });
+      this.thread = thread;
       const reply = await this.coordinator.join({
-        workerId: this.o.workerId, address: this.address, modelConfigHash: modelConfigHash(this.o.local), backend: backend.name, protocolVersion: PROTOCOL_VERSION,
+        workerId: this.o.workerId, address: this.address, modelConfigHash: modelConfigHash(this.o.local), backend, protocolVersion: PROTOCOL_VERSION,
       }, this.o.joinTimeoutMs, this.log);                          // 1) join: rank, the first ring, the plan
-      const s = await this.prepare(reply, backend.name);          // 2) data, model state, trainer
-      if (reply.ring) await this.formRing(s, reply.ring);          // 3) form the ring
-      const stop = await this.obey(s, reply.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS); // 4) until Stop
-      await this.coordinator.leave(s.runId, this.o.workerId);      // 5) leave
-      return stop;
+      // heartbeats from now on: this thread stays free while the compute thread prepares and trains
+      const timer = setInterval(() => void this.beat(reply), reply.heartbeatIntervalMs || DEFAULT_HEARTBEAT_MS);
+      timer.unref();
+      try {
+        const s = this.session = await this.prepare(reply, backend, thread);   // 2) data, model state, trainer
+        if (reply.ring) await this.formRing(s, reply.ring);          // 3) form the ring
+        const stop = await this.obey(s);                             // 4) until Stop
+        await this.coordinator.leave(s.runId, this.o.workerId);      // 5) leave
+        return stop;
+      } finally {
+        clearInterval(timer);
+      }
     } catch (e) {
       this.failure = e instanceof Error ? e : new Error(String(e));
       throw e;
     }
   }
 
-  /** Releases the control stream, ring, telemetry, data, the coordinator's channel and the server. */
+  /** Releases the control stream, ring, telemetry, the compute thread, the coordinator's channel and the server. */
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
     this.control?.cancel();
     await this.telemetry?.close();
     await this.ring?.close();
-    this.data?.close();
+    await this.thread?.close();
     this.coordinator.close();
     await this.server.close();
     for (const w of this.closedWaiters.splice(0)) w(this.failure);
@@ -170,7 +190,7 @@ export class Worker {
   }
 
   /** The run's plan (JoinReply.plan) resolved: data, model state at the run's step, trainer. */
-  private async prepare(reply: JoinReply__Output, backend: string): Promise<Session> {
+  private async prepare(reply: JoinReply__Output, backend: string, trainer: StepThread): Promise<Session> {
     if (!reply.plan) throw new Error(`the coordinator at ${this.o.coordinator} sent no run plan in its JoinReply`);
     const plan = decodeRunPlan(reply.plan);
     const cfg = plan.config;
@@ -182,27 +202,21 @@ export class Worker {
     const natsUrl = plan.natsUrl || (local.nats ? local.natsUrl : '');
     // credentials are this process's own (--nats-creds-file...), never the plan's
     if (natsUrl) this.telemetry = new TelemetryConnection({ url: natsUrl, name: `dsi-worker-${this.o.workerId}`, log: this.log, auth: natsAuth(this.o.local.telemetry, this.o.local.security) });
-    const data = this.data = await openPreparedDataset(plan.dataDir);
-    const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, plan.resumeFrom || undefined);
-    if (setup.state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${setup.state.step}, the coordinator starts at ${reply.step}`);
+    const setup = await trainer.prepare({ cfg, dataDir: plan.dataDir, resumeFrom: plan.resumeFrom, rank: this.rank, worldSize: this.worldSize });
+    const state = trainer.state as TrainState;   // prepare set it
+    if (state.step !== reply.step) throw new Error(`worker ${this.o.workerId}: state is at step ${state.step}, the coordinator starts at ${reply.step}`);
     // resumed: the checkpoint's scale (plan) and good-step count (its run config), as the uninterrupted run had them
-    const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow, checkpointGoodSteps(setup.resumedRunConfig));
+    const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow, setup.lossScaleGoodSteps);
     const masks = new MaskReceiver(setup.masks);   // a resumed run's masks hold from its first step
-    const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout });
-    const examples = trainingData(cfg, data);
-    const output = decoderOutput(cfg, data);
-    this.log.info({ mix: examples.mix, decoderOutputRows: output?.ids.length ?? setup.model.vocabSize }, 'training data');
-    const trainer = new Trainer({
-      cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}),
-      data: examples.source, ...(output ? { output } : {}), rank: this.rank, worldSize: this.worldSize, log: this.log, sync,
-    }, setup.state);
-    return { runId: reply.runId, cfg, setup, scaler, sync, trainer, masks, snapshot: new StepSnapshot() };
+    // the all-reduce runs in place on the shared gradient buffer: no copy of the gradient
+    const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout, fused: setup.fused });
+    trainer.sync = sync;
+    this.log.info({ mix: setup.mix, decoderOutputRows: setup.decoderOutputRows }, 'training data');
+    return { runId: reply.runId, cfg, setup, state, scaler, sync, trainer, masks, snapshot: new StepSnapshot() };
   }
 
   /** The coordinator's commands, in order, until Stop; heartbeats keep this worker alive meanwhile. */
-  private async obey(s: Session, heartbeatMs: number): Promise<WorkerStop> {
-    const timer = setInterval(() => void this.beat(s), heartbeatMs);
-    timer.unref();
+  private async obey(s: Session): Promise<WorkerStop> {
     const control = this.coordinator.control({ runId: s.runId, workerId: this.o.workerId, rank: this.rank });
     this.control = control;
     // a coordinator silent for coordinatorTimeoutMs ends the stream: the worker must not wait forever
@@ -215,19 +229,19 @@ export class Worker {
           case 'ring': if (msg.ring) await this.formRing(s, msg.ring); break;
           case 'start': if (msg.start) await this.runSteps(s, msg.start); break;
           case 'pruningMask': if (msg.pruningMask) s.masks.add(msg.pruningMask); break;
-          case 'checkpoint': if (msg.checkpoint) await watch.guard(this.upload(s, msg.checkpoint), s.setup.state.step); break;
+          case 'checkpoint': if (msg.checkpoint) await watch.guard(this.upload(s, msg.checkpoint), s.state.step); break;
           case 'stop': {
             const stop: WorkerStop = { cause: msg.stop?.cause ?? 'STOP_CAUSE_UNSPECIFIED', reason: msg.stop?.reason ?? '' };
             this.log.info({ reason: stop.reason, cause: stop.cause }, 'stop');
+            await this.logMemory(s);
             return stop;
           }
         }
       }
       return { cause: 'STOP_CAUSE_UNSPECIFIED', reason: '' };
     } catch (e) {
-      throw watch.explain(e, s.setup.state.step);
+      throw watch.explain(e, s.state.step);
     } finally {
-      clearInterval(timer);
       watch.close();
       control.cancel();
     }
@@ -237,7 +251,7 @@ export class Worker {
   private async formRing(s: Session, f: RingFormation__Output): Promise<void> {
     await this.ring?.close();
     // after a loss the ring restarts at the interrupted step: a rank that applied it goes back
-    if (s.snapshot.rewind(s.setup.state, s.scaler.state, f.step)) this.log.warn({ step: f.step + 1, epoch: f.ringEpoch }, 'rolled back the interrupted step to redo it');
+    if (s.snapshot.rewind(s.state, s.scaler.state, f.step)) this.log.warn({ step: f.step + 1, epoch: f.ringEpoch }, 'rolled back the interrupted step to redo it');
     this.ringFailure = undefined;
     this.epoch = f.ringEpoch;
     this.rank = f.rank;
@@ -247,7 +261,7 @@ export class Worker {
     this.ring = s.sync.ring = new Ring(peer, {
       runId: f.runId, epoch: f.ringEpoch, rank: f.rank, worldSize: this.worldSize, wire: wireFromDtype(f.wire) ?? 'fp32', chunkBytes: f.chunkBytes, timeoutMs: f.timeoutMs, log,
     });
-    s.trainer.setShard(this.rank, this.worldSize);
+    await s.trainer.setShard(this.rank, this.worldSize);
     log.info({ rank: this.rank, worldSize: this.worldSize, epoch: f.ringEpoch }, 'ring formed');
   }
 
@@ -257,17 +271,18 @@ export class Worker {
       this.log.warn({ startEpoch: start.ringEpoch, epoch: this.epoch, step: start.firstStep + 1 }, 'StartSteps of another ring epoch ignored');
       return;
     }
-    const { setup } = s;
+    const { setup, state } = s;
     for (let i = 0; i < start.count; i++) {
       const step = start.firstStep + i;
-      if (setup.state.step !== step) throw new Error(`worker ${this.o.workerId}: asked for step ${step}, at step ${setup.state.step}`);
-      this.applyDueMasks(s, step);
-      if (this.worldSize > 1) s.snapshot.take(setup.state, s.scaler.state);
+      if (state.step !== step) throw new Error(`worker ${this.o.workerId}: asked for step ${step}, at step ${state.step}`);
+      await this.applyDueMasks(s, step);
+      if (this.worldSize > 1) s.snapshot.take(state, s.scaler.state);
       const stats = await this.trainStep(s, step);
       if (!stats) return;   // the all-reduce failed: nothing applied, a new ring comes
       // AdamW's decay and momentum would move pruned weights off zero: hold them there
-      if (s.masks.active && !setup.adapted) applyMasks(setup.trainLayout, setup.state.params, s.masks.active);
+      if (s.masks.active && !setup.adapted) applyMasks(setup.trainLayout, state.params, s.masks.active);
       await this.heartbeat(s, stats);   // the coordinator's signal that this rank finished the step
+      if (!this.memoryLogged) { this.memoryLogged = true; await this.logMemory(s); }
     }
   }
 
@@ -279,33 +294,34 @@ export class Worker {
       if (!isRingError(e)) throw e;
       this.ringFailure = ringFailureOf(e);
       this.log.warn({ step: step + 1, epoch: this.epoch, err: e.message }, 'all-reduce failed: step aborted, waiting for a new ring');
-      await this.beat(s);
+      await this.beat();
       return undefined;
     }
   }
 
   /** Switches to the pruning masks due at `step`, if any: full prunes the trained weights, lora/qlora the frozen base. */
-  private applyDueMasks(s: Session, step: number): void {
+  private async applyDueMasks(s: Session, step: number): Promise<void> {
     if (!s.masks.activate(step)) return;
     const { setup } = s;
     const masks = s.masks.active as MaskSet;   // activate() returned true: a set is in force
-    if (setup.adapted) setup.adapted.pruneBase(setup.baseParams, masks);
-    else applyMasks(setup.trainLayout, setup.state.params, masks);
+    // the frozen base's tensors live in the compute thread; the trained weights are shared memory
+    if (setup.adapted) await s.trainer.pruneBase(masks);
+    else applyMasks(setup.trainLayout, s.state.params, masks);
     // masked weights stay zero until the next set
     this.sparsity = setup.adapted ? sparsityReport(setup.baseLayout, setup.baseParams).overall
-      : sparsityReport(setup.trainLayout, setup.state.params).overall;
+      : sparsityReport(setup.trainLayout, s.state.params).overall;
     this.log.info({ step, version: s.masks.version, sparsity: this.sparsity }, 'pruning masks applied');
   }
 
   private async upload(s: Session, c: CheckpointRequest__Output): Promise<void> {
     const ids = { runId: s.runId, checkpointId: c.checkpointId, workerId: this.o.workerId, rank: this.rank };
-    await this.coordinator.uploadState(ids, s.setup.state, s.scaler.state, c.includeOptimizer);
+    await this.coordinator.uploadState(ids, s.state, s.scaler.state, c.includeOptimizer);
   }
 
   /** Liveness, and after a step its figures (also on NATS) and, every checksumEvery steps, the checksum. */
   private heartbeat(s: Session, stats?: StepStats): Promise<unknown> {
-    const { runId, cfg, setup, scaler } = s;
-    const step = setup.state.step;
+    const { runId, cfg, state, scaler } = s;
+    const step = state.step;
     let metrics: WorkerMetrics | undefined;
     if (stats) {
       const t = stepTelemetry({
@@ -314,15 +330,31 @@ export class Worker {
       this.telemetry?.publish(stepSubject(runId, this.rank), t);
       metrics = workerMetrics(t);
     }
-    const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(setup.state.params) : '';
+    const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(state.params) : '';
     return this.coordinator.heartbeat({
       runId, workerId: this.o.workerId, rank: this.rank, step, metrics, paramChecksum: checksum, lossScale: scaler.scale, ringEpoch: this.epoch, ringFailure: this.ringFailure,
+      progress: progressOf(s.trainer.progress),
     }).then(() => this.watch?.contact());
   }
 
-  /** A heartbeat whose failure is only logged (the next one may get through). */
-  private async beat(s: Session): Promise<void> {
-    await this.heartbeat(s).catch((e: Error) => this.log.warn({ err: e.message }, 'heartbeat failed'));
+  /** Where this process's memory goes (compute/memory_report.ts); a failure to measure is only logged. */
+  private async logMemory(s: Session): Promise<void> {
+    await memoryReport(s.trainer, s.setup, s.snapshot.bytes).then(
+      (m) => this.log.info(m, 'memory'),
+      (e: Error) => this.log.warn({ err: e.message }, 'memory report failed'),
+    );
+  }
+
+  /**
+   * A heartbeat whose failure is only logged (the next one may get through). Before the session
+   * exists (the compute thread still preparing) it says only that this worker is alive, at the join's step.
+   */
+  private async beat(joined?: JoinReply__Output): Promise<void> {
+    const s = this.session;
+    const sent = s ? this.heartbeat(s)
+      : joined ? this.coordinator.heartbeat({ runId: joined.runId, workerId: this.o.workerId, rank: this.rank, step: joined.step, ringEpoch: this.epoch, progress: { step: joined.step, phase: 'STEP_PHASE_IDLE', elapsedMs: 0 } })
+      : Promise.resolve();
+    await sent.catch((e: Error) => this.log.warn({ err: e.message }, 'heartbeat failed'));
   }
 }
 
@@ -334,6 +366,11 @@ export async function runWorkerProcess(o: WorkerOptions): Promise<WorkerStop> {
   } finally {
     await worker.close();
   }
+}
+
+/** The step in flight as the heartbeat says it ("computing step N for X ms"). */
+function progressOf(p: { step: number; phase: keyof typeof PHASES; sinceMs: number }): StepProgress {
+  return { step: p.step, phase: PHASES[p.phase], elapsedMs: Math.max(0, Date.now() - p.sinceMs) };
 }
 
 type RingError = RingTimeoutError | RingPeerError | RingProtocolError | RingClosedError | NoRingError;

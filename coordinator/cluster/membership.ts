@@ -23,6 +23,8 @@ import { authenticateMember, isMember, type CallRefusal, type MemberCredentials 
 import { checkHeartbeat, checkJoin, MAX_REASON_CHARS } from './validate.js';
 
 export { isMember, type CallRefusal, type MemberCredentials } from './member_auth.js';
+import { describeProgress, inStep, SlowStepWatch, stepOverrun } from './step_progress.js';
+import type { StepProgress__Output } from '../../proto/gen/dsi/v1/StepProgress.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -44,6 +46,8 @@ export interface MembershipOptions {
   joinToken?: string;
   /** Last step of the run (train.steps): steps reported beyond it are malformed. @default 2^32 - 1 */
   maxStep?: number;
+  /** A worker whose heartbeats say it has been inside one step for longer is dropped (a hung compute thread); 0: no limit. @default 0 */
+  maxStepMs?: number;
   log: Logger;
   /** Run events (worker joined or left, ring formed), for telemetry. */
   onEvent?: (e: RunEventBody) => void;
@@ -66,6 +70,8 @@ export interface Member {
   /** Its all-reduce failed in the current ring epoch: it applied nothing and waits for a new ring. */
   failure?: RingFailure__Output;
   lossScale: number;
+  /** The step in flight as its last heartbeat told it (phase and time in it). */
+  progress?: StepProgress__Output;
   /** Sums over the run, for the summary. */
   totals: { steps: number; samplesPerSec: number; tokensPerSec: number; stepMs: number; computeMs: number; allReduceMs: number; waitingMs: number; peakRssBytes: number; peakTensorBytes: number };
 }
@@ -113,9 +119,11 @@ export class Membership {
   readonly lost: LostWorker[] = [];
   private lostInEpoch = 0;
   private retries = { step: -1, count: 0 };
+  private readonly slow: SlowStepWatch;
 
   constructor(readonly o: MembershipOptions) {
     this.doneStep = o.startStep;
+    this.slow = new SlowStepWatch({ livenessTimeoutMs: o.livenessTimeoutMs, log: o.log });
   }
 
   get full(): boolean {
@@ -160,6 +168,10 @@ export class Membership {
   /** Ranks by worker id, so the same workers always get the same ranks; then answer every Join. */
   private formRing(): void {
     this.started = true;
+    // a worker heartbeats only once its JoinReply comes, and those go out now: an early joiner's
+    // liveness clock starts here, not at its Join (it may have waited long for the last one)
+    const now = Date.now();
+    for (const m of this.members.values()) m.lastSeen = now;
     this.assignRanks();
     this.o.log.info({ ring: this.ordered().map((m) => `${m.rank}:${m.workerId}@${m.address}`), epoch: this.ringEpoch }, 'ring formed');
     this.o.onEvent?.({ type: 'ring_formed', epoch: this.ringEpoch, ring: this.ordered().map((m) => ({ rank: m.rank, workerId: m.workerId, address: m.address })) });
@@ -235,6 +247,7 @@ export class Membership {
     const bad = checkHeartbeat(req, this.o.maxStep ?? 0xffffffff);
     if (bad) return { code: status.INVALID_ARGUMENT, reason: `${bad.field}: ${bad.reason}` };
     if (req.ringEpoch > this.ringEpoch) return { code: status.INVALID_ARGUMENT, reason: `ring_epoch: ${req.ringEpoch} is ahead of the run's ${this.ringEpoch}` };
+    if (req.progress) { m.progress = req.progress; this.slow.heard(m.workerId, m.rank, req.progress); }
     // a step or failure of an earlier ring is stale: that ring is gone, its work is redone
     if (req.ringEpoch !== this.ringEpoch) { m.lastSeen = Date.now(); return undefined; }
     if (req.rank !== m.rank) return { code: status.INVALID_ARGUMENT, reason: `rank: ${req.rank}, but worker '${m.workerId}' is rank ${m.rank} in ring epoch ${this.ringEpoch}` };
@@ -360,7 +373,8 @@ export class Membership {
   /**
    * Re-forms the ring among the survivors after RingBroken, to (re)do `step`: waits until each has
    * finished the step in flight or reported its all-reduce failed (dropping those that do neither
-   * within the ring timeout), ranks them 0..N'-1 in a new epoch, and sends them the ring. Returns
+   * within the ring timeout, unless their heartbeats say they are still inside the step: slow, not
+   * dead, they settle when it ends), ranks them 0..N'-1 in a new epoch, and sends them the ring. Returns
    * false when fewer than minWorkers are left (the ring is still formed, so rank 0 can upload a
    * consistent state for the last checkpoint).
    */
@@ -370,10 +384,12 @@ export class Membership {
     const settled = (m: Member): boolean => m.failure !== undefined || m.step >= done;
     // named silent by a neighbour's ring timeout and not heard of since: dead or hung. A live rank that
     // a neighbour named (it was itself waiting on the dead one) reports its own failure and is settled.
-    const accuser = (m: Member): Member | undefined => this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m);
+    // still heartbeating from inside the step (a slow step, computed on its own thread): it settles when the step ends
+    const working = (m: Member): boolean => !settled(m) && inStep(m.progress, m.lastSeen, this.o.heartbeatMs);
+    const accuser = (m: Member): Member | undefined => (working(m) ? undefined : this.ordered().find((x) => x.failure?.timedOut && x.failure.neighbourRank === m.rank && x !== m));
     const settleMs = this.o.ringTimeoutMs + 2 * this.o.heartbeatMs;
     const deadline = Date.now() + settleMs;
-    while (!this.ordered().every((m) => settled(m) || accuser(m)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
+    while (!this.ordered().every((m) => settled(m) || accuser(m)) && (Date.now() < deadline || this.ordered().some(working))) await new Promise((r) => setTimeout(r, SETTLE_POLL_MS));
     const unsettled = this.ordered().filter((x) => !settled(x)).map((m) => ({ m, by: accuser(m) }));
     for (const { m, by } of unsettled)
       this.lose(m, by ? `rank ${by.rank} (${by.workerId}) heard nothing from it for ${this.o.ringTimeoutMs} ms` : `neither finished step ${done} nor reported a ring failure within ${settleMs} ms`);
@@ -414,10 +430,23 @@ export class Membership {
     return enough;
   }
 
-  /** Drops members silent for longer than the liveness timeout. */
+  /**
+   * Drops members silent for longer than the liveness timeout, and (maxStepMs) those whose step does
+   * not end. Silence is judged after one turn of I/O: timers run before it, so when this process was
+   * itself stalled (writing a checkpoint, evaluating, a loaded machine) the heartbeats that came
+   * meanwhile are still unread in its sockets, and every worker would look silent.
+   */
   checkLiveness(now = Date.now()): void {
+    const silent = [...this.members.values()].filter((m) => now - m.lastSeen > this.o.livenessTimeoutMs);
     for (const m of this.members.values())
-      if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lose(m, `no heartbeat for ${now - m.lastSeen} ms`);
+      if (!silent.includes(m) && stepOverrun(m.progress, this.o.maxStepMs)) this.lose(m, `${describeProgress(m.progress as StepProgress__Output)}, past cluster.maxStepMs (${this.o.maxStepMs} ms): it answers, but its step does not end`);
+    if (silent.length > 0) setImmediate(() => this.dropSilent(silent));
+  }
+
+  private dropSilent(candidates: Member[]): void {
+    const now = Date.now();
+    for (const m of candidates)
+      if (now - m.lastSeen > this.o.livenessTimeoutMs) this.lose(m, `no heartbeat for ${now - m.lastSeen} ms${m.progress ? ` (last heard: ${describeProgress(m.progress)})` : ''}`);
   }
 
   closing = false;

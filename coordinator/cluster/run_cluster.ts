@@ -140,7 +140,7 @@ export class Coordinator {
       runId, worldSize: cfg.cluster.workers, minWorkers: cfg.cluster.minWorkers, microBatches: cfg.train.batchSize / cfg.train.accumulate,
       modelConfigHash: modelConfigHash(cfg), plan: encodeRunPlan(plan), startStep,
       heartbeatMs: cfg.cluster.heartbeatMs, livenessTimeoutMs: cfg.cluster.heartbeatMs * LIVENESS_FACTOR + cfg.cluster.ringTimeoutMs,
-      wire: cfg.cluster.wire, chunkBytes: cfg.cluster.chunkBytes, ringTimeoutMs: cfg.cluster.ringTimeoutMs, log,
+      wire: cfg.cluster.wire, chunkBytes: cfg.cluster.chunkBytes, ringTimeoutMs: cfg.cluster.ringTimeoutMs, maxStepMs: cfg.cluster.maxStepMs, log,
       ...(security.joinToken ? { joinToken: security.joinToken } : {}), maxStep: cfg.train.steps,
       onEvent: (e) => telemetry.event(e),
       onMetrics: (m, s, metrics) => telemetry.fromHeartbeat({ rank: m.rank, workerId: m.workerId, step: s, lossScale: m.lossScale }, metrics),

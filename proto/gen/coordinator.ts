@@ -22,6 +22,7 @@ import type { RingFormation as _dsi_v1_RingFormation, RingFormation__Output as _
 import type { RunPlan as _dsi_v1_RunPlan, RunPlan__Output as _dsi_v1_RunPlan__Output } from './dsi/v1/RunPlan.js';
 import type { StartSteps as _dsi_v1_StartSteps, StartSteps__Output as _dsi_v1_StartSteps__Output } from './dsi/v1/StartSteps.js';
 import type { StateChunk as _dsi_v1_StateChunk, StateChunk__Output as _dsi_v1_StateChunk__Output } from './dsi/v1/StateChunk.js';
+import type { StepProgress as _dsi_v1_StepProgress, StepProgress__Output as _dsi_v1_StepProgress__Output } from './dsi/v1/StepProgress.js';
 import type { Stop as _dsi_v1_Stop, Stop__Output as _dsi_v1_Stop__Output } from './dsi/v1/Stop.js';
 import type { TcpEndpointReply as _dsi_v1_TcpEndpointReply, TcpEndpointReply__Output as _dsi_v1_TcpEndpointReply__Output } from './dsi/v1/TcpEndpointReply.js';
 import type { TcpEndpointRequest as _dsi_v1_TcpEndpointRequest, TcpEndpointRequest__Output as _dsi_v1_TcpEndpointRequest__Output } from './dsi/v1/TcpEndpointRequest.js';
@@ -59,6 +60,8 @@ export interface ProtoGrpcType {
       StartSteps: MessageTypeDefinition<_dsi_v1_StartSteps, _dsi_v1_StartSteps__Output>
       StateChunk: MessageTypeDefinition<_dsi_v1_StateChunk, _dsi_v1_StateChunk__Output>
       StatePart: EnumTypeDefinition
+      StepPhase: EnumTypeDefinition
+      StepProgress: MessageTypeDefinition<_dsi_v1_StepProgress, _dsi_v1_StepProgress__Output>
       Stop: MessageTypeDefinition<_dsi_v1_Stop, _dsi_v1_Stop__Output>
       StopCause: EnumTypeDefinition
       TcpEndpointReply: MessageTypeDefinition<_dsi_v1_TcpEndpointReply, _dsi_v1_TcpEndpointReply__Output>

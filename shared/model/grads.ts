@@ -94,6 +94,9 @@ export async function accumulateGradients(
   return accumulate(c, layout, weights, [{ batch, weight: 1, ...(drop ? { drop } : {}) }], scale, gradOut, output);
 }
 
+/** Backends whose reads are copies out of CPU memory: nothing to gain from reading in one batch. */
+const READ_ONE_AT_A_TIME = new Set(['wasm', 'cpu']);
+
 /**
  * The gradient of sum_b weight_b x loss_b over the groups of one micro-batch (each padded to its own
  * length), added into `gradOut`; returns that weighted sum. One backward pass and one read of the
@@ -123,17 +126,24 @@ async function accumulate(
   });
   // sync point: gradients leave the backend here (they are all-reduced and applied in JS). Read
   // asynchronously: the webgpu backend cannot read synchronously in Node (it needs OffscreenCanvas)
-  const read = await Promise.all([...grads, value].map((t) => t.data() as Promise<Float32Array>));
-  grads.forEach((g, i) => {
+  const accumulateInto = (i: number, data: Float32Array): void => {
     const spec = layout.byName.get(names[i] as string);
     if (!spec) throw new Error(`gradient for unknown parameter ${names[i]}`);
-    const data = read[i] as Float32Array;
     const out = gradOut.subarray(spec.offset, spec.offset + spec.size);
     for (let j = 0; j < data.length; j++) out[j] = (out[j] as number) + (data[j] as number) * scale;
-  });
-  const loss = read[grads.length]?.[0] ?? NaN;
+  };
   // weights and every gradient are alive here: the step's high-water mark of tensor memory
   const tensorBytes = tf.memory().numBytes;
+  const loss = ((await value.data()) as Float32Array)[0] ?? NaN;
+  if (READ_ONE_AT_A_TIME.has(tf.getBackend())) {
+    // each read is a JS copy of a gradient: one at a time, so a step holds one such copy, not a
+    // copy of every gradient at once (t5-small: 240 MB less at the step's peak); same sums, same bits
+    for (const [i, g] of grads.entries()) accumulateInto(i, (await g.data()) as Float32Array);
+  } else {
+    // a GPU reads back best in one batch
+    const read = await Promise.all(grads.map((t) => t.data() as Promise<Float32Array>));
+    read.forEach((data, i) => accumulateInto(i, data as Float32Array));
+  }
   tf.dispose([value, ...grads]);
   let tokens = 0;
   for (const g of groups) for (const l of g.batch.labels) if (l !== c.padTokenId) tokens++;

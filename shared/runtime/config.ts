@@ -50,8 +50,8 @@ export interface Config {
   run: { dir: string; interruptedExitCode: number; overrides: ConfigOverride[] };
   cluster: {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
-    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
-    checksumEvery: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
+    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; maxStepMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
+    checksumEvery: number; testHookStepSleepMs: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
     workerPort: number; ringPort: number;
   };
   security: {
@@ -202,10 +202,12 @@ const schema: convict.Schema<Config> = {
     transport: { doc: "All-reduce data plane: tcp (collective.proto's Relay messages, length-framed on a raw socket) or grpc (the same messages on HTTP/2 streams). tcp by default: grpc-js spends 3-4x a raw socket's CPU per byte, and where ranks share cores that CPU is the all-reduce's limit (README, Cluster). gRPC stays the control plane either way.", format: ['tcp', 'grpc'], default: 'tcp', env: 'DSI_TRANSPORT', arg: 'transport' },
     chunkBytes: { doc: 'All-reduce chunk size on the wire (< 4 MiB).', format: 'positive-int', default: 1048576, arg: 'chunk-bytes' },
     ringTimeoutMs: { doc: 'A ring neighbour silent for this long is dead.', format: 'positive-int', default: 60000, arg: 'ring-timeout-ms' },
+    maxStepMs: { doc: 'A worker whose heartbeats say it has been inside one step longer than this is dropped: its process answers but its compute does not end (a hung compute thread). 0: no limit; a slow step is never taken for a dead worker, heartbeats decide that.', format: 'nonneg-int', default: 0, arg: 'max-step-ms' },
     heartbeatMs: { doc: 'Worker heartbeat interval.', format: 'positive-int', default: 1000, arg: 'heartbeat-ms' },
     joinTimeoutMs: { doc: 'How long the coordinator waits for all workers to join.', format: 'positive-int', default: 120000, arg: 'join-timeout-ms' },
     coordinatorTimeoutMs: { doc: 'Worker: a coordinator that answers no heartbeat for this long, or whose control stream breaks, is lost. A worker started by hand then tries for as long again to join a coordinator at the same address (one restarted with --resume=auto continues the run from its newest checkpoint); failing that, and at once when started by coordinator start, it exits with code 75 naming the coordinator.', format: 'positive-int', default: 60000, env: 'DSI_COORDINATOR_TIMEOUT_MS', arg: 'coordinator-timeout-ms' },
     checksumEvery: { doc: 'Workers compare a checksum of their parameters every N steps; 0: off.', format: 'nonneg-int', default: 10, arg: 'checksum-every' },
+    testHookStepSleepMs: { doc: 'TEST HOOK, not for runs: each worker\'s compute thread sleeps this long (blocking, like a long wasm step) inside every step before its forward pass; 0: off.', format: 'nonneg-int', default: 0, env: 'DSI_TEST_HOOK_STEP_SLEEP_MS', arg: 'test-hook-step-sleep-ms' },
     checkpointEvery: { doc: 'Write a checkpoint every N steps (and always at the end); 0: only at the end.', format: 'nonneg-int', default: 100, arg: 'checkpoint-every' },
     keepCheckpoints: { doc: 'Checkpoints kept in the run folder (oldest removed first).', format: 'positive-int', default: 3, arg: 'keep-checkpoints' },
     lossScale: { doc: 'Initial dynamic loss scale for fp16 wire (halved on overflow, doubled after lossScaleWindow good steps).', format: 'positive-int', default: 32768, arg: 'loss-scale' },

@@ -17,6 +17,11 @@ export class StepSnapshot {
   private t = 0;
   private scaler: LossScalerState = { scale: 1, goodSteps: 0 };
 
+  /** Bytes the copy holds (0 until the first take()). */
+  get bytes(): number {
+    return this.copy ? this.copy.params.byteLength + this.copy.m.byteLength + this.copy.v.byteLength : 0;
+  }
+
   /** Copies `state` (and the loss scaler, which the all-reduce's outcome moves) before a step. */
   take(state: TrainState, scaler: LossScalerState): void {
     const n = state.params.length;

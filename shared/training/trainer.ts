@@ -84,6 +84,8 @@ export interface TrainerOptions {
   worldSize: number;
   log: Logger;
   sync?: GradientReducer;
+  /** Where the gradient goes (layout.total elements; e.g. a view of shared memory); @default its own buffer. */
+  grad?: Float32Array;
 }
 
 /** Mixed into the dropout keys: keeps them apart from the seed's other streams. */
@@ -99,13 +101,44 @@ export function dropoutRate(cfg: Config, model: T5Config): number {
   return cfg.model.dropout >= 0 ? cfg.model.dropout : model.dropoutRate;
 }
 
+/** Phase 2's outcome: this worker's gradient (in Trainer.gradient) and what it took. */
+export interface ComputedGradient {
+  lr: number;
+  lossSum: number;           // this worker's loss, weighted so that the all-reduce's mean is the global token mean
+  tokens: number;
+  peakTensorBytes: number;
+  startedAtMs: number;
+  dataMs: number;
+  computeMs: number;
+}
+
+/** Phase 4's outcome. */
+export interface AppliedUpdate {
+  gradNorm: number;
+  skipped: boolean;
+  optimizerMs: number;
+}
+
+/** The step's record from its phases (both trainers, in-process and threaded, build it here). */
+export function stepStats(
+  cfg: Config, worldSize: number, step: number, c: ComputedGradient, reduced: ReducedGradient, reduceMs: number, a: AppliedUpdate,
+): StepStats {
+  return {
+    step, loss: reduced.loss, lr: c.lr, gradNorm: a.gradNorm, skipped: a.skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize,
+    tokens: c.tokens, peakTensorBytes: c.peakTensorBytes, startedAtMs: c.startedAtMs, dataMs: c.dataMs, computeMs: c.computeMs, reduceMs,
+    waitMs: reduced.ring?.waitMs ?? 0, bytesSent: reduced.ring?.bytesSent ?? 0, optimizerMs: a.optimizerMs,
+  };
+}
+
 export class Trainer {
   private readonly schedule: LrSchedule;
-  private readonly grad: Float32Array;
+  /** This worker's gradient of the step in flight; TrainerOptions.grad when given (shared memory). */
+  readonly gradient: Float32Array;
 
   constructor(private readonly o: TrainerOptions, readonly state: TrainState) {
     this.schedule = lrSchedule(o.cfg);
-    this.grad = new Float32Array(o.layout.total);
+    if (o.grad && o.grad.length !== o.layout.total) throw new Error(`TrainerOptions.grad has ${o.grad.length} elements, the layout ${o.layout.total}`);
+    this.gradient = o.grad ?? new Float32Array(o.layout.total);
   }
 
   /** Rank and world size change when the coordinator re-forms the ring. */
@@ -124,6 +157,19 @@ export class Trainer {
 
   /** One optimizer step on this worker's share of the global batch. */
   async step(): Promise<StepStats> {
+    const c = await this.computeGradients();
+    // 3) mean over workers: the only network wait of a step
+    const t1 = performance.now();
+    const reduced: ReducedGradient = this.o.sync
+      ? await this.o.sync.reduce(this.gradient, c.lossSum, this.state.step)
+      : { grad: this.gradient, loss: c.lossSum };
+    const reduceMs = performance.now() - t1;
+    const a = this.applyGradients(reduced, c.lr);
+    return stepStats(this.o.cfg, this.o.worldSize, this.state.step, c, reduced, reduceMs, a);
+  }
+
+  /** Phases 1-2: the learning rate, then forward + backward over this worker's micro-batches into `gradient`. */
+  async computeGradients(): Promise<ComputedGradient> {
     const { cfg, model, layout, data, rank, worldSize } = this.o;
     const s = this.state;
     // 1) learning rate: a pure function of the step
@@ -134,7 +180,7 @@ export class Trainer {
     const micro = microBatchPositions(s.step, cfg.train.batchSize, rank, worldSize, cfg.train.accumulate);
     const globalTargetTokens = this.globalTargetTokens(s.step);
     let dataMs = performance.now() - t0;
-    this.grad.fill(0);
+    this.gradient.fill(0);
     const source = this.o.weights ?? fullWeights(layout);
     const weights = source.build(s.params);
     let lossSum = 0, tokens = 0, peakTensorBytes = 0;
@@ -160,7 +206,7 @@ export class Trainer {
           return { batch: padBatch(ex.map((e) => e.input), ex.map((e) => e.target)), weight: (worldSize * targetTokens) / globalTargetTokens, ...(drop ? { drop } : {}) };
         });
         dataMs += performance.now() - td;
-        const r = await accumulateWeightedGradients(model, layout, weights, groups, this.grad, this.o.output, cfg.train.labelSmoothing);
+        const r = await accumulateWeightedGradients(model, layout, weights, groups, this.gradient, this.o.output, cfg.train.labelSmoothing);
         lossSum += r.loss;
         peakTensorBytes = Math.max(peakTensorBytes, r.tensorBytes);
         tokens += r.tokens;
@@ -168,22 +214,19 @@ export class Trainer {
     } finally {
       source.release(weights);
     }
-    const computeMs = performance.now() - t0;
-    // 3) mean over workers: the only network wait of a step
-    const t1 = performance.now();
-    const reduced: ReducedGradient = this.o.sync
-      ? await this.o.sync.reduce(this.grad, lossSum, s.step)
-      : { grad: this.grad, loss: lossSum };
-    const reduceMs = performance.now() - t1;
-    // 4) clip, AdamW
+    return { lr, lossSum, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs: performance.now() - t0 };
+  }
+
+  /** Phase 4: clip and AdamW with the reduced gradient (skipped on an overflow anywhere); the step is done. */
+  applyGradients(reduced: ReducedGradient, lr: number): AppliedUpdate {
+    const { cfg, layout } = this.o;
+    const s = this.state;
     const t2 = performance.now();
     // a non-finite gradient on any worker (half-precision wire overflow): every worker skips the update
     const skipped = reduced.skip === true;
     const gradNorm = skipped ? NaN : clipByGlobalNorm(reduced.grad, cfg.train.gradClip);
     if (!skipped) adamWStep(layout, s.params, reduced.grad, s.opt, lr, cfg.train);
     s.step += 1;
-    const optimizerMs = performance.now() - t2;
-    return { step: s.step, loss: reduced.loss, lr, gradNorm, skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs, reduceMs,
-      waitMs: reduced.ring?.waitMs ?? 0, bytesSent: reduced.ring?.bytesSent ?? 0, optimizerMs };
+    return { gradNorm, skipped, optimizerMs: performance.now() - t2 };
   }
 }

@@ -2,6 +2,7 @@
 
 import type { WorkerMetrics as _dsi_v1_WorkerMetrics, WorkerMetrics__Output as _dsi_v1_WorkerMetrics__Output } from '../../dsi/v1/WorkerMetrics.js';
 import type { RingFailure as _dsi_v1_RingFailure, RingFailure__Output as _dsi_v1_RingFailure__Output } from '../../dsi/v1/RingFailure.js';
+import type { StepProgress as _dsi_v1_StepProgress, StepProgress__Output as _dsi_v1_StepProgress__Output } from '../../dsi/v1/StepProgress.js';
 
 export interface HeartbeatRequest {
   'runId'?: (string);
@@ -34,6 +35,11 @@ export interface HeartbeatRequest {
    * JoinReply.member_secret.
    */
   'memberSecret'?: (Buffer | Uint8Array | string);
+  /**
+   * What the step in flight is doing when this heartbeat left. The step computes on a thread of its
+   * own, so heartbeats keep coming during a long step: a worker that answers is slow, not dead.
+   */
+  'progress'?: (_dsi_v1_StepProgress | null);
 }
 
 export interface HeartbeatRequest__Output {
@@ -67,4 +73,9 @@ export interface HeartbeatRequest__Output {
    * JoinReply.member_secret.
    */
   'memberSecret': (Buffer);
+  /**
+   * What the step in flight is doing when this heartbeat left. The step computes on a thread of its
+   * own, so heartbeats keep coming during a long step: a worker that answers is slow, not dead.
+   */
+  'progress': (_dsi_v1_StepProgress__Output | null);
 }
