@@ -3,7 +3,8 @@
  * during real runs: with 2 workers the charts draw a series per rank whose figures equal the run's
  * own (read back from /api/workers), and the page tells the run's story (progress and time left,
  * settings, the events with a checkpoint, step numbers on the axes, the evaluation curve); and a
- * worker whose id is markup is shown as text and runs nothing (stored XSS, issue #15).
+ * run folder whose name is markup is shown as text and runs nothing (stored XSS, issue #15; a worker
+ * id holding markup is refused at Join).
  * DSI_DASHBOARD_SCREENSHOT=FILE also saves the 2-worker page there (docs/dashboard.png is one).
  */
 import { test, type TestContext } from 'node:test';
@@ -149,15 +150,25 @@ test('dashboard in headless Chromium: progress, settings, events and the charts 
   assert.equal(await exited, 0);
 });
 
-test('dashboard: a worker id holding markup shows as text and runs nothing (stored XSS)', async (t) => {
+test('dashboard: markup in the run\'s text (its folder name) shows as text and runs nothing (stored XSS); a worker id holding markup is refused at Join', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-dashboard-xss-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const evil = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script><b>bold</b>';
+  // worker ids are held to letters, digits and . _ / - at the edge (issue #15), so the markup comes in where
+  // text is free: the run folder's name, which the settings show (no '/' in a file name: no closing tags)
+  const evil = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2<b>bold<svg onload=alert(2)>';
+  const runDir = path.join(dir, evil);
   const { child, exited, record } = startCoordinator(t, ['--batch-size', '8', '--steps', String(STEPS), '--workers', '1', '--no-spawn-workers', '--json',
-    '--log-level', 'info', '--checkpoint-every', '0', '--no-nats', '--metrics-port', '0', '--run-dir', path.join(dir, 'run')]);
+    '--log-level', 'info', '--checkpoint-every', '0', '--no-nats', '--metrics-port', '0', '--run-dir', runDir]);
   const address = (await record('coordinator listening'))['address'] as string;
   const url = (await record('serving /metrics'))['url'] as string;
-  const worker = spawn(process.execPath, [WORKER_CLI, '--coordinator', address, '--worker-id', evil, '--no-nats'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  const refused = spawn(process.execPath, [WORKER_CLI, '--coordinator', address, '--worker-id', '<b>x</b>', '--no-nats'], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => { if (refused.exitCode === null) refused.kill('SIGKILL'); });
+  let refusal = '';
+  refused.stderr?.on('data', (b: Buffer) => { refusal += b.toString(); });
+  const refusedCode = await new Promise<number | null>((resolve) => refused.once('exit', (code) => resolve(code)));
+  assert.notEqual(refusedCode, 0, 'a worker id holding markup must be refused');
+  assert.match(refusal, /worker_id/);
+  const worker = spawn(process.execPath, [WORKER_CLI, '--coordinator', address, '--worker-id', 'w-0', '--no-nats'], { cwd: REPO_ROOT, stdio: 'ignore' });
   t.after(() => { if (worker.exitCode === null) worker.kill('SIGKILL'); });
 
   const page = await (await browser(t)).newPage();
@@ -167,15 +178,13 @@ test('dashboard: a worker id holding markup shows as text and runs nothing (stor
   await page.waitForFunction(() => Number(document.body.dataset['step']) >= 2 && document.querySelector('#events li[data-type="ring_formed"]') !== null, undefined, { timeout: 120_000 });
   await page.waitForTimeout(1500);   // a few more polls: any markup would have been parsed and its handlers run by now
   const seen = await page.evaluate(() => ({
-    cell: document.querySelector('#workers tbody tr td:nth-child(2)')?.textContent,
-    joined: document.querySelector('#events li[data-type="worker_joined"] .what')?.textContent,
-    ring: document.querySelector('#events li[data-type="ring_formed"] .what')?.textContent,
+    folder: document.querySelector('#settings dd[data-key="run folder"]')?.textContent,
     imgs: document.querySelectorAll('img').length, scripts: document.querySelectorAll('script').length, bolds: document.querySelectorAll('b').length,
+    svgs: document.querySelectorAll('svg [onload], svg[onload]').length,
     xss: (window as unknown as { __xss?: number }).__xss ?? null,
   }));
   child.kill('SIGINT');
-  assert.equal(seen.cell, evil);
-  assert.ok(seen.joined?.includes(evil) && seen.ring?.includes(evil), JSON.stringify(seen));
-  assert.deepEqual({ imgs: seen.imgs, scripts: seen.scripts, bolds: seen.bolds, xss: seen.xss, dialogs }, { imgs: 0, scripts: 1, bolds: 0, xss: null, dialogs: [] });
+  assert.ok(seen.folder?.endsWith(evil), JSON.stringify(seen));
+  assert.deepEqual({ imgs: seen.imgs, scripts: seen.scripts, bolds: seen.bolds, svgs: seen.svgs, xss: seen.xss, dialogs }, { imgs: 0, scripts: 1, bolds: 0, svgs: 0, xss: null, dialogs: [] });
   assert.equal(await exited, 0);
 });

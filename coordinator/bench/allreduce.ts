@@ -38,6 +38,8 @@ export interface BenchOptions {
   pipelineDepth?: number;
   /** @default DEFAULT_TCP_BYTES */
   tcpBytes?: number;
+  /** Each item done (a terminal's progress bar: LogConsole.progress); nothing is logged. */
+  progress?: (msg: string, fields: object) => void;
   /** @default every transport */
   transports?: Transport[];
 }
@@ -119,6 +121,7 @@ export async function benchAllReduce(opts: BenchOptions): Promise<BenchResult> {
         const timeMs = median(slowest);
         const algbwGBps = bytes / (timeMs / 1000) / 1e9;
         const busbwGBps = busbw(bytes, timeMs, workers);
+        opts.progress?.('progress', { stage: 'bench allreduce', done: rows.length + 1, total: sizesMiB.length * wires.length * transports.length, unit: 'measurements' });
         rows.push({ transport, sizeMiB, bytes, wire, timeMs, minMs: Math.min(...slowest), maxMs: Math.max(...slowest),
           algbwGBps, busbwGBps, busbwOverTcp: busbwGBps / tcp.GBps, busbwOverTcpRing: busbwGBps / tcpRing.perLinkGBps,
           cpuMsPerRank, cpuBoundBusbwGBps: busbw(bytes, cpuMsPerRank, workers) });

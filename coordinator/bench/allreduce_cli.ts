@@ -24,7 +24,7 @@ function int(args: string[], name: string): number | undefined {
   return n;
 }
 
-export async function benchAllReduceCommand(args: string[], workers: number, json: boolean): Promise<number> {
+export async function benchAllReduceCommand(args: string[], workers: number, json: boolean, progress?: (msg: string, fields: object) => void): Promise<number> {
   const wires = list(args, 'wires', WIRE_NAMES.join(',')).map((w): WireName => {
     const found = WIRE_NAMES.find((n) => n === w);
     if (!found) throw new ConfigError('wires', `'${w}' is not one of ${WIRE_NAMES.join(', ')}`);
@@ -42,7 +42,7 @@ export async function benchAllReduceCommand(args: string[], workers: number, jso
   });
   const result = await benchAllReduce({
     workers, sizesMiB, wires, transports, iterations: int(args, 'iterations') ?? DEFAULT_ITERATIONS,
-    chunkBytes: int(args, 'chunk-bytes'), pipelineDepth: int(args, 'pipeline-depth'),
+    chunkBytes: int(args, 'chunk-bytes'), pipelineDepth: int(args, 'pipeline-depth'), ...(progress ? { progress } : {}),
   });
   if (json) { process.stdout.write(JSON.stringify(result) + '\n'); return 0; }
   const gb = (x: number): string => x.toFixed(3).padStart(7);

@@ -29,6 +29,8 @@ export interface ModelBenchOptions {
   /** full, or adapters only (lora, qlora) with `adapters`' settings. @default 'full' */
   mode?: TrainMode;
   adapters?: AdaptedModelOptions;
+  /** Each item done (a terminal's progress bar: LogConsole.progress); nothing is logged. */
+  progress?: (msg: string, fields: object) => void;
 }
 
 export interface ModelBenchResult {
@@ -94,6 +96,7 @@ export async function benchModel(o: ModelBenchOptions): Promise<ModelBenchResult
     clipByGlobalNorm(grad, 1);
     adamWStep(trainLayout, trainable, grad, opt, 1e-4, { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 });
     if (i >= WARMUP_STEPS) times.push(performance.now() - t0);
+    o.progress?.('progress', { stage: 'bench model', done: i + 1, total: WARMUP_STEPS + o.steps, unit: 'steps' });
     for (let r = 0; r < MATMUL_REPS_PER_STEP; r++) {
       const t1 = performance.now();
       // read each product back (async: webgpu in Node has no synchronous read) so that its time counts

@@ -22,7 +22,11 @@ const run = promisify(execFile);
 /** Publishes timed on the step path (enough for a stable mean at microseconds each). */
 const PUBLISH_ITERATIONS = 5_000;
 
-export interface TelemetryBenchOptions { pairs: number; steps: number; workers: number; batchSize: number }
+export interface TelemetryBenchOptions {
+  pairs: number; steps: number; workers: number; batchSize: number;
+  /** Each item done (a terminal's progress bar: LogConsole.progress); nothing is logged. */
+  progress?: (msg: string, fields: object) => void;
+}
 
 export interface TelemetryBench {
   workers: number; steps: number; batch_size: number; pairs: number;
@@ -81,7 +85,10 @@ export async function benchTelemetry(o: TelemetryBenchOptions): Promise<Telemetr
     for (let i = 0; i < o.pairs; i++) {
       // alternate which goes first, so a trend in machine load does not favour one side
       const order = i % 2 === 0 ? [false, true] : [true, false];
-      for (const telemetry of order) (telemetry ? on : off).push(await samplesPerSec(o, telemetry, dir, i));
+      for (const telemetry of order) {
+        (telemetry ? on : off).push(await samplesPerSec(o, telemetry, dir, i));
+        o.progress?.('progress', { stage: 'bench telemetry', done: on.length + off.length, total: 2 * o.pairs, unit: 'runs' });
+      }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 /** `coordinator bench <what>`: benchmarks that print figures (never pass/fail). */
 import { describeConfig, flagValue, hasFlag, loadConfig, positionals, type Config } from '../../shared/runtime/config.js';
 import { openConsole, type LogConsole, type Logger } from '../../shared/runtime/log.js';
+import type { LogFormat } from '../../shared/runtime/config.js';
 import { initBackend } from '../../shared/runtime/backend.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import { benchModel } from '../bench/model.js';
@@ -55,7 +56,8 @@ async function benchAllReduceCli(args: string[]): Promise<number> {
   // its own flags (--sizes, --wires, --iterations...) are not run settings: only --workers and --json are read here
   const workers = Number(flagValue(args, 'workers') ?? DEFAULT_BENCH_WORKERS);
   if (!Number.isInteger(workers) || workers < 2) throw new ConfigError('workers', `bench allreduce needs --workers >= 2, got ${flagValue(args, 'workers')}`);
-  return benchAllReduceCommand(args, workers, hasFlag(args, 'json'));
+  const terminal = openConsole({ format: logFormatFlag(args) });
+  return closing(terminal, () => benchAllReduceCommand(args, workers, hasFlag(args, 'json'), terminal.progress));
 }
 
 async function benchTelemetryCli(args: string[]): Promise<number> {
@@ -65,7 +67,8 @@ async function benchTelemetryCli(args: string[]): Promise<number> {
     if (!Number.isInteger(v) || v <= 0) throw new ConfigError(flag, `bench telemetry needs --${flag} as an integer > 0, got ${flagValue(args, flag)}`);
     return v;
   };
-  const b = await benchTelemetry({ pairs: num('pairs', 3), steps: num('steps', 100), workers: num('workers', 2), batchSize: num('batch-size', 8) });
+  const terminal = openConsole({ format: logFormatFlag(args) });
+  const b = await closing(terminal, () => benchTelemetry({ pairs: num('pairs', 3), steps: num('steps', 100), workers: num('workers', 2), batchSize: num('batch-size', 8), progress: terminal.progress }));
   process.stdout.write(hasFlag(args, 'json') ? JSON.stringify(b) + '\n' : formatTelemetryBench(b));
   return 0;
 }
@@ -78,6 +81,18 @@ async function benchTechniquesCli(args: string[], what: string): Promise<number>
   const rows = await withConsole(cfg, (log, terminal) => benchTechniques([...defaults, ...rest], log, undefined, terminal.pretty ? terminal : undefined));
   process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
   return 0;
+}
+
+/** --log-format of a benchmark whose own flags are not run settings (allreduce, telemetry): auto unless given. */
+function logFormatFlag(args: string[]): LogFormat {
+  const f = flagValue(args, 'log-format') ?? 'auto';
+  if (f !== 'auto' && f !== 'json' && f !== 'pretty') throw new ConfigError('log-format', `must be one of auto, json, pretty; value was "${f}"`);
+  return f;
+}
+
+/** Runs fn, then leaves the console's bar on the screen (before the figures go to stdout). */
+async function closing<T>(terminal: LogConsole, fn: () => Promise<T>): Promise<T> {
+  try { return await fn(); } finally { terminal.close(); }
 }
 
 async function benchQualityCli(args: string[], what: string): Promise<number> {
@@ -115,12 +130,12 @@ async function benchPrepareCli(args: string[], what: string): Promise<number> {
 async function benchModelCli(args: string[], what: string): Promise<number> {
   const cfg = loadConfig({ args: args.filter((a) => a !== what) });
   const backend = await initBackend(cfg.runtime.backend, { webgpuApi: cfg.runtime.webgpuApi });
-  const r = await withConsole(cfg, (log) => {
+  const r = await withConsole(cfg, (log, terminal) => {
     log.info({ backend: backend.name, device: backend.device, preset: cfg.model.preset }, 'bench model');
     return benchModel({
       preset: cfg.model.preset, backend: backend.name, ...(backend.device ? { device: backend.device } : {}), batchSize: cfg.train.batchSize, inputTokens: cfg.data.maxInputTokens,
       targetTokens: SAMPLE_TARGET_TOKENS, steps: TIMED_STEPS, seed: cfg.runtime.seed,
-      mode: cfg.train.mode, adapters: adaptedModelOptions(cfg),
+      mode: cfg.train.mode, adapters: adaptedModelOptions(cfg), progress: terminal.progress,
     });
   });
   if (cfg.runtime.json) process.stdout.write(JSON.stringify(r) + '\n');
