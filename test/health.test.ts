@@ -12,33 +12,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
-import { protoPath } from 'grpc-health-check';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { freePort } from '../shared/runtime/telemetry/nats_server.js';
+import { check, healthClient, watch, type HealthClient } from './health_client.js';
 import { LogWatcher } from './run_cli.js';
 import { makeCa, makeCert, type CertFiles } from './tls_certs.js';
-
-type Status = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
-interface HealthClient extends grpc.Client {
-  check(req: { service: string }, cb: (e: grpc.ServiceError | null, r?: { status: Status }) => void): void;
-  watch(req: { service: string }): grpc.ClientReadableStream<{ status: Status }>;
-}
-const Health = (grpc.loadPackageDefinition(loadSync(protoPath, { enums: String, defaults: true })) as unknown as
-  { grpc: { health: { v1: { Health: new (address: string, creds: grpc.ChannelCredentials) => HealthClient } } } }).grpc.health.v1.Health;
-
-function check(client: HealthClient, service: string): Promise<Status> {
-  return new Promise((resolve, reject) => client.check({ service }, (e, r) => (e ? reject(e) : resolve(r?.status ?? 'UNKNOWN'))));
-}
-
-/** Every status a Watch on `service` reports, consecutive repeats dropped, until the server goes away. */
-function watch(client: HealthClient, service: string): { statuses: Status[]; ended: Promise<void> } {
-  const statuses: Status[] = [];
-  const call = client.watch({ service });
-  call.on('data', (r: { status: Status }) => { if (statuses.at(-1) !== r.status) statuses.push(r.status); });
-  const ended = new Promise<void>((resolve) => { call.on('error', () => resolve()); call.on('end', () => resolve()); });
-  return { statuses, ended };
-}
 
 const COORDINATOR = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 const WORKER = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
@@ -61,9 +39,11 @@ test('health: coordinator and workers (join token, mutual TLS) report NOT_SERVIN
   const plaintext = grpc.credentials.createInsecure();
   const clients: HealthClient[] = [];
   t.after(() => { for (const c of clients) c.close(); });
-  const client = (address: string, creds = plaintext): HealthClient => { const c = new Health(address, creds); clients.push(c); return c; };
+  const client = (address: string, creds = plaintext): HealthClient => { const c = healthClient(address, creds); clients.push(c); return c; };
 
-  // the workers first: with no coordinator yet they cannot be ready, so their first status is certain
+  // the workers first: with no coordinator yet they cannot be ready, so their first status is certain.
+  // (The coordinator's first one, NOT_SERVING, lasts while it loads data and model: 1.5 s here, where the
+  // Watch below answers within milliseconds of the health port's log line.)
   const workers = ['w0', 'w1'].map((id) => started(WORKER, ['--coordinator', `127.0.0.1:${port}`, '--worker-id', id, '--health-port', '0', ...secure], t));
   const workerHealth = await Promise.all(workers.map(async (w) => {
     const address = String((await w.log.until((l) => l.msg === 'health port listening'))['address']);
