@@ -5,8 +5,8 @@
  *   - a JSON-schema validator per kind (ajv, compiled from the spec): types, required fields, enums,
  *     formats (a named port where the schema wants a number fails, as the API server would refuse it);
  *   - a TypeScript interface per definition. The OpenAPI spec does not forbid unknown properties
- *     (the API server drops them, or refuses them with fieldValidation=Strict, kubectl's default since
- *     1.27), so the validator alone would pass a misspelt field. Each object is therefore also
+ *     (the API server drops them, or refuses them when the client asks for fieldValidation=Strict, as
+ *     kubectl does by default), so the validator alone would pass a misspelt field. Each object is therefore also
  *     type-checked as an object literal of its kind's interface, where TypeScript's excess-property
  *     check refuses any field the schema does not have at that level: a misspelt field, or a field
  *     at the wrong level.
