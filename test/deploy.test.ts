@@ -3,7 +3,8 @@
  * every manifest parses, Services select pods and ports, container flags and DSI_* variables load
  * through the config schema; and a rehearsal runs the manifests' own coordinator and worker command
  * lines as local processes through a whole run, a SIGTERM and the Jobs' retry, with only the
- * cluster's addresses and paths substituted. The image: test/deploy_image.test.ts.
+ * cluster's addresses and paths substituted; its readiness probes are made as the kubelet makes them.
+ * The image: test/deploy_image.test.ts; Kubernetes' own schemas: test/deploy_schema.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -383,6 +384,8 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
   assert.notEqual(code, 0, 'exit 0 would end the Jobs as succeeded after a SIGTERM');
   assert.deepEqual(interrupted, Array(workers + 1).fill(code), `exit codes ${interrupted}: ${why(first)}`);
   const saved = await first.log.until((l) => l.msg === 'checkpoint written');
+  // draining: not ready from the SIGTERM's last step on, so the Service stops sending workers to it
+  assert.ok(first.log.lines.some((l) => l.msg === 'health' && l['status'] === 'NOT_SERVING' && l['reason'] === 'draining: interrupted'), 'no NOT_SERVING while draining');
 
   // 2) the Job's retry: the very same command lines continue from that checkpoint to the end
   const second = startRun();

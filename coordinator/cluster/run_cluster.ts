@@ -59,12 +59,15 @@ export interface CoordinatorOptions {
   childLine?: (line: string, component: string) => void;
   /** Every step's progress (a terminal's bar), where the log has it every train.logEvery steps. */
   onStep?: (p: StepProgress) => void;
-  /** The process's health statuses (runCluster binds their plaintext port first); absent: the gRPC server's own only. */
+  /**
+   * The process's grpc.health.v1 statuses (runCluster binds their plaintext port first); absent: on the
+   * gRPC server only. Ready while it accepts joins or trains: Kubernetes routes the Service to it only then.
+   */
   health?: Health;
 }
 
-/** CoordinatorOptions with the defaults filled in (childLine, onStep and health stay optional: absent means none). */
-type CoordinatorSettings = Required<Omit<CoordinatorOptions, 'childLine' | 'onStep' | 'health'>> & Pick<CoordinatorOptions, 'childLine' | 'onStep' | 'health'>;
+/** CoordinatorOptions with the defaults filled in (childLine and onStep stay optional: absent means none). */
+type CoordinatorSettings = Required<Omit<CoordinatorOptions, 'childLine' | 'onStep'>> & Pick<CoordinatorOptions, 'childLine' | 'onStep'>;
 
 /** runCluster's options (`coordinator start`, the technique benchmarks). */
 export interface ClusterRunOptions {
@@ -108,8 +111,6 @@ export class Coordinator {
   private released = false;
   private isClosed = false;
   private readonly closedWaiters: Array<(v: void | Error) => void> = [];
-  /** grpc.health.v1: SERVING while it accepts joins or trains (Kubernetes routes the Service to it only then). */
-  private readonly health: Health;
 
   private constructor(
     private readonly o: CoordinatorSettings, private readonly x: Inputs, private readonly telemetry: CoordinatorTelemetry,
@@ -121,12 +122,11 @@ export class Coordinator {
     this.startStep = this.step = x.setup.state.step;
     this.losses = x.resumed?.losses ?? [];
     this.schedule = pruningSchedule(o.cfg);
-    this.health = o.health ?? new Health(COORDINATOR_SERVICE, o.log);
   }
 
   /** Resolves data and model, starts telemetry and the gRPC service, and the local workers (cluster.spawn). */
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
-    const o: CoordinatorSettings = { resume: false, stopRequested: () => false, ...options };
+    const o: CoordinatorSettings = { resume: false, stopRequested: () => false, ...options, health: options.health ?? new Health(COORDINATOR_SERVICE, options.log) };
     const { cfg, log } = o;
     const security = runSecurity(cfg, log);   // before anything slow: a refused start says so at once
     const x = await resolveInputs(o);
@@ -159,15 +159,14 @@ export class Coordinator {
     const server = new grpc.Server();
     const handlers = coordinatorHandlers(members, uploads, log, { maxStep: cfg.train.steps, onRefused: (method, reason) => telemetry.refused(method, reason) });
     server.addService(loadProtos().grpc.dsi.v1.Coordinator.service, handlers);
-    const health = o.health ??= new Health(COORDINATOR_SERVICE, log);
-    health.addTo(server);
+    o.health.addTo(server);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, serverCredentials(security.tls), (e, p) => (e ? reject(e) : resolve(p))));
     const address = `${cfg.cluster.host}:${port}`;
     log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn, runDir: x.runDir }, 'coordinator listening');
     telemetry.event({ type: 'run_started', worldSize: cfg.cluster.workers, startStep, steps: cfg.train.steps, natsUrl: telemetry.natsUrl });
     const c = new Coordinator(o, x, telemetry, monitor, timeline, members, uploads, server, address);
-    health.setReady(true, 'accepting joins');
+    o.health.setReady(true, 'accepting joins');
     c.children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(x.runDir, 'config.json'), address, members, log, o.childLine) : [];
     c.liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
     c.liveness.unref();
@@ -254,7 +253,7 @@ export class Coordinator {
     if (this.lastCheckpoint !== checkpointDir(this.x.runDir, this.step)) await this.elastic(() => this.checkpoint());
     this.members.closing = true;
     const interrupted = this.interrupted;
-    this.health.setReady(false, interrupted ? 'draining: interrupted' : 'run finished');
+    this.o.health.setReady(false, interrupted ? 'draining: interrupted' : 'run finished');
     this.members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true, cause: interrupted ? 'STOP_CAUSE_INTERRUPTED' : 'STOP_CAUSE_FINISHED' } });
     this.telemetry.event({ type: 'run_finished', steps: this.step, interrupted, lossLast: this.losses.at(-1) ?? NaN });
   }
@@ -297,7 +296,7 @@ export class Coordinator {
 
   private fail(e: Error): void {
     this.failure = e;
-    this.health.setReady(false, `run failed: ${e.message}`);
+    this.o.health.setReady(false, `run failed: ${e.message}`);
     this.telemetry.event({ type: 'run_failed', step: this.step, error: e.message });
     this.uploads.failAll(e);
     // managed workers ignore SIGTERM/SIGINT (the coordinator decides when they stop): the run is over, end them now
@@ -308,7 +307,7 @@ export class Coordinator {
   private async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    this.health.setReady(false, 'service closing');
+    this.o.health.setReady(false, 'service closing');
     clearInterval(this.liveness);
     await waitForExit(this.children, WORKER_EXIT_TIMEOUT_MS);
     this.server.forceShutdown();

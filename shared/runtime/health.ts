@@ -26,8 +26,6 @@ export class Health {
   private readonly readinessNames: string[];
   private isReady = false;
   private endpoint: grpc.Server | undefined;
-  /** host:port of the plaintext health port; '' when there is none. */
-  address = '';
 
   /** `service`: the process's gRPC service (dsi.v1.Coordinator or dsi.v1.Collective), answered like readiness. */
   constructor(service: string, private readonly log?: Logger) {
@@ -36,10 +34,6 @@ export class Health {
       [LIVENESS_SERVICE]: 'SERVING',
       ...Object.fromEntries(this.readinessNames.map((n) => [n, 'NOT_SERVING' as ServingStatus])),
     });
-  }
-
-  get ready(): boolean {
-    return this.isReady;
   }
 
   /** Ready (SERVING) or not (NOT_SERVING), with the reason in the log when it changes. */
@@ -67,8 +61,7 @@ export class Health {
       server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
         e ? reject(new Error(`cluster.healthPort: cannot bind the health port ${host}:${port}: ${e.message}`, { cause: e })) : resolve(p)));
     this.endpoint = server;
-    this.address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
-    this.log?.info({ address: this.address }, 'health port listening');
+    this.log?.info({ address: `${host.includes(':') ? `[${host}]` : host}:${bound}` }, 'health port listening');
   }
 
   /** NOT_SERVING everywhere, then the health port closes (the process is about to exit). */
