@@ -3,7 +3,8 @@
  * each with a plaintext health port (--health-port) as the kubelet's gRPC probe would use it. Every
  * process's readiness goes NOT_SERVING -> SERVING -> NOT_SERVING over the run, watched with the
  * health service's own Watch stream (each change, no polling); liveness is SERVING meanwhile; the
- * health service also answers on the processes' own gRPC servers, there only over mutual TLS.
+ * health service also answers on the processes' own gRPC servers, there only over mutual TLS. And a
+ * worker SIGKILLed mid-step: the survivors are not ready between their failed all-reduce and the new ring.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,4 +83,33 @@ test('health: coordinator and workers (join token, mutual TLS) report NOT_SERVIN
   // and the reasons are in the logs
   const reasons = coordinator.log.lines.filter((l) => l.msg === 'health').map((l) => l['reason']);
   assert.deepEqual(reasons.slice(0, 2), ['accepting joins', 'run finished']);
+});
+
+test('health: when a worker is SIGKILLed mid-step, the survivors go NOT_SERVING (their all-reduce failed) until the new ring forms, then SERVING again; the coordinator stays SERVING', { timeout: 300_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-health-drop-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const common = ['--no-nats', '--log-level', 'info', '--log-format', 'json'];
+  const port = await freePort();
+  const clients: HealthClient[] = [];
+  t.after(() => { for (const c of clients) c.close(); });
+  const client = (address: string): HealthClient => { const c = healthClient(address); clients.push(c); return c; };
+  const workers = ['w0', 'w1', 'w2'].map((id) => started(WORKER, ['--coordinator', `127.0.0.1:${port}`, '--worker-id', id, '--health-port', '0', ...common], t));
+  const survivors = await Promise.all(workers.slice(0, 2).map(async (w) =>
+    watch(client(String((await w.log.until((l) => l.msg === 'health port listening'))['address'])), 'readiness')));
+  // every step's compute sleeps 2 s: the kill lands while the survivors compute, before their all-reduce
+  const coordinator = started(COORDINATOR, ['start', '--workers', '3', '--no-spawn-workers', '--port', String(port), '--steps', '6', '--batch-size', '12',
+    '--log-every', '1', '--max-queries', '4', '--test-hook-step-sleep-ms', '2000', '--ring-timeout-ms', '20000', '--health-port', '0', '--run-dir', path.join(dir, 'run'), ...common], t);
+  const coordinatorReadiness = watch(client(String((await coordinator.log.until((l) => l.msg === 'health port listening'))['address'])), 'readiness');
+  await coordinator.log.until((l) => l.msg === 'step' && Number(l['step']) >= 2);
+  workers[2]?.child.kill('SIGKILL');
+
+  assert.equal(await coordinator.exit, 0, coordinator.log.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
+  for (const w of workers.slice(0, 2)) assert.equal(await w.exit, 0);
+  await Promise.all([coordinatorReadiness.ended, ...survivors.map((s) => s.ended)]);
+  assert.deepEqual(coordinatorReadiness.statuses, ['NOT_SERVING', 'SERVING', 'NOT_SERVING'], 'the coordinator accepts and trains throughout the re-forming');
+  for (const [i, s] of survivors.entries()) {
+    assert.deepEqual(s.statuses, ['NOT_SERVING', 'SERVING', 'NOT_SERVING', 'SERVING', 'NOT_SERVING'], `survivor w${i}: waiting, ring 1, all-reduce failed, ring 2, stopped`);
+    const reasons = workers[i]?.log.lines.filter((l) => l.msg === 'health').map((l) => String(l['reason']).replace(/ epoch \d+, rank \d+ of \d+/, '')) ?? [];
+    assert.deepEqual(reasons, ['in ring', 'all-reduce failed: waiting for a new ring', 'in ring', 'stopped: STOP_CAUSE_FINISHED'], `w${i}'s health log`);
+  }
 });
