@@ -3,7 +3,8 @@
  * every manifest parses, Services select pods and ports, container flags and DSI_* variables load
  * through the config schema; and a rehearsal runs the manifests' own coordinator and worker command
  * lines as local processes through a whole run, a SIGTERM and the Jobs' retry, with only the
- * cluster's addresses and paths substituted. The image: test/deploy_image.test.ts.
+ * cluster's addresses and paths substituted; its readiness probes are made as the kubelet makes them.
+ * The image: test/deploy_image.test.ts; Kubernetes' own schemas: test/deploy_schema.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { freePort, NatsServer } from '../shared/runtime/telemetry/nats_server.js';
 import { randomBytes } from 'node:crypto';
 import { cli, LogWatcher } from './run_cli.js';
+import { check, healthClient } from './health_client.js';
 import {
   imageExecutables, imageWorkdir, podTemplate, readYamlDocs, renderKustomization, type Container, type EnvVar, type K8sObject,
 } from './deploy_render.js';
@@ -38,6 +40,20 @@ function container(o: K8sObject, name: string): Container {
   const c = podTemplate(o)?.spec.containers.find((x) => x.name === name);
   assert.ok(c, `${o.kind} ${o.metadata.name} has no container ${name}`);
   return c;
+}
+
+/**
+ * The kubelet's native gRPC probes (`grpc: {port, service}`) on the process's plaintext health port:
+ * readiness asks "readiness", liveness "liveness" (shared/runtime/health.ts), the port is a number,
+ * the health port the process binds, and a named container port.
+ */
+function assertHealthProbes(c: Container, healthPort: number): void {
+  assert.ok(healthPort > 0, `${c.name}: no --health-port: the kubelet's gRPC probe cannot present the client certificate TLS would ask for`);
+  assert.equal(port(c, 'health'), healthPort);
+  for (const [probe, service] of [['readinessProbe', 'readiness'], ['livenessProbe', 'liveness']] as const) {
+    const p = (c as unknown as Record<string, { grpc?: { port: unknown; service?: string } } | undefined>)[probe];
+    assert.deepEqual(p?.grpc, { port: healthPort, service }, `${c.name}: ${probe} must be a gRPC probe of service ${service} on port ${healthPort}`);
+  }
 }
 
 function port(c: Container, name: string): number {
@@ -152,6 +168,7 @@ for (const [variant, dir] of Object.entries(VARIANTS)) {
       assert.equal(cc.cluster.port, port(coord, 'grpc'));
       assert.equal(cc.telemetry.metricsHost, '0.0.0.0', '/metrics on 127.0.0.1 cannot be scraped');
       assert.equal(cc.telemetry.metricsPort, port(coord, 'metrics'));
+      assertHealthProbes(coord, cc.cluster.healthPort);
       const ann = podTemplate(coordJob)?.metadata?.annotations ?? {};
       assert.equal(ann['prometheus.io/scrape'], 'true');
       assert.equal(Number(ann['prometheus.io/port']), cc.telemetry.metricsPort);
@@ -178,6 +195,7 @@ for (const [variant, dir] of Object.entries(VARIANTS)) {
       assert.equal(spec.parallelism, cc.cluster.workers);
       assert.equal(wc.cluster.advertiseHost, '10.1.2.3', 'workers must advertise their pod IP');
       assert.equal(wc.cluster.workerHost, '0.0.0.0');
+      assertHealthProbes(worker, wc.cluster.healthPort);
       assert.deepEqual([wc.model, wc.train.mode, wc.lora], [cc.model, cc.train.mode, cc.lora], 'workers must build the coordinator\'s model');
       assert.equal(wc.run.interruptedExitCode, cc.run.interruptedExitCode, 'workers stopped early must exit as the coordinator does, for their Job to rerun them');
       assert.equal(podTemplate(workJob)?.spec.restartPolicy, 'OnFailure');
@@ -310,12 +328,13 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
     const file = path.join(mounts.get('/etc/dsi') as string, f);
     writeFileSync(file, toLocal(readFileSync(file, 'utf8')));
   }
-  const ownPorts = new Map([[String(port(coord, 'grpc')), String(local['grpc'])], [String(port(coord, 'metrics')), String(local['metrics'])]]);
+  const coordHealth = await freePort();
+  const ownPorts = new Map([[String(port(coord, 'grpc')), String(local['grpc'])], [String(port(coord, 'metrics')), String(local['metrics'])], [String(port(coord, 'health')), String(coordHealth)]]);
   const bins = imageExecutables(DOCKERFILE, REPO_ROOT);
   const baseEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DSI_')));
   // every worker pod has its own IP and so the same fixed ports; here they share 127.0.0.1: a free port each
   const podPorts = await Promise.all(Array.from({ length: workers }, async () =>
-    new Map([[String(port(worker, 'collective')), String(await freePort())], [String(port(worker, 'ring')), String(await freePort())]])));
+    new Map([[String(port(worker, 'collective')), String(await freePort())], [String(port(worker, 'ring')), String(await freePort())], [String(port(worker, 'health')), String(await freePort())]])));
   const startPod = (c: Container, index: number, extra: string[], listens?: Map<string, string>): PodProcess => {
     const world: PodWorld = { podIp: '127.0.0.1', completionIndex: index, mounts };
     const env = containerEnv(c, world);
@@ -352,12 +371,21 @@ test('rehearsal: the manifests\' coordinator and worker command lines train with
   const metrics = await (await fetch(metricsUrl, { headers: { authorization: `Bearer ${secretValue('metrics-token')}` } })).text();
   assert.match(metrics, new RegExp(`^dsi_run_world_size(\\{[^}]*\\})? ${workers}$`, 'm'));
   await first.log.until((l) => l.msg === 'step' && Number(l['step']) >= 2);
+  // the readiness probes, as the kubelet makes them (plaintext gRPC to the health port): ready while training (every worker is in the ring once a step is done)
+  const probe = (healthPort: string | undefined, service: string): Promise<string> => {
+    const c = healthClient(`127.0.0.1:${healthPort}`);
+    return check(c, service).finally(() => c.close());
+  };
+  assert.equal(await probe(String(coordHealth), 'readiness'), 'SERVING');
+  for (const p of podPorts) assert.equal(await probe(p.get(String(port(worker, 'health'))), 'readiness'), 'SERVING');
   first.coordinator.child.kill('SIGTERM');
   const interrupted = (await codes(first));
   const code = loadConfig({ args: ['--config', path.join(mounts.get('/etc/dsi') as string, 'config.json'), ...(coord.args ?? []).slice(2).map((a) => ownPorts.get(a) ?? a)], env: {} }).run.interruptedExitCode;
   assert.notEqual(code, 0, 'exit 0 would end the Jobs as succeeded after a SIGTERM');
   assert.deepEqual(interrupted, Array(workers + 1).fill(code), `exit codes ${interrupted}: ${why(first)}`);
   const saved = await first.log.until((l) => l.msg === 'checkpoint written');
+  // draining: not ready from the SIGTERM's last step on, so the Service stops sending workers to it
+  assert.ok(first.log.lines.some((l) => l.msg === 'health' && l['status'] === 'NOT_SERVING' && l['reason'] === 'draining: interrupted'), 'no NOT_SERVING while draining');
 
   // 2) the Job's retry: the very same command lines continue from that checkpoint to the end
   const second = startRun();

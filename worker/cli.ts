@@ -7,8 +7,9 @@ import os from 'node:os';
 import { describeConfig, flagValue, hasFlag, loadConfig, type Config } from '../shared/runtime/config.js';
 import { ConfigError } from '../shared/runtime/errors.js';
 import { openConsole, type Logger } from '../shared/runtime/log.js';
+import { Health } from '../shared/runtime/health.js';
 import {
-  runWorkerProcess, COORDINATOR_LOST_EXIT_CODE, CoordinatorLostError, CoordinatorUnreachableError, JoinRefusedError, type WorkerStop,
+  runWorkerProcess, COLLECTIVE_SERVICE, COORDINATOR_LOST_EXIT_CODE, CoordinatorLostError, CoordinatorUnreachableError, JoinRefusedError, type WorkerStop,
 } from './worker_process.js';
 
 async function main(args: string[]): Promise<number> {
@@ -26,7 +27,15 @@ async function main(args: string[]): Promise<number> {
   }
   // readable lines when started by hand on a terminal; `coordinator start` gives --log-format json when it reads them
   const { log } = openConsole({ level: cfg.runtime.logLevel, format: cfg.runtime.logFormat });
-  const stop = await runUntilStopped(args, cfg, log);
+  // the health port lives as long as the process: NOT_SERVING until joined and in a ring, across re-joins
+  const health = new Health(COLLECTIVE_SERVICE, log);
+  await health.listen(cfg.cluster.workerHost, cfg.cluster.healthPort);
+  let stop: WorkerStop | number;
+  try {
+    stop = await runUntilStopped(args, cfg, log, health);
+  } finally {
+    health.close('worker exiting');
+  }
   if (typeof stop === 'number') return stop;
   switch (stop.cause) {
     case 'STOP_CAUSE_FINISHED':
@@ -48,7 +57,7 @@ async function main(args: string[]): Promise<number> {
  * restarted at the same address with --resume=auto continues the run), for up to
  * cluster.coordinatorTimeoutMs; else the exit code (0: not needed; COORDINATOR_LOST_EXIT_CODE).
  */
-async function runUntilStopped(args: string[], cfg: Config, log: Logger): Promise<WorkerStop | number> {
+async function runUntilStopped(args: string[], cfg: Config, log: Logger, health: Health): Promise<WorkerStop | number> {
   const managed = hasFlag(args, 'managed');
   let rejoining = false;
   for (;;) {
@@ -56,7 +65,7 @@ async function runUntilStopped(args: string[], cfg: Config, log: Logger): Promis
       return await runWorkerProcess({
         coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
         bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg,
-        joinTimeoutMs: rejoining ? cfg.cluster.coordinatorTimeoutMs : cfg.cluster.joinTimeoutMs, log,
+        joinTimeoutMs: rejoining ? cfg.cluster.coordinatorTimeoutMs : cfg.cluster.joinTimeoutMs, log, health,
       });
     } catch (e) {
       if (e instanceof CoordinatorLostError && !managed) {

@@ -16,6 +16,7 @@ import type { Logger } from '../shared/runtime/log.js';
 import type { Config } from '../shared/runtime/config.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
 import { loadTls, optionalToken } from '../shared/runtime/security.js';
+import { Health } from '../shared/runtime/health.js';
 import { natsAuth } from '../shared/runtime/telemetry/nats_auth.js';
 import type { TrainState } from '../shared/training/setup.js';
 import type { JoinReply__Output } from '../proto/gen/dsi/v1/JoinReply.js';
@@ -65,7 +66,12 @@ export interface WorkerOptions {
   /** Give up joining after this long. */
   joinTimeoutMs: number;
   log: Logger;
+  /** The process's health statuses (the CLI binds their plaintext port once, across re-joins); absent: this worker's own. */
+  health?: Health;
 }
+
+/** The gRPC service whose health status a worker reports by name (besides "" and "readiness"). */
+export const COLLECTIVE_SERVICE = 'dsi.v1.Collective';
 
 /** How the run ended for this worker: the coordinator's Stop (UNSPECIFIED: the stream ended without one). */
 export interface WorkerStop {
@@ -134,12 +140,13 @@ export class Worker {
     const { cluster, security } = o.local;
     const tls = loadTls(security);
     const joinToken = optionalToken(security.joinTokenFile, 'security.joinTokenFile');
+    const health = o.health ?? new Health(COLLECTIVE_SERVICE, o.log);
     const server = await CollectiveServer.start({
-      host: o.bindHost, port: cluster.workerPort, tcpPort: cluster.ringPort, protos, log: o.log.child({ component: 'worker', workerId: o.workerId }), ...(tls ? { tls } : {}),
+      host: o.bindHost, port: cluster.workerPort, tcpPort: cluster.ringPort, protos, log: o.log.child({ component: 'worker', workerId: o.workerId }), ...(tls ? { tls } : {}), health,
     });
     const port = server.address.split(':').pop() ?? '';
     const coordinator = new CoordinatorConnection(o.coordinator, protos, { ...(joinToken ? { joinToken } : {}), ...(tls ? { tls } : {}) });
-    return new Worker(o, server, coordinator, `${o.advertiseHost || o.bindHost}:${port}`);
+    return new Worker({ ...o, health }, server, coordinator, `${o.advertiseHost || o.bindHost}:${port}`);
   }
 
   /** Runs the worker until the coordinator stops it. */
@@ -174,6 +181,7 @@ export class Worker {
   async close(): Promise<void> {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.o.health?.setReady(false, 'worker closing');
     this.control?.cancel();
     await this.telemetry?.close();
     await this.ring?.close();
@@ -233,6 +241,7 @@ export class Worker {
           case 'stop': {
             const stop: WorkerStop = { cause: msg.stop?.cause ?? 'STOP_CAUSE_UNSPECIFIED', reason: msg.stop?.reason ?? '' };
             this.log.info({ reason: stop.reason, cause: stop.cause }, 'stop');
+            this.o.health?.setReady(false, `stopped: ${stop.cause}`);
             await this.logMemory(s);
             return stop;
           }
@@ -263,6 +272,7 @@ export class Worker {
     });
     await s.trainer.setShard(this.rank, this.worldSize);
     log.info({ rank: this.rank, worldSize: this.worldSize, epoch: f.ringEpoch }, 'ring formed');
+    this.o.health?.setReady(true, `in ring epoch ${f.ringEpoch}, rank ${this.rank} of ${this.worldSize}`);
   }
 
   /** StartSteps: the steps back to back, each: masks due, the step (its all-reduce), the report. */
@@ -293,6 +303,7 @@ export class Worker {
     } catch (e) {
       if (!isRingError(e)) throw e;
       this.ringFailure = ringFailureOf(e);
+      this.o.health?.setReady(false, 'all-reduce failed: waiting for a new ring');
       this.log.warn({ step: step + 1, epoch: this.epoch, err: e.message }, 'all-reduce failed: step aborted, waiting for a new ring');
       await this.beat();
       return undefined;

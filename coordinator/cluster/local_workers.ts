@@ -30,8 +30,9 @@ export function spawnLocalWorkers(
   return Array.from({ length: cfg.cluster.workers }, (_, i) => {
     const workerId = `local-${String(i).padStart(3, '0')}`;
     // the run's own resolved config file: local workers build exactly the coordinator's model
-    // (fixed --worker-port/--ring-port are for one worker per host: local workers share this one, any free port each)
-    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed', '--worker-port', '0', '--ring-port', '0', ...(childLine ? ['--log-format', 'json'] : [])];
+    // (fixed --worker-port/--ring-port/--health-port are for one worker per host: local workers share this one, any
+    // free port each, and no health port: the coordinator watches its own workers)
+    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed', '--worker-port', '0', '--ring-port', '0', '--health-port=-1', ...(childLine ? ['--log-format', 'json'] : [])];
     const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...args], { stdio: ['ignore', 'inherit', childLine ? 'pipe' : 'inherit'] });
     if (childLine && child.stderr) createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => childLine(l, workerId));
     child.on('exit', (code, signal) => {

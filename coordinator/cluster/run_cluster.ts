@@ -38,6 +38,7 @@ import { spawnLocalWorkers, waitForExit } from './local_workers.js';
 import { runSecurity } from './run_security.js';
 import { natsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
 import { serverCredentials } from '../../shared/runtime/security.js';
+import { Health } from '../../shared/runtime/health.js';
 import {
   broadcastMasks, clusterStateOf, evaluateDuringTraining, evaluationPoint, prunedLayout, pruningSchedule, takeCheckpoint, type ClusterState,
 } from './rank0_state.js';
@@ -58,6 +59,11 @@ export interface CoordinatorOptions {
   childLine?: (line: string, component: string) => void;
   /** Every step's progress (a terminal's bar), where the log has it every train.logEvery steps. */
   onStep?: (p: StepProgress) => void;
+  /**
+   * The process's grpc.health.v1 statuses (runCluster binds their plaintext port first); absent: on the
+   * gRPC server only. Ready while it accepts joins or trains: Kubernetes routes the Service to it only then.
+   */
+  health?: Health;
 }
 
 /** CoordinatorOptions with the defaults filled in (childLine and onStep stay optional: absent means none). */
@@ -73,6 +79,8 @@ export interface ClusterRunOptions {
 
 /** A worker silent for this many heartbeats (plus the ring timeout) is dropped. */
 const LIVENESS_FACTOR = 10;
+/** The gRPC service whose health status the coordinator reports by name (besides "" and "readiness"). */
+const COORDINATOR_SERVICE = 'dsi.v1.Coordinator';
 const WORKER_EXIT_TIMEOUT_MS = 30_000;
 
 /** What start() resolves before anyone joins: data, model state, where the run writes. */
@@ -118,7 +126,7 @@ export class Coordinator {
 
   /** Resolves data and model, starts telemetry and the gRPC service, and the local workers (cluster.spawn). */
   static async start(options: CoordinatorOptions): Promise<Coordinator> {
-    const o: CoordinatorSettings = { resume: false, stopRequested: () => false, ...options };
+    const o: CoordinatorSettings = { resume: false, stopRequested: () => false, ...options, health: options.health ?? new Health(COORDINATOR_SERVICE, options.log) };
     const { cfg, log } = o;
     const security = runSecurity(cfg, log);   // before anything slow: a refused start says so at once
     const x = await resolveInputs(o);
@@ -151,12 +159,14 @@ export class Coordinator {
     const server = new grpc.Server();
     const handlers = coordinatorHandlers(members, uploads, log, { maxStep: cfg.train.steps, onRefused: (method, reason) => telemetry.refused(method, reason) });
     server.addService(loadProtos().grpc.dsi.v1.Coordinator.service, handlers);
+    o.health.addTo(server);
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, serverCredentials(security.tls), (e, p) => (e ? reject(e) : resolve(p))));
     const address = `${cfg.cluster.host}:${port}`;
     log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn, runDir: x.runDir }, 'coordinator listening');
     telemetry.event({ type: 'run_started', worldSize: cfg.cluster.workers, startStep, steps: cfg.train.steps, natsUrl: telemetry.natsUrl });
     const c = new Coordinator(o, x, telemetry, monitor, timeline, members, uploads, server, address);
+    o.health.setReady(true, 'accepting joins');
     c.children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(x.runDir, 'config.json'), address, members, log, o.childLine) : [];
     c.liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
     c.liveness.unref();
@@ -243,6 +253,7 @@ export class Coordinator {
     if (this.lastCheckpoint !== checkpointDir(this.x.runDir, this.step)) await this.elastic(() => this.checkpoint());
     this.members.closing = true;
     const interrupted = this.interrupted;
+    this.o.health.setReady(false, interrupted ? 'draining: interrupted' : 'run finished');
     this.members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true, cause: interrupted ? 'STOP_CAUSE_INTERRUPTED' : 'STOP_CAUSE_FINISHED' } });
     this.telemetry.event({ type: 'run_finished', steps: this.step, interrupted, lossLast: this.losses.at(-1) ?? NaN });
   }
@@ -285,6 +296,7 @@ export class Coordinator {
 
   private fail(e: Error): void {
     this.failure = e;
+    this.o.health.setReady(false, `run failed: ${e.message}`);
     this.telemetry.event({ type: 'run_failed', step: this.step, error: e.message });
     this.uploads.failAll(e);
     // managed workers ignore SIGTERM/SIGINT (the coordinator decides when they stop): the run is over, end them now
@@ -295,6 +307,7 @@ export class Coordinator {
   private async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    this.o.health.setReady(false, 'service closing');
     clearInterval(this.liveness);
     await waitForExit(this.children, WORKER_EXIT_TIMEOUT_MS);
     this.server.forceShutdown();
@@ -364,10 +377,17 @@ async function resolveInputs(o: CoordinatorSettings): Promise<Inputs> {
 
 /** Starts a coordinator, runs it to the end, and closes it. */
 export async function runCluster(cfg: Config, log: Logger, o: ClusterRunOptions): Promise<ClusterSummary> {
-  const coordinator = await Coordinator.start({ cfg, log, ...o });
+  // the health port first: a probe gets NOT_SERVING, not a refused connection, while data and model load
+  const health = new Health(COORDINATOR_SERVICE, log);
+  await health.listen(cfg.cluster.host, cfg.cluster.healthPort);
   try {
-    return await coordinator.run();
+    const coordinator = await Coordinator.start({ cfg, log, health, ...o });
+    try {
+      return await coordinator.run();
+    } finally {
+      await coordinator.close();
+    }
   } finally {
-    await coordinator.close();
+    health.close('coordinator exiting');
   }
 }

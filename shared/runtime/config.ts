@@ -52,7 +52,7 @@ export interface Config {
     workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
     wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; maxStepMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
     checksumEvery: number; testHookStepSleepMs: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
-    workerPort: number; ringPort: number;
+    workerPort: number; ringPort: number; healthPort: number;
   };
   security: {
     joinTokenFile: string; insecure: boolean; metricsTokenFile: string; tlsCert: string; tlsKey: string; tlsCa: string; tlsServerName: string;
@@ -72,6 +72,10 @@ function addFormats(): void {
   convict.addFormat({
     name: 'nonneg-number', coerce: Number,
     validate(v: unknown) { if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new Error('must be a number >= 0'); },
+  });
+  convict.addFormat({
+    name: 'port-or-off', coerce: Number,
+    validate(v: unknown) { if (typeof v !== 'number' || !Number.isInteger(v) || v < -1 || v > 65535) throw new Error('must be a port number (0: any free port) or -1 (off)'); },
   });
   convict.addFormat({
     name: 'exit-code', coerce: Number,
@@ -214,6 +218,7 @@ const schema: convict.Schema<Config> = {
     lossScaleWindow: { doc: 'Good steps before the loss scale doubles.', format: 'positive-int', default: 200, arg: 'loss-scale-window' },
     workerPort: { doc: "Worker: port of its Collective gRPC server (ring set-up; the gRPC transport's data); 0: any free port. Fixed ports let a NetworkPolicy name them.", format: 'port', default: 0, env: 'DSI_WORKER_PORT', arg: 'worker-port' },
     ringPort: { doc: 'Worker: port of its raw-TCP ring listener (the tcp transport\'s data plane); 0: any free port.', format: 'port', default: 0, env: 'DSI_RING_PORT', arg: 'ring-port' },
+    healthPort: { doc: 'Plaintext gRPC health port (grpc.health.v1 only, no TLS or token: it tells only whether the process is ready) for probes that cannot present a client certificate, such as the kubelet\'s gRPC probe; on the interface of --host (coordinator) or --worker-host (worker). The health service also answers on the process\'s own gRPC server, with TLS when that has it. -1: no health port; 0: any free port (logged).', format: 'port-or-off', default: -1, env: 'DSI_HEALTH_PORT', arg: 'health-port' },
   },
   security: {
     joinTokenFile: { doc: 'File holding the run\'s join token (a Kubernetes Secret mounted as a file): the coordinator admits only Joins that carry it, a worker sends it. Empty: no token (only on loopback, or with --insecure). Workers started by `coordinator start` get it from the run\'s config.', format: String, default: '', env: 'DSI_JOIN_TOKEN_FILE', arg: 'join-token-file' },

@@ -23,6 +23,7 @@ import { fastChunkSerializer } from './chunk_codec.js';
 import { MAX_REASON_CHARS, RelayBase, RelayRegistry } from './relay_registry.js';
 import { TCP_FRAMING_VERSION } from './tcp_frames.js';
 import { TcpRelayServer } from './tcp_relay_server.js';
+import type { Health } from '../../shared/runtime/health.js';
 import type { OutgoingChunk, Peer } from './ring.js';
 import type { PeerOptions } from './peers.js';
 
@@ -54,6 +55,8 @@ export interface CollectiveServerOptions {
   /** Mutual TLS for the gRPC server, the raw-TCP listener and this worker's calls to its neighbours. @default plaintext */
   tls?: TlsMaterial;
   log?: Logger;
+  /** grpc.health.v1 statuses to serve on this server too. @default none */
+  health?: Health;
 }
 
 /** This process's Collective server; rings come and go on it. */
@@ -94,6 +97,7 @@ export class CollectiveServer {
     const tcp = await TcpRelayServer.start({ host, port: options.tcpPort ?? 0, protos, log: options.log, ...(options.tls ? { tls: options.tls } : {}) });
     const self = new CollectiveServer(server, tcp, protos, maxMessageBytes, options.log, options.tls);
     server.addService(service, collectiveHandlers(self.relays, tcp.port));
+    options.health?.addTo(server);
     const bound = await new Promise<number>((resolve, reject) => {
       server.bindAsync(`${host}:${port}`, serverCredentials(options.tls), (e, p) =>
         e ? reject(new Error(`collective server cannot bind ${host}:${port}: ${e.message}`, { cause: e })) : resolve(p));
