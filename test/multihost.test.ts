@@ -24,6 +24,9 @@ import { makeCa, makeCert, type CertFiles } from './tls_certs.js';
 const WORKERS = ['w0', 'w1', 'w2'];
 const STEPS = 24;
 const COORDINATOR_PORT = 7070, METRICS_PORT = 9100, NATS_PORT = 4222;
+/** DSI_TEST_VERBOSE=1: the coordinator's and workers' logs and the test's phases on stderr. */
+const verbose = process.env['DSI_TEST_VERBOSE'] !== undefined;
+const phase = (what: string): void => { if (verbose) process.stderr.write(`[test] ${what}\n`); };
 const skip = netnsUnavailable() ?? (findNatsServer() ? undefined : 'no nats-server on PATH or in /usr/sbin (bash .ci/system-packages installs it)');
 if (skip) process.stderr.write(`multihost.test: skipped: ${skip}\n`);
 
@@ -54,12 +57,14 @@ test('coordinator, NATS and 3 workers on their own hosts with token and mutual T
     nats.once('exit', (code) => reject(new Error(`nats-server exited (${code}): ${seen}`)));
   });
 
+  phase('2) the coordinator');
   // 2) the coordinator on its host: waits for workers from elsewhere
   const coordinator = hosts.spawn('coord', [process.execPath, path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js'), 'start', '--workers', '3', '--no-spawn-workers',
     '--host', addr('coord'), '--port', String(COORDINATOR_PORT), '--metrics-host', addr('coord'), '--metrics-port', String(METRICS_PORT), '--nats-url', natsUrl,
     '--steps', String(STEPS), '--batch-size', '12', '--log-every', '1', '--checkpoint-every', '100', '--max-queries', '4', '--heartbeat-ms', '300',
     '--ring-timeout-ms', '5000', '--json', '--log-level', 'info', '--run-dir', path.join(dir, 'run'), ...security(cert)], { cwd: REPO_ROOT });
   const log = new LogWatcher(coordinator);
+  coordinator.stderr?.on('data', (b: Buffer) => { if (verbose) process.stderr.write(`[coord] ${b.toString()}`); });
   let stdout = '';
   coordinator.stdout?.on('data', (b: Buffer) => { stdout += b.toString(); });
   const exited = new Promise<number | null>((resolve) => coordinator.once('exit', resolve));
@@ -67,11 +72,12 @@ test('coordinator, NATS and 3 workers on their own hosts with token and mutual T
   const address = String((await log.until((l) => l.msg === 'coordinator listening'))['address']);
   assert.equal(address, `${addr('coord')}:${COORDINATOR_PORT}`);
 
+  phase('3) the workers');
   // 3) the workers, each on its host, binding every interface and telling the others its own address
   for (const w of WORKERS) {
     const worker = hosts.spawn(w, [process.execPath, path.join(REPO_ROOT, 'dist', 'worker', 'cli.js'), '--coordinator', address, '--worker-id', w,
       '--worker-host', '0.0.0.0', '--advertise-host', addr(w), '--coordinator-timeout-ms', '5000', '--log-level', 'warn', ...security(cert)], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-    worker.stderr?.on('data', (b: Buffer) => { if (process.env['DSI_TEST_VERBOSE']) process.stderr.write(`[${w}] ${b.toString()}`); });
+    worker.stderr?.on('data', (b: Buffer) => { if (verbose) process.stderr.write(`[${w}] ${b.toString()}`); });
   }
   const formed = await log.until((l) => l.msg === 'ring formed');
   const ring = formed['ring'] as string[];                        // ["0:w1@198.18.x.4:port", ...]
@@ -83,6 +89,7 @@ test('coordinator, NATS and 3 workers on their own hosts with token and mutual T
   // the victim: the last rank (not rank 0, which uploads the checkpoints)
   const victim = /^\d+:(\w+)@/.exec(ring[ring.length - 1] ?? '')?.[1] ?? '';
 
+  phase('4) two steps done');
   // 4) two steps done: pull the victim's cable
   await log.until((l) => l.msg === 'step' && Number(l['step']) >= 2);
   await hosts.setLink(victim, false);
@@ -90,6 +97,7 @@ test('coordinator, NATS and 3 workers on their own hosts with token and mutual T
   assert.equal(lost['workerId'], victim, tail());
   await log.until((l) => l.msg === 'ring re-formed');
 
+  phase('5) while the run goes on');
   // 5) while the run goes on: /metrics and /api/run, read from the NATS host across the bridge
   const metricsUrl = `http://${addr('coord')}:${METRICS_PORT}`;
   const probe = (...args: string[]): Promise<string> => hosts.exec('nats', [process.execPath, path.join(REPO_ROOT, 'dist', 'test', 'multihost_probe.js'), ...args]);
@@ -100,6 +108,7 @@ test('coordinator, NATS and 3 workers on their own hosts with token and mutual T
   const left = (JSON.parse(runView) as { events: Array<{ type: string; workerId?: string; worldSize?: number }> }).events.filter((e) => e.type === 'worker_left');
   assert.deepEqual(left.map((e) => [e.workerId, e.worldSize]), [[victim, 2]]);
 
+  phase('6) the run finishes');
   // 6) the run finishes with the two others
   assert.equal(await exited, 0, tail());
   const summary = JSON.parse(stdout) as Summary;
@@ -109,6 +118,7 @@ test('coordinator, NATS and 3 workers on their own hosts with token and mutual T
   assert.ok(summary.lost_workers[0]?.reason, 'the summary says why');
   assert.deepEqual([summary.telemetry.mode, summary.telemetry.nats_url], ['nats', natsUrl]);
 
+  phase("7) the run's events");
   // 7) the run's events in JetStream: joined x3, ring, the victim left mid-run, finished
   const events = JSON.parse(await probe('events', natsUrl, summary.run_id)) as RunEvent[];
   const types = events.map((e) => e.type);
