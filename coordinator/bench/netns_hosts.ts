@@ -55,6 +55,14 @@ export function netnsUnavailable(): string | undefined {
       return `'${tool.join(' ')}' failed (${(e as Error).message}): install iproute2`;
     }
   }
+  // root in a container without CAP_SYS_ADMIN cannot: try one
+  const probe = namespaceName('probe', 'x');
+  try {
+    execFileSync('ip', ['netns', 'add', probe], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    return `'ip netns add' failed: ${(e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message}`;
+  }
+  removeNamespaces([probe]);
   return undefined;
 }
 
@@ -142,14 +150,14 @@ export class NetnsHosts {
 
   /** Takes `host`'s cable out (or puts it back): its switch port goes down, and with it the host's carrier. */
   async setLink(host: string, up: boolean): Promise<void> {
+    this.address(host);                                // throws naming an unknown host
     const i = this.hosts.indexOf(host);
-    if (i < 0) this.address(host);                     // throws naming the host
     await ip('-n', namespaceName(this.id, BRIDGE_HOST), 'link', 'set', bridgePort(i), up ? 'up' : 'down');
   }
 
   /** Bytes that left `host` through its shaped uplink so far (tc's counter). */
   async sentBytes(host: string): Promise<number> {
-    const out = await tcOut('-s', '-n', this.namespace(host), 'qdisc', 'show', 'dev', HOST_INTERFACE);
+    const out = await tool('tc', ['-s', '-n', this.namespace(host), 'qdisc', 'show', 'dev', HOST_INTERFACE]);
     const m = /qdisc tbf [\s\S]*?Sent (\d+) bytes/.exec(out);
     if (!m?.[1]) throw new Error(`netns hosts ${this.id}: no tbf counter on ${host}'s ${HOST_INTERFACE}: ${out}`);
     return Number(m[1]);
@@ -200,10 +208,6 @@ async function ip(...args: string[]): Promise<void> {
 
 async function tc(...args: string[]): Promise<void> {
   await tool('tc', args);
-}
-
-async function tcOut(...args: string[]): Promise<string> {
-  return tool('tc', args);
 }
 
 async function tool(file: string, args: string[]): Promise<string> {
