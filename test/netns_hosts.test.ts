@@ -2,7 +2,8 @@
  * The netns host harness (coordinator/bench/netns_hosts.ts): real namespaces, a bridge, tbf-shaped
  * veth links. Traffic between hosts goes through the shaping and never reaches the machine's own
  * network; everything made is gone after close(), after SIGINT/SIGTERM, an uncaught exception,
- * process.exit, and (swept by the next harness) after SIGKILL. Skips only where namespaces cannot be made.
+ * process.exit, and (swept by the next harness) after SIGKILL; `bench allreduce --hosts netns` runs
+ * its ranks through it. Skips only where namespaces cannot be made.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { NetnsHosts, netnsUnavailable } from '../coordinator/bench/netns_hosts.js';
 import { listNamespaces } from '../coordinator/bench/netns_cleanup.js';
 import { parseLinkRate } from '../coordinator/bench/link_rate.js';
+import { cli } from './run_cli.js';
 
 const skip = netnsUnavailable();
 if (skip) process.stderr.write(`netns_hosts.test: skipped: ${skip}\n`);
@@ -106,4 +108,23 @@ test('a harness killed with SIGKILL cannot clean up; the next harness removes wh
   const next = await NetnsHosts.create({ hosts: ['x'], linkRateBps: 1e9 });
   await next.close();
   assert.deepEqual(r.namespaces.filter((n) => listNamespaces().includes(n)), []);
+});
+
+test('bench allreduce --hosts netns: each rank behind its own shaped link; busbw / link rate reported and never above what the link allows; bad flags named', { skip, timeout: 180_000 }, async () => {
+  const before = listNamespaces();
+  const r = await cli(['bench', 'allreduce', '--hosts', 'netns', '--workers', '2', '--link-rate', '1gbit', '--sizes', '16', '--wires', 'fp32', '--transports', 'tcp', '--iterations', '1', '--json', '--log-format', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const b = JSON.parse(r.stdout) as { link: { rateBps: number; GBps: number; hosts: string }; rows: Array<{ busbwGBps: number; busbwOverLink: number; elementsPerS: number }> };
+  assert.deepEqual([b.link.rateBps, b.link.GBps], [1e9, 0.125]);
+  assert.match(b.link.hosts, /^2 netns hosts on 198\.18\.\d+\.0\/24, 1gbit links/);
+  const [row] = b.rows;
+  assert.ok(row && row.busbwOverLink === row.busbwGBps / 0.125 && row.elementsPerS > 0, JSON.stringify(row));
+  // 16 MiB through 1 Gbit/s links: the token bucket's 250 KB burst is 1.5% of it, so more than that is not shaped
+  assert.ok(row.busbwOverLink < 1.03, `busbw ${row.busbwOverLink} of the link: the ranks did not go through the shaped links`);
+  assert.deepEqual(listNamespaces().filter((n) => !before.includes(n)), [], 'the bench removed its hosts');
+  const bad = await cli(['bench', 'allreduce', '--hosts', 'netns', '--workers', '2', '--link-rate', '1gbps']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /config 'link-rate': '1gbps' is not a link rate/);
+  const missing = await cli(['bench', 'allreduce', '--hosts', 'netns', '--workers', '2']);
+  assert.match(missing.stderr, /config 'link-rate': --hosts netns needs --link-rate/);
 });
