@@ -75,6 +75,19 @@ test('hosts on a bridge: addresses from 198.18/15, tbf on both ends of each link
   assert.deepEqual(made.filter((n) => listNamespaces().includes(n)), [], 'namespaces left after close()');
 });
 
+test('two harnesses at once: their own names, each reaches its own hosts and not the other\'s', { skip, timeout: 60_000 }, async () => {
+  const [one, two] = await Promise.all([0, 1].map(() => NetnsHosts.create({ hosts: ['a', 'b'], linkRateBps: 1e9 })));
+  try {
+    const names = [one, two].flatMap((h) => h?.hosts.map((x) => h.namespace(x)) ?? []);
+    assert.equal(new Set(names).size, 4);
+    const dial = (from: NetnsHosts, to: string): Promise<string> => from.exec('a', [process.execPath, '-e', DIAL, to, '9']).then((o) => o.trim());
+    assert.equal(await dial(one as NetnsHosts, (one as NetnsHosts).address('b')), 'ECONNREFUSED', 'its own b answers');
+    assert.notEqual(await dial(one as NetnsHosts, (two as NetnsHosts).address('b')), 'ECONNREFUSED', 'the other harness\'s b is out of reach');
+  } finally {
+    await Promise.all([one?.close(), two?.close()]);
+  }
+});
+
 /** Starts netns_child.js ending `how`; its namespaces and how it exited. */
 async function child(how: string, signal?: NodeJS.Signals): Promise<{ namespaces: string[]; code: number | null; signal: string | null; stderr: string }> {
   const c = spawn(process.execPath, [CHILD, how], { cwd: REPO_ROOT });
