@@ -37,8 +37,18 @@ async function main(argv: string[]): Promise<number> {
   return mod.run(args);
 }
 
+/**
+ * How long handles may linger after a command is done. A socket to a worker whose link went down
+ * stays open once closed (FIN unacknowledged, the peer unreachable) until TCP gives up, ~15 minutes:
+ * a finished run must not wait for that (test/multihost.test.ts pulls a worker's cable).
+ */
+const EXIT_GRACE_MS = 10_000;
+
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => {
+    process.exitCode = code;
+    setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();   // unref: a process with nothing left exits at once
+  },
   (e: unknown) => {
     // Known input problems are the user's to fix: one clear line, no stack.
     if (e instanceof ConfigError || e instanceof InputError || e instanceof ModelFormatError) {

@@ -10,6 +10,8 @@
  *           with a link's bandwidth whatever N.
  * t is, per size and wire, the median over iterations of the slowest rank's time; every timed call
  * follows a 1-element all-reduce so all ranks start together. GB/s are 1e9 bytes per second.
+ * With netns hosts (netns_hosts.ts) each rank runs on a host of its own behind a link shaped to a
+ * known rate, and busbw / link rate is the figure NCCL's users read: how much of the link the ring uses.
  */
 import { availableParallelism } from 'node:os';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from '../../worker/collective/ring.js';
@@ -17,6 +19,7 @@ import type { Transport } from '../../worker/collective/peers.js';
 import { TRANSPORTS } from '../../worker/collective/peers.js';
 import { ProcessRing, RingProcess } from './ring_cluster.js';
 import type { WireName } from '../../worker/collective/wire.js';
+import type { NetnsHosts } from './netns_hosts.js';
 
 const MiB = 1 << 20;
 /** Untimed all-reduces per size and wire before the timed ones (connections, JIT, allocations). */
@@ -42,6 +45,8 @@ export interface BenchOptions {
   progress?: (msg: string, fields: object) => void;
   /** @default every transport */
   transports?: Transport[];
+  /** Rank i on host rankHost(i) of these, each behind its own shaped link; @default all on 127.0.0.1 */
+  hosts?: NetnsHosts;
 }
 
 export interface BenchRow {
@@ -64,6 +69,10 @@ export interface BenchRow {
   cpuMsPerRank: number;
   /** busbw from cpuMsPerRank instead of the wall time: the rate with a free core per rank and an ideal network. */
   cpuBoundBusbwGBps: number;
+  /** busbw / the link's rate (netns hosts); null on loopback, which has no rate. */
+  busbwOverLink: number | null;
+  /** Gradient elements (samples of the buffer, whatever the wire format) reduced per second: where fp16/bf16 win. */
+  elementsPerS: number;
 }
 
 export interface BenchResult {
@@ -78,6 +87,8 @@ export interface BenchResult {
   tcp: { bytes: number; timeMs: number; GBps: number; senderCpuMs: number; receiverCpuMs: number; cpuBoundGBps: number };
   /** N processes, each sending `bytesPerLink` to the next while receiving as much (median of the slowest). */
   tcpRing: { workers: number; bytesPerLink: number; timeMs: number; perLinkGBps: number };
+  /** With netns hosts: each link's rate (both directions) and the hosts' description; null on loopback. */
+  link: { rateBps: number; GBps: number; hosts: string } | null;
   notes: string[];
 }
 
@@ -92,10 +103,12 @@ export async function benchAllReduce(opts: BenchOptions): Promise<BenchResult> {
   const tcpBytes = opts.tcpBytes ?? DEFAULT_TCP_BYTES;
 
   // 1) the TCP ceiling, first, while nothing else runs
-  const tcp = await measureTcp(tcpBytes, warmup, iterations);
+  const { hosts } = opts;
+  const linkGBps = hosts ? hosts.linkRateBps / 8 / 1e9 : undefined;
+  const tcp = await measureTcp(tcpBytes, warmup, iterations, hosts);
 
   // 2) the N-process ceiling: what a 64 MiB all-reduce sends per link, on plain sockets
-  const tcpRing = await measureTcpRing(workers, Math.round((tcpBytes * 2 * (workers - 1)) / workers), warmup, iterations);
+  const tcpRing = await measureTcpRing(workers, Math.round((tcpBytes * 2 * (workers - 1)) / workers), warmup, iterations, hosts);
 
   // 3) the rings, one per transport; transports alternate size by size and wire by wire
   const transports = opts.transports ?? [...TRANSPORTS];
@@ -103,7 +116,7 @@ export async function benchAllReduce(opts: BenchOptions): Promise<BenchResult> {
   const rows: BenchRow[] = [];
   try {
     for (const transport of transports)
-      rings.set(transport, await ProcessRing.start({ worldSize: workers, transport, runId: `bench-${transport}`, chunkBytes, pipelineDepth, timeoutMs: DEFAULT_TIMEOUT_MS }));
+      rings.set(transport, await ProcessRing.start({ worldSize: workers, transport, runId: `bench-${transport}`, chunkBytes, pipelineDepth, timeoutMs: DEFAULT_TIMEOUT_MS, ...(hosts ? { hosts } : {}) }));
     const steps = new Map<Transport, number>(transports.map((t) => [t, 0]));
     for (const sizeMiB of sizesMiB) {
       const elements = Math.floor((sizeMiB * MiB) / 4);
@@ -124,7 +137,8 @@ export async function benchAllReduce(opts: BenchOptions): Promise<BenchResult> {
         opts.progress?.('progress', { stage: 'bench allreduce', done: rows.length + 1, total: sizesMiB.length * wires.length * transports.length, unit: 'measurements' });
         rows.push({ transport, sizeMiB, bytes, wire, timeMs, minMs: Math.min(...slowest), maxMs: Math.max(...slowest),
           algbwGBps, busbwGBps, busbwOverTcp: busbwGBps / tcp.GBps, busbwOverTcpRing: busbwGBps / tcpRing.perLinkGBps,
-          cpuMsPerRank, cpuBoundBusbwGBps: busbw(bytes, cpuMsPerRank, workers) });
+          cpuMsPerRank, cpuBoundBusbwGBps: busbw(bytes, cpuMsPerRank, workers),
+          busbwOverLink: linkGBps ? busbwGBps / linkGBps : null, elementsPerS: elements / (timeMs / 1000) });
       }
     }
   } finally {
@@ -134,24 +148,26 @@ export async function benchAllReduce(opts: BenchOptions): Promise<BenchResult> {
     workers, iterations, warmup, chunkBytes, pipelineDepth,
     host: { cpus: availableParallelism(), node: process.version, platform: process.platform },
     rows, tcp, tcpRing,
+    link: hosts && linkGBps ? { rateBps: hosts.linkRateBps, GBps: linkGBps, hosts: hosts.describe() } : null,
     notes: [
       'algbw = fp32 bytes / time; busbw = algbw * 2(N-1)/N (nccl-tests); GB/s = 1e9 B/s',
       'time = median over iterations of the slowest rank; each timed all-reduce follows a 1-element barrier all-reduce',
       `tcp = one node:net stream between two processes, ${tcpBytes} bytes, median of ${iterations}`,
       `tcpRing = ${workers} processes in a ring, each sending ${tcpRing.bytesPerLink} bytes (a ${tcpBytes}-byte all-reduce's share per link) to the next at once; per-link GB/s, median of the slowest`,
       `all ${workers} processes share ${availableParallelism()} CPU cores; cpuBound* figures use CPU time instead of wall time`,
+      ...(hosts ? [`each rank on its own netns host (${hosts.describe()}); busbwOverLink = busbw / link rate (1e9 bit/s = 0.125 GB/s)`] : []),
     ],
   };
 }
 
-async function measureTcp(bytes: number, warmup: number, iterations: number): Promise<BenchResult['tcp']> {
-  const [sink, sender] = await Promise.all([RingProcess.spawn(0), RingProcess.spawn(1)]);
+async function measureTcp(bytes: number, warmup: number, iterations: number, hosts: NetnsHosts | undefined): Promise<BenchResult['tcp']> {
+  const [sink, sender] = await Promise.all([RingProcess.spawn(0, hosts), RingProcess.spawn(1, hosts)]);
   try {
     const port = await sink.request({ type: 'tcp-sink', bytes });
     if (port.type !== 'tcp-port') throw new Error(`expected 'tcp-port', got '${port.type}'`);
     const times: number[] = [];
     const blast = async (): Promise<number> => {
-      const done = await sender.request({ type: 'tcp-blast', port: port.port, bytes });
+      const done = await sender.request({ type: 'tcp-blast', host: sink.host, port: port.port, bytes });
       if (done.type !== 'tcp-done') throw new Error(`expected 'tcp-done', got '${done.type}'`);
       return done.ms;
     };
@@ -169,15 +185,15 @@ async function measureTcp(bytes: number, warmup: number, iterations: number): Pr
   }
 }
 
-async function measureTcpRing(workers: number, bytesPerLink: number, warmup: number, iterations: number): Promise<BenchResult['tcpRing']> {
-  const procs = await Promise.all(Array.from({ length: workers }, (_, i) => RingProcess.spawn(i)));
+async function measureTcpRing(workers: number, bytesPerLink: number, warmup: number, iterations: number, hosts: NetnsHosts | undefined): Promise<BenchResult['tcpRing']> {
+  const procs = await Promise.all(Array.from({ length: workers }, (_, i) => RingProcess.spawn(i, hosts)));
   try {
     const ports = await Promise.all(procs.map(async (p) => {
       const m = await p.request({ type: 'tcp-ring-listen' });
       if (m.type !== 'tcp-port') throw new Error(`expected 'tcp-port', got '${m.type}'`);
       return m.port;
     }));
-    await Promise.all(procs.map((p, i) => p.request({ type: 'tcp-ring-connect', port: ports[(i + 1) % workers] as number })));
+    await Promise.all(procs.map((p, i) => p.request({ type: 'tcp-ring-connect', host: (procs[(i + 1) % workers] as RingProcess).host, port: ports[(i + 1) % workers] as number })));
     const round = async (): Promise<number> => {
       const ms = await Promise.all(procs.map(async (p) => {
         const m = await p.request({ type: 'tcp-ring-run', bytes: bytesPerLink });

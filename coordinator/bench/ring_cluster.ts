@@ -1,16 +1,23 @@
 /**
  * The parent side of ring_process.ts: forks N real worker processes (each its own event loop and
- * gRPC server on 127.0.0.1:0), forms rings over them and drives them over IPC. Used by the tests
- * and by the all-reduce benchmark.
+ * gRPC server on 127.0.0.1:0, or with netns hosts, process i on host rankHost(i) at its address),
+ * forms rings over them and drives them over IPC. Used by the tests and by the all-reduce benchmark.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, type StdioOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_PIPELINE_DEPTH, DEFAULT_TIMEOUT_MS } from '../../worker/collective/ring.js';
 import type { Transport } from '../../worker/collective/peers.js';
 import { type FromRingProcess, parseFromRingProcess, type ToRingProcess } from './ring_ipc.js';
 import type { WireName } from '../../worker/collective/wire.js';
+import type { NetnsHosts } from './netns_hosts.js';
 
 const RING_PROCESS_SCRIPT = fileURLToPath(new URL('./ring_process.js', import.meta.url));
+const LOOPBACK = '127.0.0.1';
+
+/** The netns host rank `index` runs on. */
+export function rankHost(index: number): string {
+  return `r${index}`;
+}
 
 /** A request without its id (RingProcess numbers them). */
 type Request = ToRingProcess extends infer T ? (T extends unknown ? Omit<T, 'id'> : never) : never;
@@ -21,7 +28,7 @@ export class RingProcess {
   private readonly pending = new Map<number, { resolve: (m: FromRingProcess) => void; reject: (e: Error) => void }>();
   private exitError: Error | undefined;
 
-  private constructor(readonly child: ChildProcess, readonly address: string, readonly index: number) {
+  private constructor(readonly child: ChildProcess, readonly address: string, readonly index: number, readonly host: string) {
     child.on('message', (raw: unknown) => {
       let m: FromRingProcess;
       try { m = parseFromRingProcess(raw); } catch (e) { this.failAll(e instanceof Error ? e : new Error(String(e))); return; }
@@ -35,8 +42,13 @@ export class RingProcess {
     child.on('exit', (code, signal) => this.failAll(new Error(`ring process ${index} (pid ${child.pid}) exited (${signal ?? `code ${code}`})`)));
   }
 
-  static spawn(index: number): Promise<RingProcess> {
-    const child = fork(RING_PROCESS_SCRIPT, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+  /** Process `index` on 127.0.0.1, or on netns host rankHost(index) of `hosts`. */
+  static spawn(index: number, hosts?: NetnsHosts): Promise<RingProcess> {
+    const host = hosts ? hosts.address(rankHost(index)) : LOOPBACK;
+    const options: { serialization: 'advanced'; stdio: StdioOptions } = { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] };
+    const child = hosts
+      ? hosts.spawn(rankHost(index), [process.execPath, RING_PROCESS_SCRIPT, '--host', host], options)
+      : fork(RING_PROCESS_SCRIPT, [], { ...options, execArgv: [] });
     return new Promise((resolve, reject) => {
       const onExit = (code: number | null): void => reject(new Error(`ring process ${index} exited with code ${code} before listening`));
       child.once('exit', onExit);
@@ -46,7 +58,7 @@ export class RingProcess {
         try {
           const m = parseFromRingProcess(raw);
           if (m.type !== 'listening') throw new Error(`ring process ${index} said '${m.type}' before 'listening'`);
-          resolve(new RingProcess(child, m.address, index));
+          resolve(new RingProcess(child, m.address, index, host));
         } catch (e) { reject(e); child.kill(); }
       });
     });
@@ -101,6 +113,8 @@ export interface ProcessRingOptions {
   timeoutMs?: number;
   /** @default DEFAULT_PIPELINE_DEPTH */
   pipelineDepth?: number;
+  /** Each rank on its own host (rankHost(rank)) of these; @default every rank on 127.0.0.1 */
+  hosts?: NetnsHosts;
 }
 
 /** Time a process gets to exit after 'close' before it is killed. */
@@ -111,7 +125,7 @@ export class ProcessRing {
 
   /** Forks `worldSize` ring processes and forms one ring over them (rank i = process i). */
   static async start(options: ProcessRingOptions): Promise<ProcessRing> {
-    const processes = await Promise.all(Array.from({ length: options.worldSize }, (_, i) => RingProcess.spawn(i)));
+    const processes = await Promise.all(Array.from({ length: options.worldSize }, (_, i) => RingProcess.spawn(i, options.hosts)));
     const ring = new ProcessRing(processes);
     try {
       const addresses = processes.map((p) => p.address);

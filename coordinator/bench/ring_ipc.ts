@@ -1,7 +1,8 @@
 /**
  * Messages between a parent (tests, benchmark) and the ring processes it forks (ring_process.ts), over
  * Node's IPC channel with `serialization: 'advanced'` (typed arrays travel as typed arrays).
- * Addresses come over IPC rather than argv because every process binds port 0 first.
+ * Addresses come over IPC rather than argv because every process binds port 0 first; the TCP probes
+ * dial the host they are given (the peer's, on its own netns host, or 127.0.0.1).
  */
 import { TRANSPORTS, type Transport } from '../../worker/collective/peers.js';
 import { WIRE_NAMES, type WireName } from '../../worker/collective/wire.js';
@@ -12,10 +13,10 @@ export type ToRingProcess =
   /** `iterations` timed all-reduces of `elements` floats, each after a 1-element all-reduce (barrier). */
   | { type: 'bench'; id: number; firstStep: number; elements: number; wire: WireName; warmup: number; iterations: number }
   | { type: 'tcp-sink'; id: number; bytes: number }
-  | { type: 'tcp-blast'; id: number; port: number; bytes: number }
+  | { type: 'tcp-blast'; id: number; host: string; port: number; bytes: number }
   /** Ring TCP ceiling: listen, then connect to `port` (the right neighbour's) once it is known. */
   | { type: 'tcp-ring-listen'; id: number }
-  | { type: 'tcp-ring-connect'; id: number; port: number }
+  | { type: 'tcp-ring-connect'; id: number; host: string; port: number }
   /** Send `bytes` to the right while receiving `bytes` from the left; reply with the milliseconds. */
   | { type: 'tcp-ring-run'; id: number; bytes: number }
   /** This process's CPU time so far (user + system). */
@@ -78,11 +79,11 @@ export function parseToRingProcess(m: unknown): ToRingProcess {
     case 'tcp-sink':
       return { type: 'tcp-sink', id, bytes: num(m, 'bytes') };
     case 'tcp-blast':
-      return { type: 'tcp-blast', id, port: num(m, 'port'), bytes: num(m, 'bytes') };
+      return { type: 'tcp-blast', id, host: str(m, 'host'), port: num(m, 'port'), bytes: num(m, 'bytes') };
     case 'tcp-ring-listen':
       return { type: 'tcp-ring-listen', id };
     case 'tcp-ring-connect':
-      return { type: 'tcp-ring-connect', id, port: num(m, 'port') };
+      return { type: 'tcp-ring-connect', id, host: str(m, 'host'), port: num(m, 'port') };
     case 'tcp-ring-run':
       return { type: 'tcp-ring-run', id, bytes: num(m, 'bytes') };
     case 'cpu':

@@ -1,6 +1,7 @@
 /**
  * A process that runs only the collective (its own event loop), driven by its parent over IPC:
- * tests and the all-reduce benchmark fork it as `node dist/coordinator/bench/ring_process.js [--host H]`.
+ * tests and the all-reduce benchmark fork it as `node dist/coordinator/bench/ring_process.js [--host H]`
+ * (with --hosts netns, inside its own namespace host, H its address there).
  * It binds a Collective server on H:0, reports the address, then serves the parent's requests in order
  * (ring_ipc.ts): form a ring, all-reduce, benchmark, TCP ceiling, close. With DSI_TLS_CERT,
  * DSI_TLS_KEY and DSI_TLS_CA in the environment its rings use mutual TLS (the cost of --tls-*).
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
         return;
       }
       case 'tcp-blast':
-        reply({ type: 'tcp-done', id: m.id, ms: await tcpBlast(m.port, m.bytes, host) });
+        reply({ type: 'tcp-done', id: m.id, ms: await tcpBlast(m.port, m.bytes, m.host) });
         return;
       case 'tcp-ring-listen': {
         ringProbe = await TcpRingProbe.listen(host);
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
         return;
       }
       case 'tcp-ring-connect':
-        await requireProbe(ringProbe).connect(m.port);
+        await requireProbe(ringProbe).connect(m.port, m.host);
         reply({ type: 'tcp-done', id: m.id, ms: 0 });
         return;
       case 'tcp-ring-run':

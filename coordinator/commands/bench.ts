@@ -44,7 +44,7 @@ const BENCHMARKS: Record<string, (args: string[], what: string) => Promise<numbe
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--hosts local|netns --link-rate 1gbit] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   const bench = Object.hasOwn(BENCHMARKS, what) ? BENCHMARKS[what] : undefined;
