@@ -42,7 +42,7 @@ export interface Config {
     steps: number; batchSize: number; accumulate: number; learningRate: number; warmupSteps: number;
     decay: LrDecay; decaySteps: number; minLrRatio: number; weightDecay: number; beta1: number; beta2: number; epsilon: number;
     gradClip: number; logEvery: number; mode: TrainMode;
-    mix: string; spanMinTokens: number; spanMaxTokens: number; termsMin: number; termsMax: number; labelSmoothing: number; decoderOutput: 'auto' | 'docids' | 'vocab';
+    mix: string; spanMinTokens: number; spanMaxTokens: number; termsMin: number; termsMax: number; labelSmoothing: number; decoderOutput: 'auto' | 'docids' | 'vocab'; docidInit: 'terms' | 'random';
   };
   lora: { rank: number; alpha: number; dropout: number; targets: LoraTarget[]; doubleQuant: boolean };
   prune: { final: number; initial: number; beginStep: number; endStep: number; every: number; scope: 'global' | 'layer' };
@@ -163,6 +163,7 @@ const schema: convict.Schema<Config> = {
     termsMax: { doc: 'Most top tf-idf words in a sampled term query (at most the 8 that prepare keeps).', format: 'positive-int', default: 6, arg: 'terms-max' },
     labelSmoothing: { doc: 'Label smoothing of the cross-entropy: the target is (1 - e) one-hot + e spread over the output rows (the docid rows with the restricted output).', format: 'unit-interval', default: 0, arg: 'label-smoothing' },
     decoderOutput: { doc: "The decoder's output layer in training and retrieval: docids (the docid tokens and </s> only, as the constrained beam search scores them: a 1,001-row softmax for 1,000 atomic docids instead of 33,128), vocab (the whole vocabulary), or auto (docids when every target is a docid, i.e. inputs2targets indexing).", format: ['auto', 'docids', 'vocab'], default: 'auto', arg: 'decoder-output' },
+    docidInit: { doc: "Where atomic docid rows start in a model initialised at random: terms (the mean embedding of the document's top tf-idf terms, scaled like a random row) or random. terms by default: on dev-small's 6,588 passages random rows stayed on the uniform plateau for 2,300 steps (docs/retrieval.md). A --model-from model keeps its own rows.", format: ['terms', 'random'], default: 'terms', arg: 'docid-init' },
     mode: { doc: 'full: train every weight; lora: train low-rank adapters on the frozen base; qlora: adapters on a 4-bit NF4 base.', format: [...TRAIN_MODES], default: 'full', env: 'DSI_MODE', arg: 'mode' },
   },
   prune: {

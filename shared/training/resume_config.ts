@@ -21,7 +21,7 @@ export const TRAJECTORY_KEYS: readonly string[] = [
   'data.dir', 'data.scheme', 'data.maxInputTokens', 'data.lowercase',
   'train.batchSize', 'train.learningRate', 'train.warmupSteps', 'train.decay', 'train.decaySteps', 'train.minLrRatio', 'train.weightDecay',
   'train.beta1', 'train.beta2', 'train.epsilon', 'train.gradClip', 'train.mode', 'train.mix', 'train.spanMinTokens',
-  'train.spanMaxTokens', 'train.termsMin', 'train.termsMax', 'train.labelSmoothing', 'train.decoderOutput',
+  'train.spanMaxTokens', 'train.termsMin', 'train.termsMax', 'train.labelSmoothing', 'train.decoderOutput', 'train.docidInit',
   'prune.final', 'prune.initial', 'prune.beginStep', 'prune.endStep', 'prune.every', 'prune.scope',
   'lora.rank', 'lora.alpha', 'lora.dropout', 'lora.targets', 'lora.doubleQuant',
   'cluster.wire', 'cluster.lossScaleWindow',

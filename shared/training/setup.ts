@@ -15,6 +15,8 @@ import { mixSeed } from '../runtime/random.js';
 import { newAdamWState, type AdamWState } from './adamw.js';
 import type { Config } from '../runtime/config.js';
 import type { MasksInForce } from './mask_file.js';
+import { initDocidRowsFromTerms } from './docid_init.js';
+import type { SamplingData } from '../dataset/sampling_file.js';
 import * as tf from '@tensorflow/tfjs';
 
 /** Seed stream of the LoRA A matrices (distinct from the base initialisation's). */
@@ -61,8 +63,11 @@ export async function initialModel(cfg: Config, vocabSize: number): Promise<{ mo
   return { model, layout, params: initParams(layout, cfg.runtime.seed) };
 }
 
-/** A fresh setup (step 0), or the state of the checkpoint folder `resumeFrom`. */
-export async function setUpTraining(cfg: Config, vocabSize: number, resumeFrom?: string): Promise<TrainingSetup> {
+/**
+ * A fresh setup (step 0), or the state of the checkpoint folder `resumeFrom`. `docidTerms`: the
+ * documents whose top terms start the atomic docid rows of a fresh model (docidInitTerms).
+ */
+export async function setUpTraining(cfg: Config, vocabSize: number, resumeFrom?: string, docidTerms?: SamplingData): Promise<TrainingSetup> {
   if (resumeFrom) {
     if (isLoraCheckpoint(resumeFrom)) {
       const ck = await loadLoraCheckpoint(resumeFrom);
@@ -79,6 +84,7 @@ export async function setUpTraining(cfg: Config, vocabSize: number, resumeFrom?:
     };
   }
   const { model, layout, params } = await initialModel(cfg, vocabSize);
+  if (docidTerms) initDocidRowsFromTerms(params, layout, docidTerms);
   if (cfg.train.mode === 'full') {
     return { model, baseLayout: layout, baseParams: params, trainLayout: layout, state: { step: 0, params, opt: newAdamWState(layout.total) }, memory: fullMemory(layout) };
   }
