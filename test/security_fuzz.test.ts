@@ -9,7 +9,7 @@
  * memory kept per checkpoint or per message (each ~60 MB state upload, the fuzzing's traffic) shows.
  *
  * DSI_FUZZ_COUNT messages per endpoint (default FUZZ_COUNT, sized for CI; the issue's 10,000 is
- * `DSI_FUZZ_COUNT=10000 DSI_FUZZ_STEPS=400`), DSI_FUZZ_SEED the seed, DSI_FUZZ_STEPS the run's
+ * `DSI_FUZZ_COUNT=10000 DSI_FUZZ_STEPS=120`), DSI_FUZZ_SEED the seed, DSI_FUZZ_STEPS the run's
  * length; they, and how much was sent while the run trained, are printed as test diagnostics.
  */
 import { test } from 'node:test';
