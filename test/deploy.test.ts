@@ -225,7 +225,22 @@ for (const [variant, dir] of Object.entries(VARIANTS)) {
         for (const x of [cc, wc]) assert.ok(x.security.tlsCert && x.security.tlsKey && x.security.tlsCa, 'mutual TLS needs all three files');
         assert.equal(readFileSync(cc.security.tlsCa, 'utf8'), readFileSync(wc.security.tlsCa, 'utf8'));
         assert.deepEqual([cc.security.tlsServerName, wc.security.tlsServerName], ['dsi-cluster', 'dsi-cluster']);
-      } else assert.equal(cc.security.tlsCert, '');
+        // NATS: TLS from the same Secret with verified client certificates (its nats-server.conf), and both sides connect with it
+        assert.deepEqual([cc.telemetry.natsTls, wc.telemetry.natsTls], [true, true]);
+        const natsVolumes = podTemplate(find(objects, 'Deployment', nats.hostname))?.spec.volumes ?? [];
+        const mountPathOf = (volume: string | undefined): string => {
+          const m = natsC.volumeMounts?.find((x) => x.name === volume);
+          assert.ok(m, `nats does not mount volume ${volume}`);
+          return m.mountPath;
+        };
+        const secretDir = mountPathOf(natsVolumes.find((v) => v.secret?.secretName === 'dsi-tls')?.name);
+        const confFile = natsC.args?.[natsC.args.indexOf('--config') + 1] ?? '';
+        assert.equal(path.dirname(confFile), mountPathOf(natsVolumes.find((v) => v.configMap?.name === 'dsi-nats-tls')?.name));
+        const conf = (find(objects, 'ConfigMap', 'dsi-nats-tls')['data'] as Record<string, string>)[path.basename(confFile)] ?? '';
+        assert.match(conf, /^\s*verify: true$/m, 'nats-server must verify client certificates');
+        for (const [key, item] of [['cert_file', 'tls.crt'], ['key_file', 'tls.key'], ['ca_file', 'ca.crt']])
+          assert.match(conf, new RegExp(`^\\s*${key}: "${secretDir}/${item}"$`, 'm'), `${key} from the Secret dsi-tls`);
+      } else assert.deepEqual([cc.security.tlsCert, cc.telemetry.natsTls], ['', false]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -3,10 +3,14 @@
  * endpoint a stranger on the network can reach (the coordinator's gRPC methods, a worker's gRPC
  * Collective service and raw-TCP data port, the NATS step subjects, the dashboard's HTTP API). The
  * run must neither crash nor hang, accept none of it, keep its memory bounded and end with exactly
- * the weights of the same run without the fuzzing.
+ * the weights of the same run without the fuzzing. "Bounded": the coordinator's RSS, sampled every
+ * second, never exceeds the highest it reached during warm-up (its first two checkpoints: state
+ * uploads have been buffered and freed) by more than RSS_GROWTH_MB from then to its exit; the run
+ * checkpoints every CHECKPOINT_EVERY steps so that memory kept per checkpoint or per message (each
+ * ~60 MB state upload, the fuzzing's traffic) shows.
  *
  * DSI_FUZZ_COUNT messages per endpoint (default FUZZ_COUNT, sized for CI; the issue's 10,000 is
- * `DSI_FUZZ_COUNT=10000 DSI_FUZZ_STEPS=400`), DSI_FUZZ_SEED the seed, DSI_FUZZ_STEPS the run's
+ * `DSI_FUZZ_COUNT=10000 DSI_FUZZ_STEPS=120`), DSI_FUZZ_SEED the seed, DSI_FUZZ_STEPS the run's
  * length; they, and how much was sent while the run trained, are printed as test diagnostics.
  */
 import { test } from 'node:test';
@@ -40,13 +44,25 @@ const IN_FLIGHT = 16;
  * event loop is busy for a whole forward/backward (seconds on a loaded machine) before it answers.
  */
 const EXCHANGE_MS = 30_000;
+/** Checkpoint cadence of both runs: often, so that memory kept per checkpoint adds up within the test. */
+const CHECKPOINT_EVERY = 2;
+/**
+ * Growth of the coordinator's RSS allowed over its warm-up high. A state upload's buffers (~60 MB
+ * for t5-tiny, several copies in flight) come and go with every checkpoint and RSS swings by ~150
+ * MB with them (glibc returns freed memory lazily), hence a high, not a sample, as the base; a
+ * state kept per checkpoint (the leak this bound caught, through a Promise.race) exceeds it within
+ * three checkpoints.
+ */
+const RSS_GROWTH_MB = 128;
+/** Checkpoints of the warm-up. */
+const WARM_UP_CHECKPOINTS = 2;
 /**
  * The fuzzed run's processes get a V8 heap of this size at most: what they were sent must be
  * collectable garbage, or they die of it. (RSS alone proves little: V8 grows its heap lazily, and
  * 10,000 messages per endpoint are ~1 GB of traffic; RSS is printed.)
  */
 const MAX_HEAP_MB = 384;
-const RUN = ['--workers', '2', '--steps', String(STEPS), '--batch-size', '8', '--lr', '1e-3', '--warmup-steps', '2', '--checkpoint-every', '8', '--log-every', '1', '--max-queries', '4', '--json'];
+const RUN = ['--workers', '2', '--steps', String(STEPS), '--batch-size', '8', '--lr', '1e-3', '--warmup-steps', '2', '--checkpoint-every', String(CHECKPOINT_EVERY), '--log-every', '1', '--max-queries', '4', '--json'];
 const protos = loadProtos();
 
 /** Helpers that draw hostile values from one seeded generator. */
@@ -145,10 +161,14 @@ function tcpMessage(h: Hostile, port: number, runId: string): Promise<number> {
   });
 }
 
-/** One hostile call to a worker's Collective gRPC service. */
+/** One hostile call to a worker's Collective gRPC service: a Relay, raw bytes, or the TcpEndpoint lookup with guessed credentials. */
 function collectiveMessage(h: Hostile, typed: CollectiveClient, raw: ReturnType<typeof rawClient>, runId: string): Promise<string> {
   return new Promise((resolve) => {
-    if (h.int(2) === 0) {
+    const kind = h.int(3);
+    if (kind === 2) {
+      const ask = { runId: h.pick([runId, h.string()]), ringEpoch: h.pick([0, 1, h.number()]), ringSecret: h.pick([randomBytes(32), h.bytes(80)]) };
+      typed.TcpEndpoint(ask, { deadline: Date.now() + 2_000 }, (e, r) => resolve(e ? grpc.status[e.code] ?? 'error' : `accepted: port ${r?.port}`));
+    } else if (kind === 0) {
       const call = typed.Relay();
       call.on('data', () => { call.cancel(); resolve('accepted'); });
       call.on('error', (e: grpc.ServiceError) => resolve(grpc.status[e.code] ?? 'error'));
@@ -176,13 +196,44 @@ function natsPayload(h: Hostile, runId: string): Uint8Array {
   return h.pick([() => h.bytes(512), () => Buffer.from(JSON.stringify(forged)), () => Buffer.from(JSON.stringify({ ...forged, rank: 0, workerId: 'intruder' })), () => Buffer.from('{"v":1,"type":"step"')])();
 }
 
+/** The coordinator's RSS after warm-up never exceeds its warm-up high by more than RSS_GROWTH_MB. */
+function assertMemoryBounded(t: { diagnostic: (s: string) => void }, samples: MemorySample[], fuzzedUntil: number): void {
+  const highest = (xs: MemorySample[]): MemorySample | undefined => xs.reduce<MemorySample | undefined>((a, m) => (a && a.rss >= m.rss ? a : m), undefined);
+  const warm = highest(samples.filter((m) => m.checkpoints >= 1 && m.checkpoints <= WARM_UP_CHECKPOINTS));
+  const after = samples.filter((m) => m.checkpoints > WARM_UP_CHECKPOINTS);
+  const peak = highest(after), last = after.at(-1);
+  assert.ok(warm && peak && last, `no memory samples during or after warm-up (${samples.length} samples)`);
+  const series = samples.filter((m, i) => m.checkpoints >= 1 && m.checkpoints !== samples[i - 1]?.checkpoints).map((m) => `${m.checkpoints}:${m.rss}/${m.external}`).join(' ');
+  t.diagnostic(`coordinator memory, MiB: RSS warm-up high ${warm.rss} (checkpoints 1-${WARM_UP_CHECKPOINTS}), then peak ${peak.rss} (at ${peak.second} s, ${peak.checkpoints} checkpoints), ${last.rss} at ${last.second} s (${last.checkpoints} checkpoints; fuzzed until ${fuzzedUntil} s); external ${last.external}; heap used ${last.heapUsed} (limit ${MAX_HEAP_MB}); at each checkpoint, checkpoints:RSS/external: ${series}`);
+  assert.ok(last.checkpoints >= WARM_UP_CHECKPOINTS + 3, `only ${last.checkpoints - WARM_UP_CHECKPOINTS} checkpoints sampled after warm-up: too few to show memory bounded`);
+  assert.ok(peak.rss - warm.rss <= RSS_GROWTH_MB, `the coordinator's RSS rose ${peak.rss - warm.rss} MiB over its warm-up high (at most ${RSS_GROWTH_MB}): ${series}`);
+}
+
 async function weights(checkpoint: string): Promise<Float32Array[]> {
   const { tensors } = await readSafetensors(path.join(checkpoint, 'model.safetensors'));
   return [...tensors.values()].map((t) => t.data as Float32Array);
 }
 
-function rssOf(metrics: string): number {
-  return Number(/^process_resident_memory_bytes (\d+)/m.exec(metrics)?.[1] ?? NaN);
+/** A figure of a /metrics page, in MiB. */
+function mibOf(metrics: string, name: string): number {
+  return Math.round(Number(new RegExp(`^${name} (\\S+)`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20);
+}
+
+interface MemorySample { second: number; checkpoints: number; rss: number; external: number; heapUsed: number }
+
+/**
+ * Samples the coordinator's memory (its /metrics) every second until stopped: RSS, V8 external
+ * memory (Buffers, typed arrays: where uploaded state lives) and heap in use.
+ */
+function sampleMemory(metricsUrl: string, init: RequestInit, checkpoints: () => number): { samples: MemorySample[]; stop: () => void } {
+  const samples: MemorySample[] = [];
+  const t0 = performance.now();
+  const timer = setInterval(() => {
+    void fetch(metricsUrl, init).then((r) => r.text()).then((m) => {
+      samples.push({ second: Math.round((performance.now() - t0) / 1000), checkpoints: checkpoints(), rss: mibOf(m, 'process_resident_memory_bytes'), external: mibOf(m, 'nodejs_external_memory_bytes'), heapUsed: mibOf(m, 'nodejs_heap_size_used_bytes') });
+    }, () => undefined);   // the coordinator is busy or gone: the next sample will tell
+  }, 1000);
+  return { samples, stop: () => clearInterval(timer) };
 }
 
 test(`fuzz: ${COUNT} hostile messages per endpoint (seed ${SEED}) against a running training: no crash, no hang, nothing accepted, memory bounded, the weights of an unfuzzed run`, { timeout: 600_000 + STEPS * 10_000 + COUNT * 100 }, async (t) => {
@@ -212,16 +263,18 @@ test(`fuzz: ${COUNT} hostile messages per endpoint (seed ${SEED}) against a runn
   const ring = (await log.until((l) => l.msg === 'ring formed'))['ring'] as string[];
   const workers = ring.map((r) => /^\d+:([^@]+)@/.exec(r)?.[1] ?? '');
   const workerAddress = /@(.+)$/.exec(ring[1] ?? '')?.[1] ?? '';
+  // its raw-TCP port from its own log: TcpEndpoint answers only the ring's members
+  const tcpPort = Number((await log.until((l) => l.msg === 'joined' && l['workerId'] === workers[1]))['ringPort']);
   await log.until((l) => l.msg === 'step' && l['step'] === 1);
   const auth = { headers: { authorization: `Bearer ${metricsToken}` } };
-  const rssBefore = rssOf(await (await fetch(metricsUrl, auth)).text());
+  const memory = sampleMemory(metricsUrl, auth, () => log.lines.filter((l) => l.msg === 'checkpoint written').length);
+  t.after(() => memory.stop());
 
   const typed = new protos.grpc.dsi.v1.Coordinator(address, grpc.credentials.createInsecure()) as CoordinatorClient;
   const raw = rawClient(address, 'dsi.v1.Coordinator', { Join: { req: false, res: false }, Heartbeat: { req: false, res: false }, Leave: { req: false, res: false } });
   const collective = new protos.grpc.dsi.v1.Collective(workerAddress, grpc.credentials.createInsecure()) as CollectiveClient;
   const rawCollective = rawClient(workerAddress, 'dsi.v1.Collective', { Relay: { req: true, res: true } });
   t.after(() => { for (const c of [typed, raw, collective, rawCollective]) c.close(); });
-  const tcpPort = await new Promise<number>((resolve, reject) => collective.TcpEndpoint({}, (e, r) => (e || !r ? reject(e) : resolve(r.port))));
   const nc = await connect({ servers: natsUrl });
   t.after(() => nc.close());
 
@@ -258,21 +311,23 @@ test(`fuzz: ${COUNT} hostile messages per endpoint (seed ${SEED}) against a runn
   await nc.flush();
   const seconds = (performance.now() - t0) / 1000;
   const metrics = running ? await (await fetch(metricsUrl, auth)).text() : '';
+  const fuzzedUntil = memory.samples.at(-1)?.second ?? 0;
   t.diagnostic(`seed ${SEED}, ${COUNT} messages per endpoint in ${seconds.toFixed(1)} s; sent while the run trained: ${JSON.stringify(sentLive)}`);
   t.diagnostic(`outcomes: ${JSON.stringify(outcomes)}; slowest exchange (ms): ${JSON.stringify(slowest)}`);
 
   // nothing hostile was taken
   assert.equal(outcomes['coordinator gRPC']?.['accepted'] ?? 0, 0, 'a hostile coordinator call was accepted');
   assert.equal(outcomes['worker gRPC']?.['accepted'] ?? 0, 0, 'a hostile Relay received chunks');
+  assert.deepEqual(Object.keys(outcomes['worker gRPC'] ?? {}).filter((o) => o.startsWith('accepted')), [], 'a TcpEndpoint lookup without the ring secret learned the port');
   for (const [status] of Object.entries(outcomes['dashboard API'] ?? {})) assert.ok(!/^5|fetch failed/.test(status), `dashboard answered ${status}`);
   if (metrics) {
     const ranks = new Set([...metrics.matchAll(/dsi_worker_steps_total\{rank="([^"]+)"\}/g)].map((m) => m[1]));
     assert.deepEqual([...ranks].sort(), ['0', '1'], 'NATS created no ranks');
-    const heap = Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(metrics)?.[1] ?? NaN);
-    t.diagnostic(`coordinator RSS ${(rssBefore / 2 ** 20).toFixed(0)} -> ${(rssOf(metrics) / 2 ** 20).toFixed(0)} MiB, heap used ${(heap / 2 ** 20).toFixed(0)} MiB (limit ${MAX_HEAP_MB} MiB)`);
   }
   // the run went on, within its heap limit: it ends normally with exactly the unfuzzed weights
   assert.equal(await exited, 0, log.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
+  memory.stop();
+  assertMemoryBounded(t, memory.samples, fuzzedUntil);
   const summary = JSON.parse(stdout) as { checkpoint: string; steps: number; final_world_size: number };
   assert.deepEqual([summary.steps, summary.final_world_size], [STEPS, 2]);
   const [got, want] = [await weights(summary.checkpoint), await weights((JSON.parse(ref.stdout) as { checkpoint: string }).checkpoint)];

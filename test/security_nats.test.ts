@@ -1,17 +1,18 @@
 /**
  * Telemetry to a NATS server that wants a user, a password and mutual TLS (a real nats-server, a CA
  * made by openssl): the configured connection gets through; without the password or without a
- * client certificate the server refuses it.
+ * client certificate the server refuses it. And the Kubernetes TLS overlay's own nats-server.conf.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect } from 'nats';
 import { loadConfig } from '../shared/runtime/config.js';
+import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { createLogger } from '../shared/runtime/log.js';
 import { TelemetryConnection } from '../shared/runtime/telemetry/connection.js';
 import { findNatsServer, freePort } from '../shared/runtime/telemetry/nats_server.js';
@@ -58,4 +59,41 @@ test('NATS with user, password and mutual TLS: the configured telemetry connecti
 
   // a user without a password file is a configuration error naming the field
   assert.throws(() => natsAuth({ ...cfg.telemetry, natsPasswordFile: '' }, cfg.security), /telemetry\.natsPasswordFile.*--nats-user needs --nats-password-file/);
+});
+
+test('NATS as deploy/k8s/overlays/tls runs it (its nats-server.conf, verified client certificates, a password): pods that dial dsi-nats but check the name dsi-cluster get through', { skip: binary ? false : 'no nats-server on PATH', timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-nats-k8s-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // the Secret dsi-tls as the overlay mounts it: one certificate naming only dsi-cluster
+  const ca = makeCa(dir, 'cluster'), pod = makeCert(dir, 'pod', ca, 'DNS:dsi-cluster');
+  const mount = path.join(dir, 'etc-dsi-tls');
+  mkdirSync(mount);
+  copyFileSync(pod.cert, path.join(mount, 'tls.crt'));
+  copyFileSync(pod.key, path.join(mount, 'tls.key'));
+  copyFileSync(pod.ca, path.join(mount, 'ca.crt'));
+  const conf = path.join(dir, 'nats-server.conf');
+  writeFileSync(conf, readFileSync(path.join(REPO_ROOT, 'deploy', 'k8s', 'overlays', 'tls', 'nats-server.conf'), 'utf8').replaceAll('/etc/dsi-tls/', `${mount}/`));
+  const password = randomBytes(18).toString('base64'), passwordFile = path.join(dir, 'nats-password');
+  writeFileSync(passwordFile, password);
+  const port = await freePort();
+  const server = spawn(binary as string, ['--config', conf, '-a', '127.0.0.1', '-p', String(port), '--user', 'dsi', '--pass', password], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => server.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    server.stderr.on('data', (b: Buffer) => { err += b.toString(); if (err.includes('Server is ready')) resolve(); });
+    server.on('exit', (code) => reject(new Error(`nats-server exited ${code}: ${err}`)));
+  });
+  const url = `nats://127.0.0.1:${port}`;
+  // the pods' settings (DSI_NATS_TLS, DSI_TLS_*, DSI_TLS_SERVER_NAME=dsi-cluster, the user and password file)
+  const env = { DSI_NATS_TLS: 'true', DSI_TLS_CERT: path.join(mount, 'tls.crt'), DSI_TLS_KEY: path.join(mount, 'tls.key'), DSI_TLS_CA: path.join(mount, 'ca.crt'), DSI_TLS_SERVER_NAME: 'dsi-cluster', DSI_NATS_USER: 'dsi', DSI_NATS_PASSWORD_FILE: passwordFile };
+  const cfg = loadConfig({ args: [], env });
+  const nc = await connect({ servers: url, ...natsAuth(cfg.telemetry, cfg.security), reconnect: false, timeout: 5_000 });
+  t.after(() => nc.close());
+  const sub = nc.subscribe('dsi.k8s');
+  nc.publish('dsi.k8s', new TextEncoder().encode('over TLS'));
+  for await (const m of sub) { assert.equal(new TextDecoder().decode(m.data), 'over TLS'); break; }
+  // the same certificate checked against the address dialled (no server name): refused, it names only dsi-cluster
+  const unnamed = loadConfig({ args: [], env: { ...env, DSI_TLS_SERVER_NAME: '' } });
+  const refused = await connect({ servers: url, ...natsAuth(unnamed.telemetry, unnamed.security), reconnect: false, timeout: 5_000 }).then((c) => { void c.close(); return 'connected'; }, (e: Error) => e.message);
+  assert.notEqual(refused, 'connected');
 });

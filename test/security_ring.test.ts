@@ -1,11 +1,14 @@
 /**
  * The ring's data plane admits only the ring's members: a Relay (gRPC) or raw-TCP connection must
- * carry the ring's secret. Real servers and sockets: intruders that connect before the ring forms
- * and after it formed are refused, and the members' all-reduce goes on unharmed.
+ * carry the ring's secret, and so must the lookup of a worker's raw-TCP port (TcpEndpoint). Real
+ * servers and sockets: intruders that connect before the ring forms and after it formed are
+ * refused, and the members' all-reduce goes on unharmed.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import type { CollectiveClient } from '../proto/gen/dsi/v1/Collective.js';
 import { loadProtos } from '../shared/runtime/proto_load.js';
 import { CollectiveServer } from '../worker/collective/grpc_peer.js';
 import { createPeer, TRANSPORTS } from '../worker/collective/peers.js';
@@ -59,4 +62,28 @@ test('connections waiting for a ring that has not formed are bounded per ring: t
   t.after(async () => { for (const p of same) await p.close(); });
   const first = await Promise.race(same.map((p) => refusal(p)));
   assert.match(first, /too many Relay calls wait for rings that have not formed on this worker/);
+});
+
+test('TcpEndpoint (where a worker\'s raw-TCP ring port is): a caller without the ring\'s secret learns nothing; a member asking before the ring formed is answered once it does', { timeout: 30_000 }, async (t) => {
+  const [s0, s1] = await Promise.all([0, 1].map(() => CollectiveServer.start({ protos })));
+  t.after(async () => { await s0?.close(); await s1?.close(); });
+  const server = s0 as CollectiveServer;
+  const client = new protos.grpc.dsi.v1.Collective(server.address, grpc.credentials.createInsecure()) as CollectiveClient;
+  t.after(() => client.close());
+  const runId = 'sec-lookup', secret = randomBytes(32);
+  const lookup = (ringSecret: Uint8Array, ms = 5_000, ringEpoch = 0): Promise<string> => new Promise((resolve) => {
+    client.TcpEndpoint({ runId, ringEpoch, ringSecret }, { deadline: Date.now() + ms }, (e, r) => resolve(e ? `${grpc.status[e.code]}: ${e.details}` : `port ${r?.port}`));
+  });
+  // a member that asks before the ring formed here waits for it...
+  const early = lookup(secret, 20_000);
+  await new Promise((r) => setTimeout(r, 200));
+  // ...rank 0 forms the ring (with its secret) and the waiting member gets the port
+  const p0 = createPeer('tcp', { server, runId, rank: 0, addresses: [server.address, s1?.address ?? ''], ringSecret: secret });
+  t.after(() => p0.close());
+  assert.equal(await early, `port ${server.tcp.port}`);
+  // strangers: a guessed secret, none at all, and a ring that never forms here: no port in any answer
+  assert.match(await lookup(randomBytes(32)), /^PERMISSION_DENIED: ring_secret: not the secret of run 'sec-lookup' epoch 0/);
+  assert.match(await lookup(new Uint8Array(0)), /^PERMISSION_DENIED: ring_secret/);
+  assert.match(await lookup(secret, 1_000, 7), /^(DEADLINE_EXCEEDED|UNAVAILABLE)/);
+  assert.equal(await lookup(secret), `port ${server.tcp.port}`);
 });

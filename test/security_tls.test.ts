@@ -1,7 +1,8 @@
 /**
  * Mutual TLS with a CA made by openssl in the test: the ring's data plane over both transports, and
  * a whole run (coordinator gRPC, workers' gRPC, raw TCP). A certificate from another CA is refused
- * everywhere, even holding the ring's secret.
+ * everywhere, even holding the ring's secret, and every failed handshake is logged (peer, reason)
+ * and counted: on the coordinator in /metrics, on a worker in what it reports with each step.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,12 +61,15 @@ for (const transport of TRANSPORTS) {
     t.after(() => stranger.close());
     const refused = await stranger.receive().next().then(() => '', (e: Error) => e.message);
     assert.ok(refused !== '', 'the stranger received nothing');
+    const handshakes = s0?.refused.tlsHandshakes ?? 0;
+    assert.ok(handshakes >= 1, 'rank 0 counted the failed handshake on its gRPC port');
     if (transport === 'tcp') {
       // the raw listener itself: a TLS client with the other CA's certificate never gets an answer to its open
       const open = frame(FRAME_KIND.RELAY_REQUEST, protos.grpc.dsi.v1.Collective.service.Relay.requestSerialize({ open: { runId, ringEpoch: 0, receiverRank: 1, ringSecret: secret } }));
       // (had it been accepted, it would be rank 0's right neighbour now and the members' all-reduce below would fail)
       const raw = await rawTls(s0?.tcp.port ?? 0, bad, open);
       assert.equal(raw.bytes, 0, `answered: ${raw.error}`);
+      assert.ok((s0?.refused.tlsHandshakes ?? 0) > handshakes, 'rank 0 counted the failed handshake on its raw-TCP port');
     }
     const p1 = createPeer(transport, { server: s1 as CollectiveServer, runId, rank: 1, addresses, ringSecret: secret });
     const rings = [new Ring(p0, { runId, rank: 0, worldSize: 2, timeoutMs: 10_000 }), new Ring(p1, { runId, rank: 1, worldSize: 2, timeoutMs: 10_000 })];
@@ -104,7 +108,7 @@ for (const transport of TRANSPORTS) {
 test('a run over mutual TLS (coordinator gRPC, workers\' gRPC, raw-TCP ring) trains; a worker with a certificate from another CA cannot join and exits non-zero', { timeout: 180_000 }, async (t) => {
   const { dir, node, rogue } = certs(t);
   const tlsArgs = (f: CertFiles): string[] => ['--tls-cert', f.cert, '--tls-key', f.key, '--tls-ca', f.ca];
-  const coordinator = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js'), 'start', '--workers', '2', '--steps', '4', '--batch-size', '8',
+  const coordinator = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js'), 'start', '--workers', '2', '--steps', '6', '--batch-size', '8',
     '--checkpoint-every', '2', '--max-queries', '4', '--no-nats', '--json', '--log-level', 'info', '--run-dir', path.join(dir, 'run'), ...tlsArgs(node)], { cwd: REPO_ROOT });
   t.after(() => coordinator.kill('SIGKILL'));
   const log = new LogWatcher(coordinator);
@@ -112,13 +116,21 @@ test('a run over mutual TLS (coordinator gRPC, workers\' gRPC, raw-TCP ring) tra
   coordinator.stdout.on('data', (b: Buffer) => { stdout += b.toString(); });
   const done = new Promise<number | null>((resolve) => coordinator.on('exit', resolve));
   const address = String((await log.until((l) => l.msg === 'coordinator listening'))['address']);
+  const metricsUrl = String((await log.until((l) => l.msg.startsWith('serving /metrics')))['metrics']);
   const worker = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'worker', 'cli.js'), '--coordinator', address, '--worker-id', 'rogue', '--join-timeout-ms', '3000', '--no-nats', ...tlsArgs(rogue)], { cwd: REPO_ROOT });
   let stderr = '';
   worker.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   const code = await new Promise<number | null>((resolve) => worker.on('exit', resolve));
   assert.equal(code, 1, stderr);
   assert.match(stderr, /cannot reach the coordinator at 127\.0\.0\.1:\d+ within 3000 ms/);
+  // the coordinator logged the failed handshake (who, why; no key material) and counted it
+  const refusedLine = await log.until((l) => l.msg === 'TLS handshake refused');
+  assert.match(String(refusedLine['peer']), /^127\.0\.0\.1:\d+$/);
+  assert.match(String(refusedLine['reason']), /^[A-Z0-9_]+$/);
+  assert.doesNotMatch(JSON.stringify(refusedLine), /PRIVATE KEY|BEGIN CERTIFICATE/);
+  const metrics = await (await fetch(metricsUrl)).text();   // the workers are still starting: the run goes on for seconds
+  assert.match(metrics, /^dsi_coordinator_refused_calls_total\{method="TLS",reason="[A-Z0-9_]+"\} [1-9]\d*$/m);
   assert.equal(await done, 0, log.lines.slice(-5).map((l) => JSON.stringify(l)).join('\n'));
   const summary = JSON.parse(stdout) as { steps: number; final_world_size: number };
-  assert.deepEqual([summary.steps, summary.final_world_size], [4, 2]);
+  assert.deepEqual([summary.steps, summary.final_world_size], [6, 2]);
 });

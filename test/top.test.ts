@@ -1,6 +1,7 @@
 /**
  * `coordinator top --once` against a real 2-worker run: from the coordinator's monitoring address
- * and from NATS (newest run found in the events stream); both print one row per rank.
+ * and from NATS (newest run found in the events stream); both print one row per rank, and forged
+ * NATS figures for a rank the run does not have show in neither.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { NatsServer } from '../shared/runtime/telemetry/nats_server.js';
+import { connect } from 'nats';
+import { stepSubject, TELEMETRY_VERSION, type StepTelemetry } from '../shared/runtime/telemetry/payloads.js';
 import { LogWatcher } from './run_cli.js';
 
 const exec = promisify(execFile);
@@ -38,10 +41,20 @@ test('coordinator top --once: one row per worker, from --coordinator HOST:PORT a
   const url = String((await logs.until((l) => l.msg.startsWith('serving /metrics') && typeof l['url'] === 'string'))['url']);
   const runId = String((await logs.until((l) => l.msg === 'coordinator listening' && typeof l['runId'] === 'string'))['runId']);
   await logs.until((l) => l.msg === 'step' && Number(l['step'] ?? 0) >= 2);
+  // a stranger on NATS publishes well-formed figures for rank 7 all the while
+  const nc = await connect({ servers: server.url });
+  t.after(() => nc.close());
+  const forged: StepTelemetry = {
+    v: TELEMETRY_VERSION, type: 'step', runId, rank: 7, workerId: 'intruder', step: 1, startedAtMs: Date.now(), stepMs: 1, phasesMs: { data: 0, forwardBackward: 1, waiting: 0, allReduce: 0, optimizer: 0 },
+    samplesPerSec: 1, tokensPerSec: 1, samples: 1, tokens: 1, loss: 1, gradNorm: 1, skipped: false, bytesSent: 0, lossScale: 1, sparsity: null, rssBytes: 1, tensorBytes: 1,
+  };
+  const forging = setInterval(() => nc.publish(stepSubject(runId, 7), JSON.stringify(forged)), 20);
+  t.after(() => clearInterval(forging));
   const [http, nats] = await Promise.all([
     exec(process.execPath, [CLI, 'top', '--coordinator', url.replace(/^http:\/\//, ''), '--once'], { cwd: REPO_ROOT }),
     exec(process.execPath, [CLI, 'top', '--nats-url', server.url, '--once'], { cwd: REPO_ROOT }),
   ]);
+  clearInterval(forging);
   child.kill('SIGINT');
   for (const [source, out] of [['coordinator', http.stdout], ['nats', nats.stdout]] as const) {
     assert.match(out, new RegExp(`^run ${runId}  workers 2/2  telemetry nats`), `${source}: ${out}`);

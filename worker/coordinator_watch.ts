@@ -5,6 +5,7 @@
  * worker/cli.ts then re-joins (a worker started by hand) or exits with COORDINATOR_LOST_EXIT_CODE.
  */
 import * as grpc from '@grpc/grpc-js';
+import { unlessFailed } from '../shared/runtime/unless_failed.js';
 
 /** Exit code of a worker whose coordinator is gone (EX_TEMPFAIL: a supervisor may start it again). */
 export const COORDINATOR_LOST_EXIT_CODE = 75;
@@ -50,7 +51,7 @@ export class CoordinatorWatch {
   guard<T>(call: Promise<T>, step: number): Promise<T> {
     call.catch(() => undefined);   // if lost wins the race, the call's own failure comes later and is moot
     if (this.lost) return Promise.reject(this.explain(undefined, step));
-    return Promise.race([call, new Promise<never>((_, reject) => this.waiters.push(() => reject(this.explain(undefined, step))))]);
+    return unlessFailed(call, this.waiters, () => this.explain(undefined, step));
   }
 
   /** The coordinator answered. */

@@ -204,7 +204,7 @@ export class Worker {
     const cfg = plan.config;
     this.rank = reply.rank;
     this.worldSize = reply.worldSize;
-    this.log.info({ rank: reply.rank, worldSize: reply.worldSize, backend, step: reply.step, nodeFlags: process.execArgv }, 'joined');
+    this.log.info({ rank: reply.rank, worldSize: reply.worldSize, backend, step: reply.step, ringPort: this.server.tcp.port, nodeFlags: process.execArgv }, 'joined');
     // per-step metrics on NATS when the coordinator has a server (this worker's own --nats-url else)
     const local = this.o.local.telemetry;
     const natsUrl = plan.natsUrl || (local.nats ? local.natsUrl : '');
@@ -337,6 +337,7 @@ export class Worker {
     if (stats) {
       const t = stepTelemetry({
         runId, rank: this.rank, workerId: this.o.workerId, lossScale: scaler.scale, sparsity: this.sparsity, rssBytes: process.memoryUsage().rss,
+        refused: this.server.refused,
       }, stats);
       this.telemetry?.publish(stepSubject(runId, this.rank), t);
       metrics = workerMetrics(t);

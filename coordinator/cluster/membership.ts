@@ -25,6 +25,7 @@ import { checkHeartbeat, checkJoin, MAX_REASON_CHARS } from './validate.js';
 export { isMember, type CallRefusal, type MemberCredentials } from './member_auth.js';
 import { describeProgress, inStep, SlowStepWatch, stepOverrun } from './step_progress.js';
 import type { StepProgress__Output } from '../../proto/gen/dsi/v1/StepProgress.js';
+import { unlessFailed } from '../../shared/runtime/unless_failed.js';
 
 export interface MembershipOptions {
   runId: string;
@@ -462,7 +463,7 @@ export class Membership {
   private withFailure<T>(p: Promise<T>): Promise<T> {
     const now = this.failure ?? this.broken;
     if (now) return Promise.reject(now);
-    return Promise.race([p, new Promise<T>((_, reject) => this.failureWaiters.push(reject))]);
+    return unlessFailed(p, this.failureWaiters);   // not Promise.race: that kept every p's value (shared/runtime/unless_failed.ts)
   }
 }
 

@@ -38,8 +38,8 @@ import { UploadRegistry } from './uploads.js';
 import { spawnLocalWorkers, waitForExit } from './local_workers.js';
 import { runSecurity } from './run_security.js';
 import { natsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
-import { serverCredentials } from '../../shared/runtime/security.js';
 import { Health } from '../../shared/runtime/health.js';
+import { listenGrpc, type GrpcListener } from '../../shared/runtime/grpc_listen.js';
 import {
   broadcastMasks, clusterStateOf, evaluateDuringTraining, evaluationPoint, prunedLayout, pruningSchedule, takeCheckpoint, type ClusterState,
 } from './rank0_state.js';
@@ -117,7 +117,7 @@ export class Coordinator {
     private readonly o: CoordinatorSettings, private readonly x: Inputs, private readonly telemetry: CoordinatorTelemetry,
     private readonly monitor: MonitorServer | undefined, private readonly timeline: { writer: TimelineWriter; file: string } | undefined,
     private readonly members: Membership, private readonly uploads: UploadRegistry, private readonly server: grpc.Server,
-    readonly address: string,
+    private readonly listener: GrpcListener, readonly address: string,
   ) {
     this.runId = telemetry.runId;
     this.startStep = this.step = x.setup.state.step;
@@ -161,12 +161,18 @@ export class Coordinator {
     const handlers = coordinatorHandlers(members, uploads, log, { maxStep: cfg.train.steps, onRefused: (method, reason) => telemetry.refused(method, reason) });
     server.addService(loadProtos().grpc.dsi.v1.Coordinator.service, handlers);
     o.health.addTo(server);
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${cfg.cluster.host}:${cfg.cluster.port}`, serverCredentials(security.tls), (e, p) => (e ? reject(e) : resolve(p))));
-    const address = `${cfg.cluster.host}:${port}`;
+    // a failed TLS handshake (another CA, no certificate) is refused like a bad call: logged and counted
+    const listener = await listenGrpc(server, {
+      host: cfg.cluster.host, port: cfg.cluster.port, ...(security.tls ? { tls: security.tls } : {}),
+      onTlsFailure: (f) => {
+        log.warn({ peer: f.peer, reason: f.reason, err: f.message }, 'TLS handshake refused');
+        telemetry.refused('TLS', f.reason);
+      },
+    });
+    const address = `${cfg.cluster.host}:${listener.port}`;
     log.info({ address, runId, workers: cfg.cluster.workers, spawn: cfg.cluster.spawn, runDir: x.runDir }, 'coordinator listening');
     telemetry.event({ type: 'run_started', worldSize: cfg.cluster.workers, startStep, steps: cfg.train.steps, natsUrl: telemetry.natsUrl });
-    const c = new Coordinator(o, x, telemetry, monitor, timeline, members, uploads, server, address);
+    const c = new Coordinator(o, x, telemetry, monitor, timeline, members, uploads, server, listener, address);
     o.health.setReady(true, 'accepting joins');
     c.children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(x.runDir, 'config.json'), address, members, log, o.childLine) : [];
     c.liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
@@ -312,6 +318,7 @@ export class Coordinator {
     clearInterval(this.liveness);
     await waitForExit(this.children, WORKER_EXIT_TIMEOUT_MS);
     this.server.forceShutdown();
+    await this.listener.close();
     await this.monitor?.close();
     await this.telemetry.close();
     this.timeline?.writer.close();   // after telemetry: the last held-back steps are in

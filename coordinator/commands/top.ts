@@ -88,6 +88,8 @@ async function fromNats(url: string, runIdFlag: string | undefined, once: boolea
     if (!started || started.type !== 'run_started') throw new ConfigError('run-id', `run ${runId} has no run_started event in the events stream`);
     if (events.some((e) => e.type === 'run_finished' || e.type === 'run_failed')) throw new ConfigError('run-id', `run ${runId} has ended: no live telemetry (its events replay from the DSI_EVENTS stream)`);
     const agg = new TelemetryAggregator(runId);
+    // NATS is open to more than the run: figures only for ranks and steps the run has
+    agg.accept = (t) => t.rank < started.worldSize && t.step <= started.steps;
     const snapshot = (): WorkersSnapshot => workersSnapshot(agg, { telemetry: 'nats', worldSize: started.worldSize });
     const json = JSONCodec<unknown>();
     const sub = nc.subscribe(stepSubject(runId, '*'));

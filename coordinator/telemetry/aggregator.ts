@@ -114,7 +114,7 @@ export class TelemetryAggregator {
 
 /** Bounds every view relies on: integer rank and step, counters and times finite and not negative (Prometheus counters cannot go down). */
 function wellFormed(t: StepTelemetry): boolean {
-  const counts = [t.stepMs, t.samples, t.tokens, t.bytesSent, t.samplesPerSec, t.tokensPerSec, t.rssBytes, t.tensorBytes, t.lossScale, t.startedAtMs, ...Object.values(t.phasesMs)];
+  const counts = [t.stepMs, t.samples, t.tokens, t.bytesSent, t.samplesPerSec, t.tokensPerSec, t.rssBytes, t.tensorBytes, t.lossScale, t.startedAtMs, ...Object.values(t.phasesMs), ...Object.values(t.refused ?? {})];
   return Number.isInteger(t.rank) && t.rank >= 0 && t.rank < MAX_RANKS && Number.isInteger(t.step) && t.step >= 0
     && counts.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0) && t.workerId.length <= MAX_WORKER_ID_CHARS;
 }

@@ -32,6 +32,7 @@ export class RunMetrics {
   private readonly sparsity: Gauge<'rank'>;
   private readonly rss: Gauge<'rank'>;
   private readonly tensorBytes: Gauge<'rank'>;
+  private readonly workerRefusals: Gauge<'rank' | 'reason'>;
   private readonly received: Counter<'source'>;
   private readonly events: Counter<'type'>;
   private readonly refusals: Counter<'method' | 'reason'>;
@@ -60,6 +61,8 @@ export class RunMetrics {
     this.sparsity = new Gauge({ name: 'dsi_worker_sparsity_ratio', help: 'Share of zero prunable weights (once pruning masks apply).', labelNames: ['rank'], registers });
     this.rss = new Gauge({ name: 'dsi_worker_resident_memory_bytes', help: 'Resident memory of the worker process.', labelNames: ['rank'], registers });
     this.tensorBytes = new Gauge({ name: 'dsi_worker_tensor_bytes', help: 'Bytes held in TensorFlow.js tensors after the step.', labelNames: ['rank'], registers });
+    // a gauge: the worker reports its running total (a worker that restarts starts again at 0)
+    this.workerRefusals = new Gauge({ name: 'dsi_worker_refused_connections', help: 'Connections a worker refused since it started: failed TLS handshakes (reason tls_handshake), ring connections or port lookups without the ring secret, malformed or too many (reason ring).', labelNames: ['rank', 'reason'], registers });
     this.received = new Counter({ name: 'dsi_telemetry_steps_received_total', help: 'Worker steps the coordinator took, by source (nats or grpc heartbeat).', labelNames: ['source'], registers });
     this.events = new Counter({ name: 'dsi_run_events_total', help: 'Run events, by type.', labelNames: ['type'], registers });
     this.refusals = new Counter({ name: 'dsi_coordinator_refused_calls_total', help: 'Coordinator gRPC calls refused (wrong or missing join token or membership secret, malformed fields), by method and reason.', labelNames: ['method', 'reason'], registers });
@@ -81,6 +84,10 @@ export class RunMetrics {
     if (t.sparsity !== null) this.sparsity.set(rank, t.sparsity);
     this.rss.set(rank, t.rssBytes);
     this.tensorBytes.set(rank, t.tensorBytes);
+    if (t.refused) {
+      this.workerRefusals.set({ ...rank, reason: 'tls_handshake' }, t.refused.tlsHandshakes);
+      this.workerRefusals.set({ ...rank, reason: 'ring' }, t.refused.ringConnections);
+    }
     this.received.inc({ source });
   }
 

@@ -76,13 +76,7 @@ export function loadTls(s: Config['security']): TlsMaterial | undefined {
   };
 }
 
-/** gRPC server credentials: mutual TLS (client certificates required) with `tls`, else plaintext. */
-export function serverCredentials(tls: TlsMaterial | undefined): grpc.ServerCredentials {
-  if (!tls) return grpc.ServerCredentials.createInsecure();
-  return grpc.ServerCredentials.createSsl(tls.ca, [{ cert_chain: tls.cert, private_key: tls.key }], true);
-}
-
-/** gRPC channel credentials to match serverCredentials(). */
+/** gRPC channel credentials for a server listening with mutual TLS (grpc_listen.ts), or plaintext. */
 export function channelCredentials(tls: TlsMaterial | undefined): grpc.ChannelCredentials {
   if (!tls) return grpc.credentials.createInsecure();
   return grpc.credentials.createSsl(tls.ca, tls.key, tls.cert);

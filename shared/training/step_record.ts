@@ -18,6 +18,8 @@ export interface StepContext {
   /** Share of zero prunable weights once pruning masks apply; null before. */
   sparsity: number | null;
   rssBytes: number;
+  /** Connections the worker refused since it started; undefined: not a worker with a server (benchmarks). */
+  refused?: { tlsHandshakes: number; ringConnections: number };
 }
 
 export function stepTelemetry(c: StepContext, s: StepStats): StepTelemetry {
@@ -29,7 +31,7 @@ export function stepTelemetry(c: StepContext, s: StepStats): StepTelemetry {
     phasesMs: { data: s.dataMs, forwardBackward: Math.max(0, s.computeMs - s.dataMs), waiting, allReduce: s.reduceMs - waiting, optimizer: s.optimizerMs },
     samplesPerSec: stepMs > 0 ? (samples * 1000) / stepMs : 0, tokensPerSec: stepMs > 0 ? (s.tokens * 1000) / stepMs : 0,
     samples, tokens: s.tokens, loss: s.loss, gradNorm: s.gradNorm, skipped: s.skipped, bytesSent: s.bytesSent,
-    lossScale: c.lossScale, sparsity: c.sparsity, rssBytes: c.rssBytes, tensorBytes: s.peakTensorBytes,
+    lossScale: c.lossScale, sparsity: c.sparsity, rssBytes: c.rssBytes, tensorBytes: s.peakTensorBytes, ...(c.refused ? { refused: { ...c.refused } } : {}),
   };
 }
 
@@ -41,6 +43,7 @@ export function workerMetrics(t: StepTelemetry): WorkerMetrics {
     allReduceMs: p.allReduce, waitingMs: p.waiting, loss: t.loss, gradNorm: t.gradNorm, skippedSteps: t.skipped ? 1 : 0,
     rssBytes: t.rssBytes, tensorBytes: t.tensorBytes, dataMs: p.data, forwardBackwardMs: p.forwardBackward, optimizerMs: p.optimizer,
     startedAtMs: t.startedAtMs, samples: t.samples, tokens: t.tokens, bytesSent: t.bytesSent, sparsity: t.sparsity ?? -1,
+    refusedTlsHandshakes: t.refused?.tlsHandshakes ?? 0, refusedRingConnections: t.refused?.ringConnections ?? 0,
   };
 }
 
@@ -53,6 +56,6 @@ export function telemetryFromHeartbeat(
     phasesMs: { data: x.dataMs, forwardBackward: x.forwardBackwardMs, waiting: x.waitingMs, allReduce: x.allReduceMs, optimizer: x.optimizerMs },
     samplesPerSec: x.samplesPerSec, tokensPerSec: x.tokensPerSec, samples: x.samples, tokens: x.tokens, loss: x.loss, gradNorm: x.gradNorm,
     skipped: x.skippedSteps > 0, bytesSent: x.bytesSent, lossScale: h.lossScale, sparsity: x.sparsity < 0 ? null : x.sparsity,
-    rssBytes: x.rssBytes, tensorBytes: x.tensorBytes,
+    rssBytes: x.rssBytes, tensorBytes: x.tensorBytes, refused: { tlsHandshakes: x.refusedTlsHandshakes, ringConnections: x.refusedRingConnections },
   };
 }

@@ -14,13 +14,14 @@ import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../shared/runtime/log.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import { loadProtos, type LoadedProtos } from '../../shared/runtime/proto_load.js';
-import { channelCredentials, channelOptions, serverCredentials, type TlsMaterial } from '../../shared/runtime/security.js';
+import { channelCredentials, channelOptions, type TlsMaterial } from '../../shared/runtime/security.js';
+import { listenGrpc, type GrpcListener } from '../../shared/runtime/grpc_listen.js';
 import type { CollectiveClient, CollectiveDefinition, CollectiveHandlers } from '../../proto/gen/dsi/v1/Collective.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';
 import type { RingChunk, RingChunk__Output } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { fastChunkSerializer } from './chunk_codec.js';
-import { MAX_REASON_CHARS, RelayBase, RelayRegistry } from './relay_registry.js';
+import { MAX_REASON_CHARS, noRefusals, RelayBase, RelayRegistry, type RefusalCounts } from './relay_registry.js';
 import { TCP_FRAMING_VERSION } from './tcp_frames.js';
 import { TcpRelayServer } from './tcp_relay_server.js';
 import type { Health } from '../../shared/runtime/health.js';
@@ -36,6 +37,8 @@ export const DEFAULT_FLOW_CONTROL_WINDOW_BYTES = 16 * MiB;
 /** HTTP/2 window limits (RFC 9113 6.9.1): its default, and 2^31 - 1. */
 const HTTP2_MIN_WINDOW_BYTES = 65_535;
 const HTTP2_MAX_WINDOW_BYTES = 2 ** 31 - 1;
+/** Longest a TcpEndpoint lookup waits for its ring to form here (the caller's deadline, if shorter). */
+const LOOKUP_WAIT_MS = 10_000;
 /** On close, how long to wait for the left neighbour to end the Relay call before cancelling it. */
 const CLOSE_GRACE_MS = 200;
 
@@ -67,8 +70,12 @@ export class CollectiveServer {
   private isClosed = false;
   private readonly closedWaiters: Array<(v: void | Error) => void> = [];
 
+  private listener: GrpcListener | undefined;
+
   private constructor(
     private readonly server: grpc.Server,
+    /** Connections refused since start (TLS handshakes, ring secrets, malformed): the worker reports them with each step. */
+    readonly refused: RefusalCounts,
     /** The raw-TCP transport's listener (cluster.transport = tcp); always up, it costs one idle port. */
     readonly tcp: TcpRelayServer,
     readonly protos: LoadedProtos,
@@ -76,7 +83,7 @@ export class CollectiveServer {
     readonly log: Logger | undefined,
     readonly tls: TlsMaterial | undefined,
   ) {
-    this.relays = new RelayRegistry(log);
+    this.relays = new RelayRegistry(log, refused);
   }
 
   static async start(options: CollectiveServerOptions = {}): Promise<CollectiveServer> {
@@ -94,15 +101,19 @@ export class CollectiveServer {
       'grpc.max_receive_message_length': maxMessageBytes,
       'grpc.max_send_message_length': maxMessageBytes,
     });
-    const tcp = await TcpRelayServer.start({ host, port: options.tcpPort ?? 0, protos, log: options.log, ...(options.tls ? { tls: options.tls } : {}) });
-    const self = new CollectiveServer(server, tcp, protos, maxMessageBytes, options.log, options.tls);
-    server.addService(service, collectiveHandlers(self.relays, tcp.port));
+    const refused = noRefusals();
+    const tcp = await TcpRelayServer.start({ host, port: options.tcpPort ?? 0, protos, log: options.log, counts: refused, ...(options.tls ? { tls: options.tls } : {}) });
+    const self = new CollectiveServer(server, refused, tcp, protos, maxMessageBytes, options.log, options.tls);
+    server.addService(service, collectiveHandlers(self.relays, tcp));
     options.health?.addTo(server);
-    const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(`${host}:${port}`, serverCredentials(options.tls), (e, p) =>
-        e ? reject(new Error(`collective server cannot bind ${host}:${port}: ${e.message}`, { cause: e })) : resolve(p));
-    }).catch(async (e: unknown) => { await tcp.close(); throw e; });
-    self.address = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
+    self.listener = await listenGrpc(server, {
+      host, port, ...(options.tls ? { tls: options.tls } : {}),
+      onTlsFailure: (f) => {
+        options.log?.warn({ peer: f.peer, reason: f.reason, err: f.message }, 'TLS handshake refused');
+        refused.tlsHandshakes += 1;
+      },
+    }).catch(async (e: Error) => { await tcp.close(); throw new Error(`collective server cannot bind ${host}:${port}: ${e.message}`, { cause: e }); });
+    self.address = `${host.includes(':') ? `[${host}]` : host}:${self.listener.port}`;
     options.log?.debug({ address: self.address }, 'collective server listening');
     return self;
   }
@@ -113,6 +124,7 @@ export class CollectiveServer {
     this.isClosed = true;
     this.relays.closeAll();
     this.server.forceShutdown();
+    await this.listener?.close();
     await this.tcp.close();
     for (const w of this.closedWaiters.splice(0)) w(undefined);
   }
@@ -125,10 +137,14 @@ export class CollectiveServer {
 }
 
 /** The Collective service: decode, hand the call to the registry, nothing else. */
-function collectiveHandlers(relays: RelayRegistry<ServerRelay>, tcpPort: number): CollectiveHandlers {
+function collectiveHandlers(relays: RelayRegistry<ServerRelay>, tcp: TcpRelayServer): CollectiveHandlers {
   return {
-    TcpEndpoint(_call, callback) {
-      callback(null, { port: tcpPort, framingVersion: TCP_FRAMING_VERSION });
+    // the port only for a member of the ring it names (the same check as the RelayOpen that follows)
+    TcpEndpoint(call, callback) {
+      const deadline = call.getDeadline();
+      const waitMs = Math.min(LOOKUP_WAIT_MS, deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? deadline - Date.now() : LOOKUP_WAIT_MS);
+      void tcp.relays.admits(call.request, call.getPeer(), Math.max(0, waitMs)).then((refused) =>
+        callback(refused ?? null, refused ? undefined : { port: tcp.port, framingVersion: TCP_FRAMING_VERSION }));
     },
     Relay(call: RelayCall) {
       let relay: ServerRelay | undefined;

@@ -119,7 +119,8 @@ export class TcpPeer implements Peer {
     let reply: TcpEndpointReply__Output;
     try {
       reply = await new Promise<TcpEndpointReply__Output>((resolve, reject) => {
-        client.TcpEndpoint({}, { deadline: Date.now() + CONNECT_TIMEOUT_MS }, (e, r) => (e || !r ? reject(e ?? new Error('empty reply')) : resolve(r)));
+        const ask = { runId: this.runId, ringEpoch: this.epoch, ringSecret: this.options.ringSecret ?? new Uint8Array(0) };
+        client.TcpEndpoint(ask, { deadline: Date.now() + CONNECT_TIMEOUT_MS }, (e, r) => (e || !r ? reject(e ?? new Error('empty reply')) : resolve(r)));
       });
     } catch (e) {
       throw new Error(`cannot ask ${where} for its ring TCP port: ${(e as grpc.ServiceError).details || (e as Error).message}`, { cause: e });

@@ -11,10 +11,11 @@ import type { Logger } from '../../shared/runtime/log.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import type { LoadedProtos } from '../../shared/runtime/proto_load.js';
 import type { TlsMaterial } from '../../shared/runtime/security.js';
+import { handshakeFailure, mutualTlsServerOptions, rememberPeer, unverified, type TlsFailure } from '../../shared/runtime/grpc_listen.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { chunkHeadEncoder } from './chunk_codec.js';
-import { MAX_REASON_CHARS, RelayBase, RelayRegistry } from './relay_registry.js';
+import { MAX_REASON_CHARS, noRefusals, RelayBase, RelayRegistry, type RefusalCounts } from './relay_registry.js';
 import type { OutgoingChunk } from './ring.js';
 import { FRAME_KIND, FrameReader, frame, frameHeader } from './tcp_frames.js';
 
@@ -31,31 +32,44 @@ export interface TcpRelayServerOptions {
   /** Mutual TLS (node:tls): a client without a certificate from `ca` never gets to send a byte. @default plaintext */
   tls?: TlsMaterial;
   log?: Logger;
+  /** Where refused connections are counted (shared with the worker's gRPC server). @default its own */
+  counts?: RefusalCounts;
 }
 
 export class TcpRelayServer {
   readonly relays: RelayRegistry<TcpRelay>;
   private readonly sockets = new Set<net.Socket>();
 
-  private constructor(private readonly server: net.Server, readonly port: number, private readonly protos: LoadedProtos, private readonly log: Logger | undefined) {
-    this.relays = new RelayRegistry(log);
+  private constructor(
+    private readonly server: net.Server, readonly port: number, private readonly protos: LoadedProtos, private readonly log: Logger | undefined,
+    private readonly counts: RefusalCounts,
+  ) {
+    this.relays = new RelayRegistry(log, counts);
   }
 
   static async start(o: TcpRelayServerOptions): Promise<TcpRelayServer> {
     if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new ConfigError('collective.tcpPort', `${o.port} is not a port number`);
-    const server = o.tls
-      ? tls.createServer({ key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: true, rejectUnauthorized: true, handshakeTimeout: OPEN_TIMEOUT_MS })
-      : net.createServer();
+    const server = o.tls ? tls.createServer(mutualTlsServerOptions(o.tls, OPEN_TIMEOUT_MS)) : net.createServer();
     await new Promise<void>((resolve, reject) => {
       server.once('error', (e) => reject(new Error(`ring TCP listener cannot bind ${o.host}:${o.port}: ${e.message}`, { cause: e })));
       server.listen(o.port, o.host, () => resolve());
     });
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error(`ring TCP listener has no port: ${String(address)}`);
-    const self = new TcpRelayServer(server, address.port, o.protos, o.log);
+    const self = new TcpRelayServer(server, address.port, o.protos, o.log, o.counts ?? noRefusals());
     if (o.tls) {
-      server.on('secureConnection', (socket: tls.TLSSocket) => self.accept(socket));
-      server.on('tlsClientError', (e, socket) => o.log?.warn({ from: `${socket.remoteAddress}:${socket.remotePort}`, err: e.message }, 'ring TLS connection refused'));
+      const refuse = (f: TlsFailure): void => {
+        o.log?.warn({ from: f.peer, reason: f.reason, err: f.message }, 'ring TLS connection refused');
+        self.counts.tlsHandshakes += 1;
+      };
+      server.on('secureConnection', (socket: tls.TLSSocket) => {
+        const refused = unverified(socket);
+        if (!refused) { self.accept(socket); return; }
+        socket.destroy();   // before a byte of it is read
+        refuse(refused);
+      });
+      server.on('connection', rememberPeer);
+      server.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => refuse(handshakeFailure(e, socket)));
     } else {
       server.on('connection', (socket) => self.accept(socket));
     }
@@ -78,6 +92,7 @@ export class TcpRelayServer {
     let relay: TcpRelay | undefined;
     const refuse = (details: string): void => {
       this.log?.warn({ from, details }, 'ring TCP connection refused');
+      this.counts.ringConnections += 1;
       if (relay) relay.finish(grpc.status.INVALID_ARGUMENT, details);
       else TcpRelay.end(socket, this.protos, details);
     };

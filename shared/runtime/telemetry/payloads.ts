@@ -54,6 +54,8 @@ export interface StepTelemetry {
   sparsity: number | null;
   rssBytes: number;
   tensorBytes: number;
+  /** Connections the worker refused since it started (TLS handshakes; ring secrets, malformed, floods). */
+  refused?: { tlsHandshakes: number; ringConnections: number };
 }
 
 /** Run events, published to JetStream on `dsi.<runId>.events.<type>`, in the order they happened. */
@@ -134,7 +136,12 @@ export function parseStepTelemetry(x: unknown): StepTelemetry {
     tokens: num(r, 'tokens', what), loss: num(r, 'loss', what), gradNorm: num(r, 'gradNorm', what), skipped: r['skipped'],
     bytesSent: num(r, 'bytesSent', what), lossScale: num(r, 'lossScale', what), sparsity,
     rssBytes: num(r, 'rssBytes', what), tensorBytes: num(r, 'tensorBytes', what),
+    ...(r['refused'] === undefined ? {} : { refused: refusedOf(record(r['refused'], `${what} refused`), what) }),
   };
+}
+
+function refusedOf(r: Rec, what: string): { tlsHandshakes: number; ringConnections: number } {
+  return { tlsHandshakes: num(r, 'tlsHandshakes', what), ringConnections: num(r, 'ringConnections', what) };
 }
 
 /** Narrows a decoded JSON value to a RunEvent (common fields checked; the body is trusted by type). */

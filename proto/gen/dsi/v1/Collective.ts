@@ -20,14 +20,14 @@ export interface CollectiveClient extends grpc.Client {
   relay(options?: grpc.CallOptions): grpc.ClientDuplexStream<_dsi_v1_RelayRequest, _dsi_v1_RingChunk__Output>;
   
   /**
-   * Where this worker's raw-TCP Relay listener is (see TcpFrameKind).
+   * Where this worker's raw-TCP Relay listener is (see TcpFrameKind), for the members of a ring only.
    */
   TcpEndpoint(argument: _dsi_v1_TcpEndpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dsi_v1_TcpEndpointReply__Output>): grpc.ClientUnaryCall;
   TcpEndpoint(argument: _dsi_v1_TcpEndpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dsi_v1_TcpEndpointReply__Output>): grpc.ClientUnaryCall;
   TcpEndpoint(argument: _dsi_v1_TcpEndpointRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_dsi_v1_TcpEndpointReply__Output>): grpc.ClientUnaryCall;
   TcpEndpoint(argument: _dsi_v1_TcpEndpointRequest, callback: grpc.requestCallback<_dsi_v1_TcpEndpointReply__Output>): grpc.ClientUnaryCall;
   /**
-   * Where this worker's raw-TCP Relay listener is (see TcpFrameKind).
+   * Where this worker's raw-TCP Relay listener is (see TcpFrameKind), for the members of a ring only.
    */
   tcpEndpoint(argument: _dsi_v1_TcpEndpointRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_dsi_v1_TcpEndpointReply__Output>): grpc.ClientUnaryCall;
   tcpEndpoint(argument: _dsi_v1_TcpEndpointRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_dsi_v1_TcpEndpointReply__Output>): grpc.ClientUnaryCall;
@@ -43,7 +43,7 @@ export interface CollectiveHandlers extends grpc.UntypedServiceImplementation {
   Relay: grpc.handleBidiStreamingCall<_dsi_v1_RelayRequest__Output, _dsi_v1_RingChunk>;
   
   /**
-   * Where this worker's raw-TCP Relay listener is (see TcpFrameKind).
+   * Where this worker's raw-TCP Relay listener is (see TcpFrameKind), for the members of a ring only.
    */
   TcpEndpoint: grpc.handleUnaryCall<_dsi_v1_TcpEndpointRequest__Output, _dsi_v1_TcpEndpointReply>;
   

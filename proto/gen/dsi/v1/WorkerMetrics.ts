@@ -64,6 +64,12 @@ export interface WorkerMetrics {
    * share of zero prunable weights once pruning masks apply, -1 before.
    */
   'sparsity'?: (number | string);
+  /**
+   * Connections this worker refused since it started: failed TLS handshakes (gRPC and raw-TCP port),
+   * and ring connections or port lookups without the ring's secret, malformed or too many.
+   */
+  'refusedTlsHandshakes'?: (number);
+  'refusedRingConnections'?: (number);
 }
 
 /**
@@ -129,4 +135,10 @@ export interface WorkerMetrics__Output {
    * share of zero prunable weights once pruning masks apply, -1 before.
    */
   'sparsity': (number);
+  /**
+   * Connections this worker refused since it started: failed TLS handshakes (gRPC and raw-TCP port),
+   * and ring connections or port lookups without the ring's secret, malformed or too many.
+   */
+  'refusedTlsHandshakes': (number);
+  'refusedRingConnections': (number);
 }
