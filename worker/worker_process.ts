@@ -328,7 +328,7 @@ export class Worker {
         runId, rank: this.rank, workerId: this.o.workerId, lossScale: scaler.scale, sparsity: this.sparsity, rssBytes: process.memoryUsage().rss,
       }, stats);
       this.telemetry?.publish(stepSubject(runId, this.rank), t);
-      metrics = workerMetrics(t);
+      metrics = { ...workerMetrics(t), firstPosition: stats.firstPosition };
     }
     const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(state.params) : '';
     return this.coordinator.heartbeat({

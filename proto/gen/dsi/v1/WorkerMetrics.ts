@@ -64,6 +64,12 @@ export interface WorkerMetrics {
    * share of zero prunable weights once pruning masks apply, -1 before.
    */
   'sparsity'?: (number | string);
+  /**
+   * Global position of the first example this worker trained on in the step; its share of the
+   * global batch is contiguous (first_position .. first_position + samples). The coordinator keeps
+   * these per applied step, with the checkpoints, to show no example was lost or repeated.
+   */
+  'firstPosition'?: (number | string);
 }
 
 /**
@@ -129,4 +135,10 @@ export interface WorkerMetrics__Output {
    * share of zero prunable weights once pruning masks apply, -1 before.
    */
   'sparsity': (number);
+  /**
+   * Global position of the first example this worker trained on in the step; its share of the
+   * global batch is contiguous (first_position .. first_position + samples). The coordinator keeps
+   * these per applied step, with the checkpoints, to show no example was lost or repeated.
+   */
+  'firstPosition': (number);
 }
