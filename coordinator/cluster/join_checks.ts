@@ -7,7 +7,7 @@ import { checkJoin } from './validate.js';
 
 export interface JoinRefusalReason { refusal: JoinRefusal__Output; field: string; reason: string }
 
-/** Why `req` may not join (undefined: it may, as far as the request goes); `inRun`: the id is a member now. */
+/** Why `req` may not join (undefined: it may, as far as the request goes); `inRun`: the id is a member now. The model is checked after the run's capacity (modelRefusal). */
 export function joinRefusal(req: JoinRequest__Output, o: { joinToken?: string | undefined; modelConfigHash: string }, inRun: boolean): JoinRefusalReason | undefined {
   // the token first: a peer without it learns nothing about the run (ids, whether it is under way)
   if (o.joinToken !== undefined && !tokensEqual(req.joinToken, o.joinToken))
@@ -16,7 +16,12 @@ export function joinRefusal(req: JoinRequest__Output, o: { joinToken?: string | 
   const bad = checkJoin(req);
   if (bad) return { refusal: 'JOIN_REFUSAL_BAD_REQUEST', ...bad };
   if (inRun) return { refusal: 'JOIN_REFUSAL_DUPLICATE_ID', field: 'worker_id', reason: `'${req.workerId}' has already joined this run` };
-  if (req.modelConfigHash !== o.modelConfigHash)
-    return { refusal: 'JOIN_REFUSAL_MODEL_MISMATCH', field: 'model_config_hash', reason: `worker '${req.workerId}' builds a different model (hash ${req.modelConfigHash.slice(0, 12)}, run ${o.modelConfigHash.slice(0, 12)}): start it with the run's --preset/--model-from/--mode` };
+  return undefined;
+}
+
+/** A worker that would build another model than the run's. */
+export function modelRefusal(req: JoinRequest__Output, modelConfigHash: string): JoinRefusalReason | undefined {
+  if (req.modelConfigHash !== modelConfigHash)
+    return { refusal: 'JOIN_REFUSAL_MODEL_MISMATCH', field: 'model_config_hash', reason: `worker '${req.workerId}' builds a different model (hash ${req.modelConfigHash.slice(0, 12)}, run ${modelConfigHash.slice(0, 12)}): start it with the run's --preset/--model-from/--mode` };
   return undefined;
 }

@@ -14,7 +14,7 @@ import type { RunPlan } from '../../proto/gen/dsi/v1/RunPlan.js';
 import type { JoinRefusal__Output } from '../../proto/gen/dsi/v1/JoinRefusal.js';
 import { newMember, type Member } from './member.js';
 import { Joiners } from './rejoin.js';
-import { joinRefusal } from './join_checks.js';
+import { joinRefusal, modelRefusal } from './join_checks.js';
 import { joinersToTake } from './settle.js';
 import { ClusterError } from './errors.js';
 import { authenticateMember, isMember, type CallRefusal, type MemberCredentials } from './member_auth.js';
@@ -48,6 +48,8 @@ export class Membership extends RingMembership {
     const refused = joinRefusal(req, this.o, this.members.has(req.workerId));
     if (refused) return { ok: false, ...refused };
     if (this.started) return this.admitLate(req);
+    const otherModel = modelRefusal(req, this.o.modelConfigHash);
+    if (otherModel) return { ok: false, ...otherModel };
     if (this.full) return { ok: false, refusal: 'JOIN_REFUSAL_RUN_FULL', field: 'worker_id', reason: `the run already has its ${this.o.worldSize} workers` };
     this.members.set(req.workerId, newMember(req, this.o.startStep));
     this.o.log.info({ workerId: req.workerId, address: req.address, backend: req.backend, joined: this.members.size, of: this.o.worldSize }, 'worker joined');
@@ -71,6 +73,8 @@ export class Membership extends RingMembership {
     if (this.closing) return { ok: false, refusal: 'JOIN_REFUSAL_RUN_UNDER_WAY', field: 'worker_id', reason: `run ${this.o.runId} is finishing, ${RUN_GOES_ON}` };
     if (!again && this.members.size + this.joiners.size >= this.o.worldSize)
       return { ok: false, refusal: 'JOIN_REFUSAL_RUN_UNDER_WAY', field: 'worker_id', reason: `run ${this.o.runId} is under way with its ${this.o.worldSize} workers (${this.members.size} in the ring, ${this.joiners.size} joining), ${RUN_GOES_ON}` };
+    const otherModel = modelRefusal(req, this.o.modelConfigHash);
+    if (otherModel) return { ok: false, ...otherModel };
     const gone = [...this.lost].reverse().find((l) => l.workerId === req.workerId);
     this.o.log.info({ workerId: req.workerId, address: req.address, ...(gone ? { lostAtStep: gone.step } : {}), step: this.doneStep }, again ? 'worker joining again (its Join call timed out)' : 'worker re-joining: held until a step boundary');
     if (!again) this.o.onEvent?.({ type: 'worker_joined', workerId: req.workerId, address: req.address, backend: req.backend });
