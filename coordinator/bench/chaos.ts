@@ -23,7 +23,10 @@ export interface ChaosOptions { workers: number; kills: number; seed: number; st
 export interface ChaosResult {
   kills: number; recovered: number; coordinator_restarts: number; sigstops: number;
   examples_applied: number; examples_lost: number; examples_repeated: number;
-  max_stall_ms: number; final_weights_rel_l2: number; steps: number; final_world_size: number; seconds: number;
+  max_stall_ms: number;
+  /** The longest gap between a fault and the next applied step, by kind of fault. */
+  stall_after_ms: { kill: number; stop: number; coordinator: number };
+  final_weights_rel_l2: number; steps: number; final_world_size: number; seconds: number;
 }
 
 type Line = { msg: string } & Record<string, unknown>;
@@ -98,7 +101,15 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
     const runDir = path.join(dir, 'chaos');
     const faulty = [...common, '--run-dir', runDir, '--max-restarts', String(o.kills + 2)];
     let lastStepAt = 0, maxStall = 0;
-    const onStep = (): void => { const now = Date.now(); if (lastStepAt > 0) maxStall = Math.max(maxStall, now - lastStepAt); lastStepAt = now; };
+    const stallAfter = { kill: 0, stop: 0, coordinator: 0 };
+    let fault: { kind: Fault['kind']; at: number } | undefined;
+    const onStep = (): void => {
+      const now = Date.now();
+      if (lastStepAt > 0) maxStall = Math.max(maxStall, now - lastStepAt);
+      if (fault) stallAfter[fault.kind] = Math.max(stallAfter[fault.kind], now - fault.at);
+      lastStepAt = now;
+      fault = undefined;
+    };
     let run = new Run(faulty, onStep);
     const schedule = chaosSchedule(o.kills, o.steps, o.seed);
     const rng = new Rng(o.seed ^ 0x5eed);
@@ -108,6 +119,7 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
       await run.until(`step ${f.at}`, (l) => l.msg === 'step' && (l['step'] as number) >= f.at);
       const victim = `local-${String(rng.nextInt(o.workers)).padStart(3, '0')}`;
       const rejoinedBefore = run.count('workers re-joined');
+      fault = { kind: f.kind, at: Date.now() };
       o.onFault?.(`${f.kind} ${f.kind === 'coordinator' ? '' : victim} at step ${f.at}`);
       if (f.kind === 'coordinator') {
         run.child.kill('SIGKILL');
@@ -135,7 +147,7 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
     if ((await clean.exited) !== 0) throw new Error('bench chaos: the fault-free run failed');
     const want = JSON.parse(clean.stdout) as { checkpoint: string };
     return {
-      kills, recovered, coordinator_restarts: restarts, sigstops: stops, ...got.examples, max_stall_ms: maxStall,
+      kills, recovered, coordinator_restarts: restarts, sigstops: stops, ...got.examples, max_stall_ms: maxStall, stall_after_ms: stallAfter,
       final_weights_rel_l2: await relL2(got.checkpoint, want.checkpoint), steps: got.steps, final_world_size: got.final_world_size, seconds: (performance.now() - t0) / 1000,
     };
   } finally {

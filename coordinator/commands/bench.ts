@@ -164,7 +164,7 @@ async function benchChaosCli(args: string[]): Promise<number> {
   const steps = int('steps', 4 * (kills + 2) + 6, 8);
   const json = hasFlag(args, 'json');
   const r = await benchChaos({ workers, kills, seed, steps, batchSize, onFault: (what) => { if (!json) process.stderr.write(`bench chaos: ${what}\n`); } });
-  process.stdout.write(json ? `${JSON.stringify(r)}\n` : `${Object.entries(r).map(([k, v]) => `${k}: ${typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : v}`).join('\n')}\n`);
+  process.stdout.write(json ? `${JSON.stringify(r)}\n` : `${Object.entries(r).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : v}`).join('\n')}\n`);
   return 0;
 }
 
