@@ -30,21 +30,24 @@ export interface ChaosResult {
 }
 
 type Line = { msg: string } & Record<string, unknown>;
-type Fault = { at: number; kind: 'kill' | 'stop' | 'coordinator' };
+/** A fault, `after` steps past the recovery from the one before (so the faults spread over the run, whatever a recovery takes). */
+type Fault = { after: number; kind: 'kill' | 'stop' | 'coordinator' };
 
 const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 /** A fault not recovered from within this long fails the benchmark (it hangs nothing). */
 const RECOVERY_TIMEOUT_MS = 180_000;
 const HEARTBEAT_MS = 200, RING_TIMEOUT_MS = 3000, COORDINATOR_TIMEOUT_MS = 3000;
 
-/** The seeded schedule: `kills` worker kills, one SIGSTOP and one coordinator kill, at distinct steps in order. */
-export function chaosSchedule(kills: number, steps: number, seed: number): Fault[] {
+/** Steps from one recovery to the next fault: 1 to MAX_GAP. */
+const MAX_GAP = 4;
+/** Steps a run needs per fault: the gap, and the steps the survivors run while the lost worker restarts (a few seconds). */
+export const STEPS_PER_FAULT = 12;
+
+/** The seeded schedule: `kills` worker kills, one SIGSTOP and one coordinator kill, in a seeded order, each 1..MAX_GAP steps after the last recovery. */
+export function chaosSchedule(kills: number, seed: number): Fault[] {
   const rng = new Rng(seed);
   const kinds: Fault['kind'][] = [...Array.from({ length: kills }, () => 'kill' as const), 'stop', 'coordinator'];
-  const order = rng.permutation(kinds.length);
-  const span = Math.floor((steps - 4) / kinds.length);
-  if (span < 2) throw new Error(`bench chaos: ${steps} steps leave too little room for ${kinds.length} faults (2 steps each at least)`);
-  return Array.from(order, (k, i) => ({ at: 2 + i * span + rng.nextInt(span - 1), kind: kinds[k] as Fault['kind'] }));
+  return Array.from(rng.permutation(kinds.length), (k) => ({ after: 1 + rng.nextInt(MAX_GAP), kind: kinds[k] as Fault['kind'] }));
 }
 
 /** One `coordinator start` process and its log lines. */
@@ -111,16 +114,19 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
       fault = undefined;
     };
     let run = new Run(faulty, onStep);
-    const schedule = chaosSchedule(o.kills, o.steps, o.seed);
+    const schedule = chaosSchedule(o.kills, o.seed);
+    let stepNow = 0;
+    const stepOf = (l: Line): number => { stepNow = Math.max(stepNow, l['step'] as number); return stepNow; };
     const rng = new Rng(o.seed ^ 0x5eed);
     let recovered = 0, restarts = 0, kills = 0, stops = 0;
     await run.until('all workers joined', (l) => l.msg === 'all workers joined');
     for (const f of schedule) {
-      await run.until(`step ${f.at}`, (l) => l.msg === 'step' && (l['step'] as number) >= f.at);
+      const at = stepNow + f.after;
+      await run.until(`step ${at} (too few --steps for the faults?)`, (l) => l.msg === 'step' && l['pid'] === run.child.pid && stepOf(l) >= at);
       const victim = `local-${String(rng.nextInt(o.workers)).padStart(3, '0')}`;
       const rejoinedBefore = run.count('workers re-joined');
       fault = { kind: f.kind, at: Date.now() };
-      o.onFault?.(`${f.kind} ${f.kind === 'coordinator' ? '' : victim} at step ${f.at}`);
+      o.onFault?.(`${f.kind} ${f.kind === 'coordinator' ? '' : victim} at step ${at}`);
       if (f.kind === 'coordinator') {
         run.child.kill('SIGKILL');
         await run.exited;
@@ -136,7 +142,7 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
           await run.until(`${victim} dropped`, (l) => l.msg === 'worker lost' && l['workerId'] === victim && (l['time'] as number) > Date.now() - RECOVERY_TIMEOUT_MS);
           process.kill(pid, 'SIGCONT');
         }
-        await run.until(`${victim} back`, (l) => l.msg === 'workers re-joined' && run.count('workers re-joined') > rejoinedBefore);
+        await run.until(`${victim} back (too few --steps for the faults?)`, (l) => l.msg === 'workers re-joined' && run.count('workers re-joined') > rejoinedBefore);
       }
       recovered += 1;
     }

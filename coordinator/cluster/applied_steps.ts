@@ -30,7 +30,9 @@ export function accountExamples(record: AppliedStep[], steps: number, globalBatc
   for (const r of record) {
     for (const [first, count] of r.ranks) {
       applied += count;
-      for (let p = first; p < first + count; p++) {
+      // a rank's share is at most the global batch: more is repeated by definition (and bounds the loop)
+      if (count > globalBatch) repeated += count - globalBatch;
+      for (let p = first; p < first + Math.min(count, globalBatch); p++) {
         // a position outside its step's slice is not that step's example: the step lost one, and repeated another
         if (p < (r.step - 1) * globalBatch || p >= r.step * globalBatch || p >= uses.length) { repeated += 1; continue; }
         uses[p] = (uses[p] as number) + 1;

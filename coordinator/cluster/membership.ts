@@ -36,6 +36,9 @@ export class Membership extends RingMembership {
   }
 
   private readonly joinWaiters: Array<() => void> = [];
+  private readonly controlWaiters: Array<() => void> = [];
+  /** Called when a joiner opens its Control stream or is gone. */
+  private joinerWaiters: Array<() => void> = [];
   /** Joins held while the run is under way, until a step boundary lets them in (grow()). */
   private readonly joiners = new Joiners();
 
@@ -110,10 +113,6 @@ export class Membership extends RingMembership {
     if (this.joiners.get(m.workerId) === m) for (const w of this.joinerWaiters.splice(0)) w();
     return undefined;
   }
-
-  private readonly controlWaiters: Array<() => void> = [];
-  /** Called when a joiner opens its Control stream or is gone. */
-  private joinerWaiters: Array<() => void> = [];
 
   /** Resolves when every worker has joined and opened its control stream. */
   ready(timeoutMs: number): Promise<void> {

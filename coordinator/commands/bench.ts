@@ -10,7 +10,7 @@ import { benchAllReduceCommand } from '../bench/allreduce_cli.js';
 import { benchTechniques, formatTechniques } from '../bench/techniques.js';
 import { benchTelemetry, formatTelemetryBench } from '../bench/telemetry.js';
 import { benchQuality, formatQuality, QUALITY_VARIANTS } from '../bench/quality.js';
-import { benchChaos } from '../bench/chaos.js';
+import { benchChaos, STEPS_PER_FAULT } from '../bench/chaos.js';
 import { adaptedModelOptions } from '../../shared/training/setup.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
 import { REPO_ROOT } from '../../shared/runtime/paths.js';
@@ -161,7 +161,7 @@ async function benchChaosCli(args: string[]): Promise<number> {
   const workers = int('workers', DEFAULT_BENCH_WORKERS, 2), kills = int('kills', 20, 0), seed = int('seed', 1, 0);
   // a global batch every ring size from 1 to --workers divides: a re-formed ring never releases a survivor
   const batchSize = int('batch-size', Array.from({ length: workers }, (_, i) => i + 1).reduce((l, n) => (l * n) / gcd(l, n), 1), 1);
-  const steps = int('steps', 4 * (kills + 2) + 6, 8);
+  const steps = int('steps', STEPS_PER_FAULT * (kills + 2) + 10, 8);
   const json = hasFlag(args, 'json');
   const r = await benchChaos({ workers, kills, seed, steps, batchSize, onFault: (what) => { if (!json) process.stderr.write(`bench chaos: ${what}\n`); } });
   process.stdout.write(json ? `${JSON.stringify(r)}\n` : `${Object.entries(r).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : v}`).join('\n')}\n`);
