@@ -62,9 +62,9 @@ async function cluster(
 
   // each worker's membership secret from its JoinReply: every later call carries it
   const secrets = new Map<string, Buffer>();
-  const join = (workerId: string): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
+  const join = (workerId: string, deadlineMs = 5_000): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
     client.join({ workerId, address: `127.0.0.1:${40000 + Number(workerId.slice(1))}`, modelConfigHash: HASH, backend: 'cpu', protocolVersion: PROTOCOL_VERSION },
-      { deadline: Date.now() + 5_000 }, (e, r) => { if (r) secrets.set(workerId, r.memberSecret); resolve(e); });
+      { deadline: Date.now() + deadlineMs }, (e, r) => { if (r) secrets.set(workerId, r.memberSecret); resolve(e); });
   });
   const heartbeat = (req: Omit<HeartbeatRequest, 'runId' | 'lossScale'>): Promise<grpc.ServiceError | null> => new Promise((resolve) => {
     client.heartbeat({ runId: RUN, lossScale: 1, memberSecret: secrets.get(String(req.workerId)), ...req }, { deadline: Date.now() + 5_000 }, (e) => resolve(e));
@@ -122,7 +122,7 @@ test('lost worker: dropped by a silent-neighbour report, survivors get a new rin
   const hb = await heartbeat({ workerId: 'w2', rank: 2, step: 0, ringEpoch: 1 });
   assert.equal(hb?.code, grpc.status.NOT_FOUND);
   assert.match(hb?.details ?? '', /'w2' was dropped from run run-el at step 1/);
-  const again = join('w2');
+  const again = join('w2', 60_000);   // held while a worker process starts below (seconds on a loaded machine)
   await until('w2 held', () => members.joinersDue().map((m) => m.workerId).join() === 'w2');
   assert.match((await join('w9'))?.details ?? '', /run run-el is under way with its 3 workers \(2 in the ring, 1 joining\)/);
   // the real worker executable, turned away this way (a pod beyond the run's size), exits 0: the run does not need it
