@@ -10,7 +10,7 @@
  * weights from the two runs' final checkpoints.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -58,10 +58,11 @@ class Run {
   private readonly waiters: Array<{ match: (l: Line) => boolean; resolve: (l: Line) => void }> = [];
   readonly exited: Promise<number | null>;
 
-  constructor(args: string[], onStep: (l: Line) => void) {
+  constructor(args: string[], onStep: (l: Line) => void, private readonly logFile: string) {
     this.child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, DSI_LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout?.on('data', (b: Buffer) => { this.stdout += b.toString(); });
     createInterface({ input: this.child.stderr as NodeJS.ReadableStream }).on('line', (text) => {
+      appendFileSync(this.logFile, text + '\n');   // kept when the benchmark fails
       let l: Line;
       try { l = JSON.parse(text) as Line; } catch { return; }
       if (typeof l.msg !== 'string') return;
@@ -113,7 +114,8 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
       lastStepAt = now;
       fault = undefined;
     };
-    let run = new Run(faulty, onStep);
+    const logFile = path.join(dir, 'chaos.log');
+    let run = new Run(faulty, onStep, logFile);
     const schedule = chaosSchedule(o.kills, o.seed);
     let stepNow = 0;
     const stepOf = (l: Line): number => { stepNow = Math.max(stepNow, l['step'] as number); return stepNow; };
@@ -131,7 +133,7 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
         run.child.kill('SIGKILL');
         await run.exited;
         restarts += 1;
-        run = new Run([...faulty, '--resume=auto'], onStep);
+        run = new Run([...faulty, '--resume=auto'], onStep, logFile);
         await run.until('the restarted coordinator\'s ring', (l) => l.msg === 'all workers joined');
       } else {
         const pid = run.workerPid(victim);
@@ -149,15 +151,17 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
     const code = await run.exited;
     if (code !== 0) throw new Error(`bench chaos: the faulty run exited ${code}: ${run.lines.filter((l) => (l['level'] as number) >= 50).map((l) => l['err'] ?? l.msg).join('; ')}`);
     const got = JSON.parse(run.stdout) as { checkpoint: string; steps: number; final_world_size: number; examples: { examples_applied: number; examples_lost: number; examples_repeated: number } };
-    const clean = new Run([...common, '--run-dir', path.join(dir, 'clean')], () => undefined);
+    const clean = new Run([...common, '--run-dir', path.join(dir, 'clean')], () => undefined, path.join(dir, 'clean.log'));
     if ((await clean.exited) !== 0) throw new Error('bench chaos: the fault-free run failed');
     const want = JSON.parse(clean.stdout) as { checkpoint: string };
-    return {
+    const result: ChaosResult = {
       kills, recovered, coordinator_restarts: restarts, sigstops: stops, ...got.examples, max_stall_ms: maxStall, stall_after_ms: stallAfter,
       final_weights_rel_l2: await relL2(got.checkpoint, want.checkpoint), steps: got.steps, final_world_size: got.final_world_size, seconds: (performance.now() - t0) / 1000,
     };
-  } finally {
     rmSync(dir, { recursive: true, force: true });
+    return result;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; the runs' logs and folders are kept in ${dir}`, { cause: e });
   }
 }
 
