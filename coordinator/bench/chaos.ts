@@ -139,9 +139,10 @@ export async function benchChaos(o: ChaosOptions): Promise<ChaosResult> {
         const pid = run.workerPid(victim);
         if (f.kind === 'kill') { process.kill(pid, 'SIGKILL'); kills += 1; }
         else {
+          const lostBefore = run.lines.filter((l) => l.msg === 'worker lost' && l['workerId'] === victim).length;
           process.kill(pid, 'SIGSTOP');
           stops += 1;
-          await run.until(`${victim} dropped`, (l) => l.msg === 'worker lost' && l['workerId'] === victim && (l['time'] as number) > Date.now() - RECOVERY_TIMEOUT_MS);
+          await run.until(`${victim} dropped`, (l) => l.msg === 'worker lost' && l['workerId'] === victim && run.lines.filter((x) => x.msg === 'worker lost' && x['workerId'] === victim).length > lostBefore);
           process.kill(pid, 'SIGCONT');
         }
         await run.until(`${victim} back (too few --steps for the faults?)`, (l) => l.msg === 'workers re-joined' && run.count('workers re-joined') > rejoinedBefore);
