@@ -25,6 +25,8 @@ const RUN_TIMEOUT_MS = 180_000;
 
 interface Summary {
   run_id: string; steps: number; losses: number[]; world_size: number; final_world_size: number; checkpoint: string;
+  rejoined_workers: Array<{ worker_id: string; step: number; world_size: number }>; worker_restarts: number;
+  examples: { examples_applied: number; examples_lost: number; examples_repeated: number };
   lost_workers: Array<{ worker_id: string; rank: number; step: number; reason: string; world_size: number }>;
   workers: Array<{ rank: number; worker_id: string; samples_per_s: number; tokens_per_s: number }>;
 }
@@ -136,4 +138,31 @@ test('a hung worker (SIGSTOP): its ring neighbours time out, the coordinator dro
   // woken up, the dropped worker reads why on its Control stream and stops instead of training on alone
   const stop = r.log.lines.find((l) => l.msg === 'stop' && l['workerId'] === 'local-002');
   assert.match(String(stop?.['reason']), /^dropped: /);
+});
+
+test('re-join: a SIGKILLed worker restarted by --max-restarts comes back at a step boundary with the current state; the ring is back to 3 and the losses are the uninterrupted run\'s', { timeout: 2 * RUN_TIMEOUT_MS }, async (t) => {
+  const dir = tmp(t);
+  const steps = 14;
+  const straight = await cli([...COMMON, '--workers', '3', '--steps', String(steps), '--no-nats', '--run-dir', path.join(dir, 'straight')]);
+  assert.equal(straight.code, 0, straight.stderr);
+  const want = JSON.parse(straight.stdout) as Summary;
+  const r = await runAndSignal(['--workers', '3', '--steps', String(steps), '--max-restarts', '1', '--no-nats', '--run-dir', path.join(dir, 'rejoined')]);
+  assert.equal(r.code, 0, r.stderr().slice(-4000));
+  const got = JSON.parse(r.stdout) as Summary;
+  assert.equal(got.steps, steps);
+  want.losses.forEach((l, i) => assert.ok(Math.abs(l - (got.losses[i] as number)) < 1e-3 * Math.abs(l), `step ${i + 1}: loss ${l} uninterrupted vs ${got.losses[i]} with the re-join`));
+  assert.deepEqual(got.lost_workers.map((l) => [l.worker_id, l.world_size]), [['local-001', 2]]);
+  assert.equal(got.worker_restarts, 1);
+  assert.equal(got.rejoined_workers.length, 1, JSON.stringify(got.rejoined_workers));
+  const back = got.rejoined_workers[0];
+  assert.equal(back?.worker_id, 'local-001');
+  assert.equal(back?.world_size, 3);
+  assert.ok((back?.step ?? 0) > (got.lost_workers[0]?.step ?? 0), `re-joined at step ${back?.step}`);
+  // the ring is back to its original size, the re-joined worker in it with its old rank
+  assert.equal(got.final_world_size, 3);
+  assert.deepEqual(got.workers.map((w) => [w.rank, w.worker_id]), [[0, 'local-000'], [1, 'local-001'], [2, 'local-002']]);
+  const grown = r.log.lines.filter((l) => l.msg === 'ring re-formed').map((l) => l['worldSize']);
+  assert.deepEqual(grown, [2, 3]);
+  // every example position of every step applied exactly once, as the ranks reported them
+  assert.deepEqual(got.examples, { examples_applied: steps * 12, examples_lost: 0, examples_repeated: 0 });
 });

@@ -340,7 +340,7 @@ export class Worker {
         refused: this.server.refused,
       }, stats);
       this.telemetry?.publish(stepSubject(runId, this.rank), t);
-      metrics = workerMetrics(t);
+      metrics = { ...workerMetrics(t), firstPosition: stats.firstPosition };
     }
     const checksum = stats && cfg.cluster.checksumEvery > 0 && step % cfg.cluster.checksumEvery === 0 ? paramChecksum(state.params) : '';
     return this.coordinator.heartbeat({

@@ -65,7 +65,7 @@ async function publishCost(): Promise<number> {
     for (let i = 0; i < PUBLISH_ITERATIONS; i++) {
       const t = stepTelemetry({ runId: 'bench', rank: 0, workerId: 'bench-0', lossScale: 32768, sparsity: null, rssBytes: process.memoryUsage().rss }, {
         step: i + 1, loss: 5.5, lr: 1e-3, gradNorm: 1.2, skipped: false, samples: 8, localSamples: 4, peakTensorBytes: 1e6, tokens: 300,
-        startedAtMs: Date.now(), dataMs: 1.5, computeMs: 300, reduceMs: 40, waitMs: 10, bytesSent: 1 << 22, optimizerMs: 20,
+        startedAtMs: Date.now(), dataMs: 1.5, computeMs: 300, reduceMs: 40, waitMs: 10, bytesSent: 1 << 22, optimizerMs: 20, firstPosition: 8 * i,
       });
       conn.publish(stepSubject('bench', 0), t);
       workerMetrics(t);

@@ -18,30 +18,54 @@ import type { Membership } from './membership.js';
 export const WORKER_NODE_FLAGS = ['--single-threaded-gc'];
 
 /**
- * Starts `worker` processes on this machine, each its own OS process with its own gRPC server.
- * With `childLine` (a terminal's console) their JSON log lines go through it, under the progress
- * bar; without, they write the same stderr as the coordinator.
+ * The `worker` processes on this machine, each its own OS process with its own gRPC server. With
+ * `childLine` (a terminal's console) their JSON log lines go through it, under the progress bar;
+ * without, they write the same stderr as the coordinator. One the run lost (its process exited
+ * or was dropped) is started again under its id while cluster.maxRestarts allows: it re-joins
+ * at the next step boundary (Membership.grow).
  */
-export function spawnLocalWorkers(
-  cfg: Config, configFile: string, coordinator: string, members: Membership, log: Logger, childLine?: (line: string, component: string) => void,
-): ChildProcess[] {
-  const cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
-  if (!existsSync(cli)) throw new Error(`${cli} is missing: run 'npm run build'`);
-  return Array.from({ length: cfg.cluster.workers }, (_, i) => {
-    const workerId = `local-${String(i).padStart(3, '0')}`;
+export class LocalWorkers {
+  /** Every process started, restarts included (for waiting on them, or killing them). */
+  readonly children: ChildProcess[] = [];
+  /** Restarts done so far in the run. */
+  restarts = 0;
+  private readonly cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
+
+  constructor(
+    private readonly cfg: Config, private readonly configFile: string, private readonly coordinator: string, private readonly members: Membership,
+    private readonly log: Logger, private readonly childLine?: (line: string, component: string) => void,
+  ) {
+    if (!existsSync(this.cli)) throw new Error(`${this.cli} is missing: run 'npm run build'`);
+    for (let i = 0; i < cfg.cluster.workers; i++) this.spawn(`local-${String(i).padStart(3, '0')}`);
+  }
+
+  private spawn(workerId: string): void {
+    const { childLine } = this;
     // the run's own resolved config file: local workers build exactly the coordinator's model
     // (fixed --worker-port/--ring-port/--health-port are for one worker per host: local workers share this one, any
     // free port each, and no health port: the coordinator watches its own workers)
-    const args = [cli, '--config', configFile, '--coordinator', coordinator, '--worker-id', workerId, '--managed', '--worker-port', '0', '--ring-port', '0', '--health-port=-1', ...(childLine ? ['--log-format', 'json'] : [])];
+    const args = [this.cli, '--config', this.configFile, '--coordinator', this.coordinator, '--worker-id', workerId, '--managed', '--worker-port', '0', '--ring-port', '0', '--health-port=-1', ...(childLine ? ['--log-format', 'json'] : [])];
     const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...args], { stdio: ['ignore', 'inherit', childLine ? 'pipe' : 'inherit'] });
     if (childLine && child.stderr) createInterface({ input: child.stderr, crlfDelay: Infinity }).on('line', (l) => childLine(l, workerId));
     child.on('exit', (code, signal) => {
-      if (code === 0) return;
-      members.exited(workerId, `process ${child.pid} exited with ${signal ?? `code ${code}`}`);
+      if (code !== 0) this.members.exited(workerId, `process ${child.pid} exited with ${signal ?? `code ${code}`}`);
+      this.restartIfWanted(workerId, child.pid);
     });
-    log.info({ workerId, pid: child.pid }, 'worker process started');
-    return child;
-  });
+    this.children.push(child);
+    this.log.info({ workerId, pid: child.pid }, 'worker process started');
+  }
+
+  /** A lost worker's process ended (killed, or told it was dropped): start it again, if restarts are left. */
+  private restartIfWanted(workerId: string, pid: number | undefined): void {
+    if (!this.members.wantsBack(workerId)) return;
+    if (this.restarts >= this.cfg.cluster.maxRestarts) {
+      if (this.cfg.cluster.maxRestarts > 0) this.log.warn({ workerId, maxRestarts: this.cfg.cluster.maxRestarts }, 'worker not restarted: cluster.maxRestarts used up');
+      return;
+    }
+    this.restarts += 1;
+    this.log.warn({ workerId, pid, restart: this.restarts, maxRestarts: this.cfg.cluster.maxRestarts }, 'restarting a lost worker');
+    this.spawn(workerId);
+  }
 }
 
 export function waitForExit(children: ChildProcess[], timeoutMs: number): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import { secretsEqual } from '../../shared/runtime/security.js';
-import type { LostWorker, Member } from './membership.js';
+import type { LostWorker, Member } from './member.js';
 import { checkId, checkSecret } from './validate.js';
 
 /** A call refused before it changed anything: the gRPC status to answer with, and why (naming the field). */
@@ -25,10 +25,10 @@ export function isMember(m: Member | CallRefusal): m is Member {
   return 'workerId' in m;
 }
 
-export function authenticateMember(members: ReadonlyMap<string, Member>, lost: readonly LostWorker[], runId: string, c: MemberCredentials): Member | CallRefusal {
+export function authenticateMember(find: (workerId: string) => Member | undefined, lost: readonly LostWorker[], runId: string, c: MemberCredentials): Member | CallRefusal {
   const bad = checkId('worker_id', c.workerId) ?? checkId('run_id', c.runId) ?? checkSecret('member_secret', c.memberSecret);
   if (bad) return { code: status.INVALID_ARGUMENT, reason: `${bad.field}: ${bad.reason}` };
-  const m = members.get(c.workerId);
+  const m = find(c.workerId);
   if (!m || c.runId !== runId) {
     const gone = lost.find((l) => l.workerId === c.workerId);
     return { code: status.NOT_FOUND, reason: gone ? `worker '${c.workerId}' was dropped from run ${runId} at step ${gone.step}: ${gone.reason}` : `worker '${c.workerId}' is not a member of run ${runId}: Join first` };

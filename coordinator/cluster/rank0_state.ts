@@ -20,6 +20,7 @@ import type { Member, Membership } from './membership.js';
 import { ClusterError } from './errors.js';
 import type { UploadRegistry, UploadedState } from './uploads.js';
 import { round } from './summary.js';
+import type { AppliedStep } from './applied_steps.js';
 
 /** The run's pruning schedule; endStep 0 means 3/4 of the run. */
 export function pruningSchedule(cfg: Config): PruningSchedule {
@@ -28,7 +29,11 @@ export function pruningSchedule(cfg: Config): PruningSchedule {
 }
 
 /** What the coordinator keeps in a checkpoint's run config: the loss scaler's whole state, so a resume doubles the scale when the run would have. */
-export interface ClusterState { runId: string; lossScale: number; lossScaleGoodSteps: number; losses: number[] }
+export interface ClusterState {
+  runId: string; lossScale: number; lossScaleGoodSteps: number; losses: number[];
+  /** The example positions every applied step used, as its ranks reported them (applied_steps.ts); absent in older checkpoints. */
+  applied?: AppliedStep[];
+}
 
 /** What the coordinator stored about the cluster inside the checkpoint's run config. */
 export function clusterStateOf(setup: TrainingSetup): ClusterState | undefined {
@@ -50,8 +55,8 @@ async function fetchRank0State(runId: string, step: number, members: Membership,
 
 export async function takeCheckpoint(
   runDir: string, runId: string, step: number, members: Membership, uploads: UploadRegistry, setup: TrainingSetup,
-  cfg: Config, dataDir: string, losses: number[], log: Logger,
-): Promise<string> {
+  cfg: Config, dataDir: string, losses: number[], applied: AppliedStep[], log: Logger,
+): Promise<{ dir: string; state: ClusterState }> {
   const state = await fetchRank0State(runId, step, members, uploads, setup.trainLayout.total, true, 'checkpoint');
   const worker = state.worker as { adamT: number; lossScale: LossScalerState };
   setup.state.step = step;
@@ -59,11 +64,11 @@ export async function takeCheckpoint(
   setup.state.opt = { t: worker.adamT, m: state.tensors.get('adamw.exp_avg') as Float32Array, v: state.tensors.get('adamw.exp_avg_sq') as Float32Array };
   const dir = checkpointDir(runDir, step);
   mkdirSync(path.dirname(dir), { recursive: true });
-  const clusterState: ClusterState = { runId, lossScale: worker.lossScale.scale, lossScaleGoodSteps: worker.lossScale.goodSteps, losses: [...losses] };
+  const clusterState: ClusterState = { runId, lossScale: worker.lossScale.scale, lossScaleGoodSteps: worker.lossScale.goodSteps, losses: [...losses], applied: [...applied] };
   await writeCheckpoint(dir, setup, { runConfig: { ...cfg, cluster_state: clusterState, world_size: members.members.size }, dataDir, losses });
   const removed = pruneCheckpoints(runDir, cfg.cluster.keepCheckpoints);
   log.info({ checkpoint: dir, step, bytes: state.bytes, removed }, 'checkpoint written');
-  return dir;
+  return { dir, state: clusterState };
 }
 
 export function evaluationPoint(step: number, seconds: number, r: EvalSummary): EvaluationPoint {

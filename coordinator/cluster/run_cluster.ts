@@ -8,7 +8,6 @@
  * checksums), checkpoint, eval (--eval-every) -> finish (last checkpoint, Stop) -> final eval, summary.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -35,8 +34,10 @@ import { Membership } from './membership.js';
 import { ClusterError, RingBroken } from './errors.js';
 import { coordinatorHandlers } from './service.js';
 import { UploadRegistry } from './uploads.js';
-import { spawnLocalWorkers, waitForExit } from './local_workers.js';
+import { LocalWorkers, waitForExit } from './local_workers.js';
 import { runSecurity } from './run_security.js';
+import { growRing } from './grow_ring.js';
+import { accountExamples, appliedStep, type AppliedStep } from './applied_steps.js';
 import { natsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
 import { Health } from '../../shared/runtime/health.js';
 import { listenGrpc, type GrpcListener } from '../../shared/runtime/grpc_listen.js';
@@ -104,9 +105,15 @@ export class Coordinator {
   private readonly schedule: PruningSchedule;
   private readonly pruning: Array<{ step: number; target: number; reached: number }> = [];
   private lastCheckpoint = '';
+  /** The cluster state the last checkpoint stored (a joiner's loss scale). */
+  private lastState: ClusterState | undefined;
+  /** The example positions of every applied step (applied_steps.ts), carried over a resume. */
+  private readonly applied: AppliedStep[];
+  /** The run's plan (JoinReply.plan); a joiner's carries the checkpoint it starts from. */
+  private plan!: RunPlan;   // set by start(), before any step
   private interrupted = false;
   private t0 = 0;
-  private children: ChildProcess[] = [];
+  private locals: LocalWorkers | undefined;
   private liveness: NodeJS.Timeout | undefined;
   private failure: Error | undefined;
   private released = false;
@@ -122,6 +129,7 @@ export class Coordinator {
     this.runId = telemetry.runId;
     this.startStep = this.step = x.setup.state.step;
     this.losses = x.resumed?.losses ?? [];
+    this.applied = x.resumed?.applied ?? [];
     this.schedule = pruningSchedule(o.cfg);
   }
 
@@ -174,7 +182,8 @@ export class Coordinator {
     telemetry.event({ type: 'run_started', worldSize: cfg.cluster.workers, startStep, steps: cfg.train.steps, natsUrl: telemetry.natsUrl });
     const c = new Coordinator(o, x, telemetry, monitor, timeline, members, uploads, server, listener, address);
     o.health.setReady(true, 'accepting joins');
-    c.children = cfg.cluster.spawn ? spawnLocalWorkers(cfg, path.join(x.runDir, 'config.json'), address, members, log, o.childLine) : [];
+    c.plan = plan;
+    c.locals = cfg.cluster.spawn ? new LocalWorkers(cfg, path.join(x.runDir, 'config.json'), address, members, log, o.childLine) : undefined;
     c.liveness = setInterval(() => members.checkLiveness(), cfg.cluster.heartbeatMs);
     c.liveness.unref();
     return c;
@@ -225,6 +234,11 @@ export class Coordinator {
   private async trainStep(): Promise<void> {
     const { cfg, log } = this.o;
     const { members, telemetry } = this;
+    const joined = await this.elastic(() => growRing({                             // workers back: one ring of all
+      members, step: this.step, plan: this.plan, timeoutMs: cfg.cluster.joinTimeoutMs, log,
+      checkpoint: async () => { if (this.lastCheckpoint !== checkpointDir(this.x.runDir, this.step) || !this.lastState) await this.checkpoint(); return { dir: this.lastCheckpoint, state: this.lastState as ClusterState }; },
+    }));
+    if (joined.length > 0) telemetry.aggregator.regrouped(members.members.size, this.step);
     if (isMaskStep(this.schedule, this.step)) {                                     // masks due at this step
       const step = this.step;
       // versions go on from the checkpoint's set, which the workers restored (an older version is ignored)
@@ -240,6 +254,7 @@ export class Coordinator {
     this.step += 1;
     const step = this.step;
     this.losses.push(members.ordered()[0]?.metrics?.loss ?? NaN);
+    this.applied.push(appliedStep(step, members.ordered()));
     const logged = step % cfg.train.logEvery === 0 || step === cfg.train.steps;
     if (logged || this.o.onStep) {
       const progress = stepProgress(step, cfg.train.steps, members, this.t0, this.startStep);
@@ -259,6 +274,7 @@ export class Coordinator {
   private async finish(): Promise<void> {
     if (this.lastCheckpoint !== checkpointDir(this.x.runDir, this.step)) await this.elastic(() => this.checkpoint());
     this.members.closing = true;
+    this.members.refuseJoiners('the run is finishing');
     const interrupted = this.interrupted;
     this.o.health.setReady(false, interrupted ? 'draining: interrupted' : 'run finished');
     this.members.broadcast({ stop: { reason: interrupted ? 'operator' : 'finished', graceful: true, cause: interrupted ? 'STOP_CAUSE_INTERRUPTED' : 'STOP_CAUSE_FINISHED' } });
@@ -268,7 +284,9 @@ export class Coordinator {
   private async checkpoint(): Promise<void> {
     const { cfg, log } = this.o;
     try {
-      this.lastCheckpoint = await takeCheckpoint(this.x.runDir, this.runId, this.step, this.members, this.uploads, this.x.setup, cfg, this.x.data.dir, this.losses, log);
+      const written = await takeCheckpoint(this.x.runDir, this.runId, this.step, this.members, this.uploads, this.x.setup, cfg, this.x.data.dir, this.losses, this.applied, log);
+      this.lastCheckpoint = written.dir;
+      this.lastState = written.state;
     } catch (e) {
       throw e instanceof CheckpointWriteError ? checkpointWriteFailure(e, this.x.runDir, this.step) : e;
     }
@@ -306,8 +324,10 @@ export class Coordinator {
     this.o.health.setReady(false, `run failed: ${e.message}`);
     this.telemetry.event({ type: 'run_failed', step: this.step, error: e.message });
     this.uploads.failAll(e);
+    this.members.closing = true;   // no restarts, no joins: the run is over
+    this.members.refuseJoiners(e.message);
     // managed workers ignore SIGTERM/SIGINT (the coordinator decides when they stop): the run is over, end them now
-    for (const c of this.children) c.kill('SIGKILL');
+    for (const c of this.locals?.children ?? []) c.kill('SIGKILL');
   }
 
   /** Waits for the workers to exit, then stops the service, /metrics and telemetry. */
@@ -315,8 +335,10 @@ export class Coordinator {
     if (this.released) return;
     this.released = true;
     this.o.health.setReady(false, 'service closing');
+    this.members.closing = true;
+    this.members.refuseJoiners('the run is over');
     clearInterval(this.liveness);
-    await waitForExit(this.children, WORKER_EXIT_TIMEOUT_MS);
+    await waitForExit(this.locals?.children ?? [], WORKER_EXIT_TIMEOUT_MS);
     this.server.forceShutdown();
     await this.listener.close();
     await this.monitor?.close();
@@ -341,6 +363,8 @@ export class Coordinator {
       parameters: setup.baseLayout.total, trainable_parameters: setup.trainLayout.total, world_size: cfg.cluster.workers,
       final_world_size: members.members.size,
       lost_workers: members.lost.map((l) => ({ worker_id: l.workerId, rank: l.rank, step: l.step, reason: l.reason, world_size: l.worldSize })),
+      rejoined_workers: members.rejoined.map((r) => ({ worker_id: r.workerId, step: r.step, world_size: r.worldSize })), worker_restarts: this.locals?.restarts ?? 0,
+      examples: accountExamples(this.applied, step, cfg.train.batchSize),
       wire: cfg.cluster.wire,
       start_step: this.startStep, steps: step, loss_first: losses[0] ?? NaN, loss_last: losses.at(-1) ?? NaN, losses,
       skipped_steps: losses.filter((l) => Number.isNaN(l)).length,

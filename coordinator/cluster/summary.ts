@@ -6,6 +6,7 @@ import type { EvaluationPoint } from '../telemetry/aggregator.js';
 import type { TelemetrySummary } from '../telemetry/coordinator_telemetry.js';
 import type { EvalSummary } from './evaluate_run.js';
 import type { Member, Membership } from './membership.js';
+import type { ExampleAccounting } from './applied_steps.js';
 
 export interface WorkerSummary {
   rank: number;
@@ -38,6 +39,12 @@ export interface ClusterSummary {
   final_world_size: number;
   /** Workers dropped mid-run, each with the step it was lost in and the workers left after it. */
   lost_workers: Array<{ worker_id: string; rank: number; step: number; reason: string; world_size: number }>;
+  /** Workers that entered the ring again after a loss (or replaced a lost one): the first step they trained, and the ring's size then. */
+  rejoined_workers: Array<{ worker_id: string; step: number; world_size: number }>;
+  /** Local worker processes started again (cluster.maxRestarts). */
+  worker_restarts: number;
+  /** The example positions the applied steps used, against the plan (applied_steps.ts): each of steps 1..steps exactly once. */
+  examples: ExampleAccounting;
   wire: string;
   start_step: number;
   steps: number;

@@ -10,6 +10,7 @@ import { benchAllReduceCommand } from '../bench/allreduce_cli.js';
 import { benchTechniques, formatTechniques } from '../bench/techniques.js';
 import { benchTelemetry, formatTelemetryBench } from '../bench/telemetry.js';
 import { benchQuality, formatQuality, QUALITY_VARIANTS } from '../bench/quality.js';
+import { benchChaos, STEPS_PER_FAULT } from '../bench/chaos.js';
 import { adaptedModelOptions } from '../../shared/training/setup.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
 import { REPO_ROOT } from '../../shared/runtime/paths.js';
@@ -38,17 +39,17 @@ async function withConsole<T>(cfg: Config, fn: (log: Logger, terminal: LogConsol
 
 /** Each benchmark's command: its own flags read here, the rest are run settings. */
 const BENCHMARKS: Record<string, (args: string[], what: string) => Promise<number>> = {
-  allreduce: benchAllReduceCli, telemetry: benchTelemetryCli, techniques: benchTechniquesCli, quality: benchQualityCli, prepare: benchPrepareCli, model: benchModelCli,
+  allreduce: benchAllReduceCli, telemetry: benchTelemetryCli, techniques: benchTechniquesCli, quality: benchQualityCli, prepare: benchPrepareCli, model: benchModelCli, chaos: benchChaosCli,
 };
 
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--hosts local|netns --link-rate 1gbit] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench chaos [--workers 4] [--kills 20] [--seed S] [--steps N] [--json] | coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--hosts local|netns --link-rate 1gbit] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   const bench = Object.hasOwn(BENCHMARKS, what) ? BENCHMARKS[what] : undefined;
-  if (!bench) throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry, quality`);
+  if (!bench) throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry, quality, chaos`);
   return bench(args, what);
 }
 
@@ -148,4 +149,25 @@ async function benchModelCli(args: string[], what: string): Promise<number> {
       `  ratio          ${r.ratio.toFixed(3)} (goal >= 0.5)\n`);
   }
   return 0;
+}
+
+/** `bench chaos`: its own flags only (--workers, --kills, --seed, --steps, --batch-size); the runs are t5-tiny on the bundled sample. */
+async function benchChaosCli(args: string[]): Promise<number> {
+  const int = (name: string, def: number, min: number): number => {
+    const v = Number(flagValue(args, name) ?? def);
+    if (!Number.isInteger(v) || v < min) throw new ConfigError(name, `bench chaos needs --${name} >= ${min}, got ${flagValue(args, name)}`);
+    return v;
+  };
+  const workers = int('workers', DEFAULT_BENCH_WORKERS, 2), kills = int('kills', 20, 0), seed = int('seed', 1, 0);
+  // a global batch every ring size from 1 to --workers divides: a re-formed ring never releases a survivor
+  const batchSize = int('batch-size', Array.from({ length: workers }, (_, i) => i + 1).reduce((l, n) => (l * n) / gcd(l, n), 1), 1);
+  const steps = int('steps', STEPS_PER_FAULT * (kills + 2) + 10, 8);
+  const json = hasFlag(args, 'json');
+  const r = await benchChaos({ workers, kills, seed, steps, batchSize, onFault: (what) => { if (!json) process.stderr.write(`bench chaos: ${what}\n`); } });
+  process.stdout.write(json ? `${JSON.stringify(r)}\n` : `${Object.entries(r).map(([k, v]) => `${k}: ${typeof v === 'object' ? JSON.stringify(v) : typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(3) : v}`).join('\n')}\n`);
+  return 0;
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }

@@ -49,7 +49,7 @@ export interface Config {
   eval: { beamSize: number; maxQueries: number; split: 'eval' | 'train'; every: number; everyQueries: number };
   run: { dir: string; interruptedExitCode: number; overrides: ConfigOverride[] };
   cluster: {
-    workers: number; minWorkers: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
+    workers: number; minWorkers: number; maxRestarts: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
     wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; maxStepMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
     checksumEvery: number; testHookStepSleepMs: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
     workerPort: number; ringPort: number; healthPort: number;
@@ -197,6 +197,7 @@ const schema: convict.Schema<Config> = {
   cluster: {
     workers: { doc: 'Worker processes.', format: 'positive-int', default: 1, env: 'DSI_WORKERS', arg: 'workers' },
     minWorkers: { doc: 'Fewest workers a run goes on with. A worker lost mid-run (process or Control stream gone, heartbeats stopped, or named silent by a ring neighbour) is dropped and the survivors redo the interrupted step in a new ring: the global batch does not depend on the worker count, so the trajectory stays the same (each survivor takes a larger slice of it). Below this many the run checkpoints the last consistent step and stops naming the lost workers. 1: every replica holds the whole model and optimizer state, so any survivor can finish, and stopping would throw away the steps since the last checkpoint; --min-workers equal to --workers stops at the first loss.', format: 'positive-int', default: 1, env: 'DSI_MIN_WORKERS', arg: 'min-workers' },
+    maxRestarts: { doc: 'coordinator start: a local worker process that the run lost (killed, crashed, dropped as silent) is started again under its worker id, up to this many times in the run (all workers together, like torchrun\'s --max-restarts); it re-joins at the next step boundary with the current state (docs/cluster.md, Re-join). 0: lost workers stay lost. Workers started by hand re-join by running `worker` again.', format: 'nonneg-int', default: 0, env: 'DSI_MAX_RESTARTS', arg: 'max-restarts' },
     host: { doc: 'Address the coordinator binds.', format: String, default: '127.0.0.1', env: 'DSI_HOST', arg: 'host' },
     port: { doc: 'Coordinator gRPC port; 0: any free port.', format: 'nonneg-int', default: 0, env: 'DSI_PORT', arg: 'port' },
     spawn: { doc: 'Start the workers as local processes; false: wait for `worker --coordinator HOST:PORT` to join from elsewhere.', format: Boolean, default: true, env: 'DSI_SPAWN_WORKERS', arg: 'spawn-workers' },

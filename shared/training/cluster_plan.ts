@@ -8,7 +8,7 @@ import { PRESET_CONFIGS, configFingerprint } from '../model/config.js';
 import type { RunPlan as RunPlanMessage, RunPlan__Output } from '../../proto/gen/dsi/v1/RunPlan.js';
 
 /** Version of the coordinator/worker contract; a worker speaking another is refused at Join. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 /** Trailing-metadata key of a refused Join: the JoinRefusal's name (proto/dsi/v1/coordinator.proto). */
 export const JOIN_REFUSAL_METADATA = 'dsi-join-refusal';
 

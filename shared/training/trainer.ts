@@ -38,6 +38,7 @@ export interface StepStats {
   waitMs: number;            // all-reduce time spent waiting for the left neighbour's chunks
   bytesSent: number;         // all-reduce bytes this worker put on the wire
   optimizerMs: number;
+  firstPosition: number;     // global position of this worker's first example of the step (its share is contiguous)
 }
 
 /** The gradient and loss averaged over workers; `skip`: an overflow somewhere, every worker skips the update. */
@@ -110,6 +111,8 @@ export interface ComputedGradient {
   startedAtMs: number;
   dataMs: number;
   computeMs: number;
+  /** Global position of this worker's first example (its share is contiguous: first .. first + localSamples). */
+  firstPosition: number;
 }
 
 /** Phase 4's outcome. */
@@ -126,7 +129,7 @@ export function stepStats(
   return {
     step, loss: reduced.loss, lr: c.lr, gradNorm: a.gradNorm, skipped: a.skipped, samples: cfg.train.batchSize, localSamples: cfg.train.batchSize / worldSize,
     tokens: c.tokens, peakTensorBytes: c.peakTensorBytes, startedAtMs: c.startedAtMs, dataMs: c.dataMs, computeMs: c.computeMs, reduceMs,
-    waitMs: reduced.ring?.waitMs ?? 0, bytesSent: reduced.ring?.bytesSent ?? 0, optimizerMs: a.optimizerMs,
+    waitMs: reduced.ring?.waitMs ?? 0, bytesSent: reduced.ring?.bytesSent ?? 0, optimizerMs: a.optimizerMs, firstPosition: c.firstPosition,
   };
 }
 
@@ -214,7 +217,7 @@ export class Trainer {
     } finally {
       source.release(weights);
     }
-    return { lr, lossSum, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs: performance.now() - t0 };
+    return { lr, lossSum, tokens, peakTensorBytes, startedAtMs, dataMs, computeMs: performance.now() - t0, firstPosition: micro[0]?.[0] ?? -1 };
   }
 
   /** Phase 4: clip and AdamW with the reduced gradient (skipped on an overflow anywhere); the step is done. */

@@ -27,11 +27,12 @@ export const JoinRefusal = {
    */
   JOIN_REFUSAL_RUN_FULL: 'JOIN_REFUSAL_RUN_FULL',
   /**
-   * The run goes on without it: this worker was dropped from the run earlier...
+   * No longer sent (protocol 4 coordinators refused a dropped worker with it): a dropped worker may
+   * join again, held until a step boundary, while the run is short of its workers.
    */
   JOIN_REFUSAL_DROPPED: 'JOIN_REFUSAL_DROPPED',
   /**
-   * ...or the run is under way (workers join only before its first step).
+   * The run goes on without it: it is under way with all its workers (in the ring or joining), or finishing.
    */
   JOIN_REFUSAL_RUN_UNDER_WAY: 'JOIN_REFUSAL_RUN_UNDER_WAY',
   /**
@@ -73,12 +74,13 @@ export type JoinRefusal =
   | 'JOIN_REFUSAL_RUN_FULL'
   | 5
   /**
-   * The run goes on without it: this worker was dropped from the run earlier...
+   * No longer sent (protocol 4 coordinators refused a dropped worker with it): a dropped worker may
+   * join again, held until a step boundary, while the run is short of its workers.
    */
   | 'JOIN_REFUSAL_DROPPED'
   | 6
   /**
-   * ...or the run is under way (workers join only before its first step).
+   * The run goes on without it: it is under way with all its workers (in the ring or joining), or finishing.
    */
   | 'JOIN_REFUSAL_RUN_UNDER_WAY'
   | 7

@@ -70,6 +70,12 @@ export interface WorkerMetrics {
    */
   'refusedTlsHandshakes'?: (number);
   'refusedRingConnections'?: (number);
+  /**
+   * Global position of the first example this worker trained on in the step; its share of the
+   * global batch is contiguous (first_position .. first_position + samples). The coordinator keeps
+   * these per applied step, with the checkpoints, to show no example was lost or repeated.
+   */
+  'firstPosition'?: (number | string);
 }
 
 /**
@@ -141,4 +147,10 @@ export interface WorkerMetrics__Output {
    */
   'refusedTlsHandshakes': (number);
   'refusedRingConnections': (number);
+  /**
+   * Global position of the first example this worker trained on in the step; its share of the
+   * global batch is contiguous (first_position .. first_position + samples). The coordinator keeps
+   * these per applied step, with the checkpoints, to show no example was lost or repeated.
+   */
+  'firstPosition': (number);
 }

@@ -1,0 +1,41 @@
+/**
+ * Re-join at a step boundary (rejoin.ts says why from a survivor's state): the workers held at Join
+ * that fit the ring get rank 0's state at this step as a checkpoint, and once they have loaded it
+ * and opened their Control streams, one new ring of everyone. The global batch is re-split over
+ * the new ring by the workers themselves (each takes its rank's slice), so the trajectory is the
+ * one of an uninterrupted run.
+ */
+import { encodeRunPlan, type RunPlan } from '../../shared/training/cluster_plan.js';
+import type { Logger } from '../../shared/runtime/log.js';
+import type { Membership } from './membership.js';
+import type { ClusterState } from './rank0_state.js';
+
+export interface GrowOptions {
+  members: Membership;
+  /** Steps every rank has finished: the joiners start from the state after it. */
+  step: number;
+  /** The run's plan; a joiner's resumes from the checkpoint written here. */
+  plan: RunPlan;
+  /** Writes (or finds, when already written at `step`) the checkpoint of this step. */
+  checkpoint: () => Promise<{ dir: string; state: ClusterState }>;
+  /** How long a joiner may take to load the state and open its Control stream. */
+  timeoutMs: number;
+  log: Logger;
+}
+
+/** Grows the ring by the joiners that fit (none: nothing happens); returns the ids that entered it. */
+export async function growRing(o: GrowOptions): Promise<string[]> {
+  const { members, step, log } = o;
+  const due = members.joinersDue();
+  if (due.length === 0 && !members.joinersWelcomed) return [];
+  const t0 = performance.now();
+  if (due.length > 0) {
+    const { dir, state } = await o.checkpoint();
+    // the state, masks in force and the loss scaler's whole state come with the checkpoint (its run config holds the good-step count)
+    members.welcome(due, encodeRunPlan({ ...o.plan, resumeFrom: dir, lossScale: state.lossScale }), step);
+    log.info({ step, checkpoint: dir, joiners: due.map((m) => m.workerId) }, 're-join: joiners sent the state at this step');
+  }
+  const joined = await members.grow(step, o.timeoutMs);
+  if (joined.length > 0) log.info({ step: step + 1, joined, worldSize: members.members.size, ms: Math.round(performance.now() - t0) }, 'workers re-joined');
+  return joined;
+}
