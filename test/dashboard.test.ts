@@ -17,8 +17,8 @@ import { chromium, type Browser } from 'playwright-core';
 import { REPO_ROOT } from '../shared/runtime/paths.js';
 import { parseWorkersSnapshot } from '../coordinator/telemetry/snapshot.js';
 import type { RunView } from '../coordinator/telemetry/run_view.js';
+import { CLI, LogWatcher } from './run_cli.js';
 
-const CLI = path.join(REPO_ROOT, 'dist', 'coordinator', 'cli.js');
 const WORKER_CLI = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -32,28 +32,8 @@ function startCoordinator(t: TestContext, args: string[]): { child: ChildProcess
   const child = spawn(process.execPath, [CLI, 'start', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const records: Array<Record<string, string>> = [];
-  const waiting: Array<() => void> = [];
-  let partial = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    partial += b.toString();
-    const parts = partial.split('\n');
-    partial = parts.pop() ?? '';
-    for (const p of parts) {
-      try { records.push(JSON.parse(p) as Record<string, string>); } catch { /* not a log line */ }
-    }
-    for (const w of waiting.splice(0)) w();
-  });
-  const record = (msg: string): Promise<Record<string, string>> => new Promise((resolve, reject) => {
-    const look = (): void => {
-      const r = records.find((x) => x['msg']?.startsWith(msg));
-      if (r) resolve(r);
-      else if (child.exitCode !== null) reject(new Error(`coordinator exited (${child.exitCode}) before logging '${msg}'`));
-      else waiting.push(look);
-    };
-    child.once('exit', () => { for (const w of waiting.splice(0)) w(); });
-    look();
-  });
+  const log = new LogWatcher(child);
+  const record = async (msg: string): Promise<Record<string, string>> => (await log.until((l) => l.msg.startsWith(msg))) as Record<string, string>;
   return { child, exited, record };
 }
 
