@@ -3,7 +3,7 @@
  * made by openssl): the configured connection gets through; without the password or without a
  * client certificate the server refuses it. And the Kubernetes TLS overlay's own nats-server.conf.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,6 +21,18 @@ import { makeCa, makeCert } from './tls_certs.js';
 
 const binary = findNatsServer();
 
+/** Starts nats-server on 127.0.0.1:`port` with `args`, killed after the test; resolves its URL once it is ready. */
+async function startNatsServer(t: TestContext, port: number, args: string[]): Promise<string> {
+  const server = spawn(binary as string, ['-a', '127.0.0.1', '-p', String(port), ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => server.kill('SIGKILL'));
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    server.stderr.on('data', (b: Buffer) => { err += b.toString(); if (err.includes('Server is ready')) resolve(); });
+    server.on('exit', (code) => reject(new Error(`nats-server exited ${code}: ${err}`)));
+  });
+  return `nats://127.0.0.1:${port}`;
+}
+
 test('NATS with user, password and mutual TLS: the configured telemetry connection publishes; no password or no client certificate is refused', { skip: binary ? false : 'no nats-server on PATH', timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-nats-sec-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,15 +41,7 @@ test('NATS with user, password and mutual TLS: the configured telemetry connecti
   const passwordFile = path.join(dir, 'nats-password');
   writeFileSync(passwordFile, password);
   const port = await freePort();
-  const server = spawn(binary as string, ['-a', '127.0.0.1', '-p', String(port), '--user', 'dsi', '--pass', password,
-    '--tlscert', node.cert, '--tlskey', node.key, '--tlscacert', node.ca, '--tlsverify'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => server.kill('SIGKILL'));
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    server.stderr.on('data', (b: Buffer) => { err += b.toString(); if (err.includes('Server is ready')) resolve(); });
-    server.on('exit', (code) => reject(new Error(`nats-server exited ${code}: ${err}`)));
-  });
-  const url = `nats://127.0.0.1:${port}`;
+  const url = await startNatsServer(t, port, ['--user', 'dsi', '--pass', password, '--tlscert', node.cert, '--tlskey', node.key, '--tlscacert', node.ca, '--tlsverify']);
   const cfg = loadConfig({ args: ['--nats-user', 'dsi', '--nats-password-file', passwordFile, '--nats-tls', '--tls-cert', node.cert, '--tls-key', node.key, '--tls-ca', node.ca], env: {} });
   const auth = natsAuth(cfg.telemetry, cfg.security);
 
@@ -76,14 +80,7 @@ test('NATS as deploy/k8s/overlays/tls runs it (its nats-server.conf, verified cl
   const password = randomBytes(18).toString('base64'), passwordFile = path.join(dir, 'nats-password');
   writeFileSync(passwordFile, password);
   const port = await freePort();
-  const server = spawn(binary as string, ['--config', conf, '-a', '127.0.0.1', '-p', String(port), '--user', 'dsi', '--pass', password], { stdio: ['ignore', 'ignore', 'pipe'] });
-  t.after(() => server.kill('SIGKILL'));
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    server.stderr.on('data', (b: Buffer) => { err += b.toString(); if (err.includes('Server is ready')) resolve(); });
-    server.on('exit', (code) => reject(new Error(`nats-server exited ${code}: ${err}`)));
-  });
-  const url = `nats://127.0.0.1:${port}`;
+  const url = await startNatsServer(t, port, ['--config', conf, '--user', 'dsi', '--pass', password]);
   // the pods' settings (DSI_NATS_TLS, DSI_TLS_*, DSI_TLS_SERVER_NAME=dsi-cluster, the user and password file)
   const env = { DSI_NATS_TLS: 'true', DSI_TLS_CERT: path.join(mount, 'tls.crt'), DSI_TLS_KEY: path.join(mount, 'tls.key'), DSI_TLS_CA: path.join(mount, 'ca.crt'), DSI_TLS_SERVER_NAME: 'dsi-cluster', DSI_NATS_USER: 'dsi', DSI_NATS_PASSWORD_FILE: passwordFile };
   const cfg = loadConfig({ args: [], env });
