@@ -59,7 +59,9 @@ test('NATS with user, password and mutual TLS: the configured telemetry connecti
   assert.match(noPassword, /Authorization Violation/i);
   const noCert = await connect({ servers: url, user: 'dsi', pass: password, tls: { caFile: node.ca }, reconnect: false, timeout: 5_000 }).then(() => 'connected', (e: Error) => e.message);
   assert.notEqual(noCert, 'connected', 'a client without a certificate got in');
-  assert.match(noCert, /certificate|TLS|closed|CONNECTION_REFUSED|disconnect/i);
+  // the server closes the handshake of a client without a certificate; the client sees that as a
+  // closed connection or, when the close lands mid-read, as a reset (ECONNRESET: 2 of 8 runs here)
+  assert.match(noCert, /certificate|TLS|closed|CONNECTION_REFUSED|disconnect|ECONNRESET/i);
 
   // a user without a password file is a configuration error naming the field
   assert.throws(() => natsAuth({ ...cfg.telemetry, natsPasswordFile: '' }, cfg.security), /telemetry\.natsPasswordFile.*--nats-user needs --nats-password-file/);
