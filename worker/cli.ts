@@ -59,14 +59,22 @@ async function main(args: string[]): Promise<number> {
  */
 async function runUntilStopped(args: string[], cfg: Config, log: Logger, health: Health): Promise<WorkerStop | number> {
   const managed = hasFlag(args, 'managed');
+  const workerId = flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`;
   let rejoining = false;
+  let rejoinsLeft = cfg.cluster.maxRestarts;
   for (;;) {
     try {
-      return await runWorkerProcess({
-        coordinator: cfg.cluster.coordinator, workerId: flagValue(args, 'worker-id') ?? `${os.hostname()}-${process.pid}`,
-        bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg,
+      const stop = await runWorkerProcess({
+        coordinator: cfg.cluster.coordinator, workerId, bindHost: cfg.cluster.workerHost, advertiseHost: cfg.cluster.advertiseHost, local: cfg,
         joinTimeoutMs: rejoining ? cfg.cluster.coordinatorTimeoutMs : cfg.cluster.joinTimeoutMs, log, health,
       });
+      // dropped mid-run (its link went down, it was stopped too long): a worker started by hand joins
+      // the run again at a step boundary, as torchrun's agent restarts its workers (--max-restarts);
+      // one started by coordinator start is restarted by the coordinator instead (local_workers.ts)
+      if (stop.cause !== 'STOP_CAUSE_DROPPED' || managed || rejoinsLeft === 0) return stop;
+      rejoinsLeft -= 1;
+      log.warn({ reason: stop.reason, rejoinsLeft }, 'dropped from the run: joining it again');
+      rejoining = true;
     } catch (e) {
       if (e instanceof CoordinatorLostError && !managed) {
         log.warn({ coordinator: e.address, step: e.step, reason: e.message, waitMs: cfg.cluster.coordinatorTimeoutMs }, 'coordinator lost: joining again when it is back');
