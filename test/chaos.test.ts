@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cli } from './run_cli.js';
 
-test('bench chaos: 3 workers, a kill -9 restarted by --max-restarts, a SIGSTOP past the heartbeat timeout, a coordinator kill resumed with --resume=auto: nothing lost or repeated, the fault-free run\'s weights', { timeout: 900_000 }, async () => {
+test('bench chaos: 3 workers, a kill -9 restarted by --max-restarts, a SIGSTOP past the heartbeat timeout, a coordinator kill resumed with --resume=auto: nothing lost or repeated, the fault-free run\'s weights', { timeout: 900_000 }, async (t) => {
   const r = await cli(['bench', 'chaos', '--workers', '3', '--kills', '1', '--seed', '3', '--json'], { DSI_LOG_LEVEL: 'info' });
   assert.equal(r.code, 0, r.stderr.slice(-4000));
   const got = JSON.parse(r.stdout) as Record<string, number>;
+  t.diagnostic(`bench chaos: ${r.stdout.trim()}`);
   assert.equal(got['kills'], 1);
   assert.equal(got['sigstops'], 1);
   assert.equal(got['coordinator_restarts'], 1);

@@ -20,6 +20,8 @@ export interface GrowOptions {
   checkpoint: () => Promise<{ dir: string; state: ClusterState }>;
   /** How long a joiner may take to load the state and open its Control stream. */
   timeoutMs: number;
+  /** How long the survivors waited for the joiners to come back (restarted local workers), for the log. */
+  waitedMs?: number;
   log: Logger;
 }
 
@@ -36,6 +38,6 @@ export async function growRing(o: GrowOptions): Promise<string[]> {
     log.info({ step, checkpoint: dir, joiners: due.map((m) => m.workerId) }, 're-join: joiners sent the state at this step');
   }
   const joined = await members.grow(step, o.timeoutMs);
-  if (joined.length > 0) log.info({ step: step + 1, joined, worldSize: members.members.size, ms: Math.round(performance.now() - t0) }, 'workers re-joined');
+  if (joined.length > 0) log.info({ step: step + 1, joined, worldSize: members.members.size, ms: Math.round(performance.now() - t0), ...(o.waitedMs !== undefined ? { waitedMs: o.waitedMs } : {}) }, 'workers re-joined');
   return joined;
 }

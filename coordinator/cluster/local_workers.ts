@@ -29,6 +29,12 @@ export class LocalWorkers {
   readonly children: ChildProcess[] = [];
   /** Restarts done so far in the run. */
   restarts = 0;
+  /** Each worker id's newest process. */
+  private readonly current = new Map<string, ChildProcess>();
+  /** Lost workers being brought back (a restart started, or a kill that leads to one), until they are members again. */
+  private readonly returning = new Set<string>();
+  /** Dropped workers killed so that a restart brings them back (their exit not seen yet). */
+  private readonly killed = new Set<string>();
   private readonly cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
 
   constructor(
@@ -52,19 +58,43 @@ export class LocalWorkers {
       this.restartIfWanted(workerId, child.pid);
     });
     this.children.push(child);
+    this.current.set(workerId, child);
     this.log.info({ workerId, pid: child.pid }, 'worker process started');
   }
 
   /** A lost worker's process ended (killed, or told it was dropped): start it again, if restarts are left. */
   private restartIfWanted(workerId: string, pid: number | undefined): void {
-    if (!this.members.wantsBack(workerId)) return;
+    this.killed.delete(workerId);
+    if (!this.members.wantsBack(workerId)) { this.returning.delete(workerId); return; }
     if (this.restarts >= this.cfg.cluster.maxRestarts) {
       if (this.cfg.cluster.maxRestarts > 0) this.log.warn({ workerId, maxRestarts: this.cfg.cluster.maxRestarts }, 'worker not restarted: cluster.maxRestarts used up');
+      this.returning.delete(workerId);
       return;
     }
     this.restarts += 1;
     this.log.warn({ workerId, pid, restart: this.restarts, maxRestarts: this.cfg.cluster.maxRestarts }, 'restarting a lost worker');
+    this.returning.add(workerId);
     this.spawn(workerId);
+  }
+
+  /**
+   * The lost local workers that are coming back, for the survivors to wait for (cluster.restartWaitMs).
+   * A lost worker whose process still runs (dropped as silent: hung, stopped) is killed first while
+   * restarts are left, so that --max-restarts brings it back like a crashed one (torchrun's agent
+   * restarts a hung worker group the same way).
+   */
+  bringBackLost(): string[] {
+    for (const [id, child] of this.current) {
+      const running = child.exitCode === null && child.signalCode === null;
+      if (!running || this.returning.has(id) || !this.members.wantsBack(id)) continue;
+      if (this.restarts + this.killed.size >= this.cfg.cluster.maxRestarts) break;
+      this.log.warn({ workerId: id, pid: child.pid }, 'killing a dropped local worker to restart it');
+      this.killed.add(id);
+      this.returning.add(id);
+      child.kill('SIGKILL');
+    }
+    for (const id of this.returning) if (this.members.members.has(id)) this.returning.delete(id);
+    return [...this.returning];
   }
 }
 

@@ -234,11 +234,7 @@ export class Coordinator {
   private async trainStep(): Promise<void> {
     const { cfg, log } = this.o;
     const { members, telemetry } = this;
-    const joined = await this.elastic(() => growRing({                             // workers back: one ring of all
-      members, step: this.step, plan: this.plan, timeoutMs: cfg.cluster.joinTimeoutMs, log,
-      checkpoint: async () => { if (this.lastCheckpoint !== checkpointDir(this.x.runDir, this.step) || !this.lastState) await this.checkpoint(); return { dir: this.lastCheckpoint, state: this.lastState as ClusterState }; },
-    }));
-    if (joined.length > 0) telemetry.aggregator.regrouped(members.members.size, this.step);
+    await this.elastic(() => this.growBack());                                      // workers back: one ring of all
     if (isMaskStep(this.schedule, this.step)) {                                     // masks due at this step
       const step = this.step;
       // versions go on from the checkpoint's set, which the workers restored (an older version is ignored)
@@ -293,10 +289,15 @@ export class Coordinator {
     this.telemetry.event({ type: 'checkpoint_written', step: this.step, dir: this.lastCheckpoint });
   }
 
-  /** A lost worker breaks the ring: the survivors regroup at `step` and what was interrupted runs again. */
+  /**
+   * A lost worker breaks the ring: the survivors regroup at `step` and what was interrupted runs again,
+   * once the local workers that --max-restarts brings back have re-joined (cluster.restartWaitMs).
+   */
   private async elastic<T>(what: () => Promise<T>): Promise<T> {
+    let regrouped = false;
     for (;;) {
       try {
+        if (regrouped) await this.growBack(await this.awaitRestarts());
         return await what();
       } catch (e) {
         if (!(e instanceof RingBroken)) throw e;
@@ -304,7 +305,38 @@ export class Coordinator {
         const enough = await this.members.regroup(this.step);
         this.telemetry.aggregator.regrouped(this.members.members.size, this.step);
         if (!enough) await this.stopBelowMinimum();
+        regrouped = true;
       }
+    }
+  }
+
+  /** Workers held at Join (back from a loss, or replacements) enter the ring at this step boundary (grow_ring.ts). */
+  private async growBack(waitedMs?: number): Promise<void> {
+    const { cfg, log } = this.o;
+    const joined = await growRing({
+      members: this.members, step: this.step, plan: this.plan, timeoutMs: cfg.cluster.joinTimeoutMs, log, ...(waitedMs !== undefined ? { waitedMs } : {}),
+      checkpoint: async () => { if (this.lastCheckpoint !== checkpointDir(this.x.runDir, this.step) || !this.lastState) await this.checkpoint(); return { dir: this.lastCheckpoint, state: this.lastState as ClusterState }; },
+    });
+    if (joined.length > 0) this.telemetry.aggregator.regrouped(this.members.members.size, this.step);
+  }
+
+  /**
+   * After a regroup: waits (cluster.restartWaitMs at most) until the local workers coming back are
+   * held at Join, so that no step runs on the smaller ring; returns the ms waited.
+   */
+  private async awaitRestarts(): Promise<number> {
+    const waitMs = this.o.cfg.cluster.restartWaitMs;
+    const t0 = Date.now();
+    if (!this.locals || waitMs === 0) return 0;
+    for (;;) {
+      const coming = this.locals.bringBackLost();
+      const held = new Set(this.members.joinersDue().map((m) => m.workerId));
+      if (coming.every((id) => held.has(id))) return Date.now() - t0;
+      if (Date.now() - t0 >= waitMs) {
+        this.o.log.warn({ waiting: coming.filter((id) => !held.has(id)), restartWaitMs: waitMs }, 'restarted workers not back within cluster.restartWaitMs: training on without them');
+        return Date.now() - t0;
+      }
+      await this.members.guard(new Promise((resolve) => setTimeout(resolve, 50)));
     }
   }
 
