@@ -7,6 +7,7 @@
  */
 import { encodeRunPlan, type RunPlan } from '../../shared/training/cluster_plan.js';
 import type { Logger } from '../../shared/runtime/log.js';
+import type { LocalWorkers } from './local_workers.js';
 import type { Membership } from './membership.js';
 import type { ClusterState } from './rank0_state.js';
 
@@ -40,4 +41,25 @@ export async function growRing(o: GrowOptions): Promise<string[]> {
   const joined = await members.grow(step, o.timeoutMs);
   if (joined.length > 0) log.info({ step: step + 1, joined, worldSize: members.members.size, ms: Math.round(performance.now() - t0), ...(o.waitedMs !== undefined ? { waitedMs: o.waitedMs } : {}) }, 'workers re-joined');
   return joined;
+}
+
+/**
+ * After a regroup: waits (restartWaitMs at most) until the local workers that --max-restarts brings
+ * back are held at Join, so that they enter the ring before the interrupted step is redone and no
+ * step runs on the smaller ring (cluster.restartWaitMs). Returns the ms waited.
+ */
+export async function awaitRestarted(locals: LocalWorkers, members: Membership, restartWaitMs: number, log: Logger): Promise<number> {
+  const t0 = Date.now();
+  if (restartWaitMs === 0) return 0;
+  for (;;) {
+    const coming = locals.bringBackLost();
+    const held = new Set(members.joinersDue().map((m) => m.workerId));
+    if (coming.every((id) => held.has(id))) return Date.now() - t0;
+    if (Date.now() - t0 >= restartWaitMs) {
+      log.warn({ waiting: coming.filter((id) => !held.has(id)), restartWaitMs }, 'restarted workers not back within cluster.restartWaitMs: training on without them');
+      return Date.now() - t0;
+    }
+    // a further loss meanwhile breaks the wait (RingBroken): the caller regroups again
+    await members.guard(new Promise((resolve) => setTimeout(resolve, 50)));
+  }
 }

@@ -36,7 +36,7 @@ import { coordinatorHandlers } from './service.js';
 import { UploadRegistry } from './uploads.js';
 import { LocalWorkers, waitForExit } from './local_workers.js';
 import { runSecurity } from './run_security.js';
-import { growRing } from './grow_ring.js';
+import { awaitRestarted, growRing } from './grow_ring.js';
 import { accountExamples, appliedStep, type AppliedStep } from './applied_steps.js';
 import { natsAuth } from '../../shared/runtime/telemetry/nats_auth.js';
 import { Health } from '../../shared/runtime/health.js';
@@ -297,7 +297,7 @@ export class Coordinator {
     let regrouped = false;
     for (;;) {
       try {
-        if (regrouped) await this.growBack(await this.awaitRestarts());
+        if (regrouped) await this.growBack(this.locals ? await awaitRestarted(this.locals, this.members, this.o.cfg.cluster.restartWaitMs, this.o.log) : 0);
         return await what();
       } catch (e) {
         if (!(e instanceof RingBroken)) throw e;
@@ -320,25 +320,6 @@ export class Coordinator {
     if (joined.length > 0) this.telemetry.aggregator.regrouped(this.members.members.size, this.step);
   }
 
-  /**
-   * After a regroup: waits (cluster.restartWaitMs at most) until the local workers coming back are
-   * held at Join, so that no step runs on the smaller ring; returns the ms waited.
-   */
-  private async awaitRestarts(): Promise<number> {
-    const waitMs = this.o.cfg.cluster.restartWaitMs;
-    const t0 = Date.now();
-    if (!this.locals || waitMs === 0) return 0;
-    for (;;) {
-      const coming = this.locals.bringBackLost();
-      const held = new Set(this.members.joinersDue().map((m) => m.workerId));
-      if (coming.every((id) => held.has(id))) return Date.now() - t0;
-      if (Date.now() - t0 >= waitMs) {
-        this.o.log.warn({ waiting: coming.filter((id) => !held.has(id)), restartWaitMs: waitMs }, 'restarted workers not back within cluster.restartWaitMs: training on without them');
-        return Date.now() - t0;
-      }
-      await this.members.guard(new Promise((resolve) => setTimeout(resolve, 50)));
-    }
-  }
 
   private async stopBelowMinimum(): Promise<never> {
     const { cfg, log } = this.o;
