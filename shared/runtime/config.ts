@@ -142,7 +142,7 @@ const schema: convict.Schema<Config> = {
     checkpointExamples: { doc: 'prepare: examples written between checkpoints of the examples stage; a killed prepare resumes from the last one (the other stages resume from their end). Does not change the output.', format: 'positive-int', default: 200000, arg: 'checkpoint-examples' },
   },
   train: {
-    steps: { doc: 'Optimizer steps (the default recipe: 1,400 steps of 128 examples, about 9 minutes on one idle CPU core; docs/retrieval.md).', format: 'positive-int', default: 1400, env: 'DSI_STEPS', arg: 'steps' },
+    steps: { doc: 'Optimizer steps (the default recipe: 1,200 steps of 128 examples, 8-9 minutes of training on one idle CPU core; docs/retrieval.md).', format: 'positive-int', default: 1200, env: 'DSI_STEPS', arg: 'steps' },
     batchSize: { doc: 'Global batch: examples per optimizer step over all workers and micro-batches.', format: 'positive-int', default: 128, env: 'DSI_BATCH_SIZE', arg: 'batch-size' },
     accumulate: { doc: 'Micro-batches per worker per step (gradient accumulation).', format: 'positive-int', default: 1, arg: 'accumulate' },
     learningRate: { doc: 'Peak learning rate of AdamW (1e-3: the sampled-query recipe learnt slower per example at 2e-3 and 6e-3; README).', format: 'nonneg-number', default: 1e-3, arg: 'lr' },
