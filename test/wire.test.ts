@@ -24,6 +24,8 @@ test('fp16: range edges, specials and subnormals', () => {
     [1, 0x3c00], [65504, 0x7bff], [65519.99, 0x7bff], [65520, 0x7c00], [1e9, 0x7c00], [-1e9, 0xfc00],
     [Infinity, 0x7c00], [-Infinity, 0xfc00], [-0, 0x8000], [2 ** -24, 0x0001], [2 ** -25, 0x0000],
     [1.5 * 2 ** -24, 0x0002], [2 ** -14, 0x0400], [2 ** -14 - 2 ** -25, 0x0400], [1e-10, 0],
+    // around the shortcut for values below 2^-25 (they round to zero): just below, just above, negative
+    [Math.fround(2 ** -25 * (1 - 2 ** -20)), 0], [Math.fround(2 ** -25 * (1 + 2 ** -20)), 0x0001], [-(2 ** -26), 0x8000], [0, 0],
   ];
   for (const [x, h] of cases) assert.equal(f32BitsToF16(bitsOf(x)), h, `fp16(${x})`);
   assert.ok(Number.isNaN(f16BitsToNumber(f32BitsToF16(bitsOf(NaN)))));

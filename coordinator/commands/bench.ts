@@ -7,7 +7,7 @@ import { ConfigError } from '../../shared/runtime/errors.js';
 import { benchModel } from '../bench/model.js';
 import { benchPrepare } from '../bench/prepare.js';
 import { benchAllReduceCommand } from '../bench/allreduce_cli.js';
-import { benchTechniques, formatTechniques } from '../bench/techniques.js';
+import { benchTechniques, formatTechniques, TECHNIQUES } from '../bench/techniques.js';
 import { benchTelemetry, formatTelemetryBench } from '../bench/telemetry.js';
 import { benchQuality, formatQuality, QUALITY_VARIANTS } from '../bench/quality.js';
 import { benchChaos, STEPS_PER_FAULT } from '../bench/chaos.js';
@@ -45,7 +45,7 @@ const BENCHMARKS: Record<string, (args: string[], what: string) => Promise<numbe
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench chaos [--workers 4] [--kills 20] [--seed S] [--steps N] [--json] | coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--hosts local|netns --link-rate 1gbit] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench chaos [--workers 4] [--kills 20] [--seed S] [--steps N] [--json] | coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--only full,full+prune,lora,qlora,full+fp16-wire] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--hosts local|netns --link-rate 1gbit] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   const bench = Object.hasOwn(BENCHMARKS, what) ? BENCHMARKS[what] : undefined;
@@ -76,10 +76,14 @@ async function benchTelemetryCli(args: string[]): Promise<number> {
 
 async function benchTechniquesCli(args: string[], what: string): Promise<number> {
   // the shared settings of every technique: default budget 100 steps on 2 workers, unless given
-  const rest = args.filter((a) => a !== what);
+  // --only a,b: those techniques only (its own flag, not a run setting)
+  const only = flagValue(args, 'only')?.split(',');
+  const unknown = only?.filter((t) => !(t in TECHNIQUES));
+  if (unknown?.length) throw new ConfigError('only', `unknown technique(s) ${unknown.join(', ')}; available: ${Object.keys(TECHNIQUES).join(', ')}`);
+  const rest = args.filter((a) => a !== what).filter((a, i, all) => !a.startsWith('--only') && all[i - 1] !== '--only');
   const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
   const cfg = loadConfig({ args: [...defaults, ...rest] });
-  const rows = await withConsole(cfg, (log, terminal) => benchTechniques([...defaults, ...rest], log, undefined, terminal.pretty ? terminal : undefined));
+  const rows = await withConsole(cfg, (log, terminal) => benchTechniques([...defaults, ...rest], log, only, terminal.pretty ? terminal : undefined));
   process.stdout.write(cfg.runtime.json ? JSON.stringify(rows) + '\n' : formatTechniques(rows));
   return 0;
 }
