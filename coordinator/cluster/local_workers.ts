@@ -17,6 +17,9 @@ import type { Membership } from './membership.js';
  */
 export const WORKER_NODE_FLAGS = ['--single-threaded-gc'];
 
+/** How long a dropped local worker's process may take to exit on its own before it is killed for a restart. */
+const EXIT_GRACE_MS = 1000;
+
 /**
  * The `worker` processes on this machine, each its own OS process with its own gRPC server. With
  * `childLine` (a terminal's console) their JSON log lines go through it, under the progress bar;
@@ -35,6 +38,8 @@ export class LocalWorkers {
   private readonly returning = new Set<string>();
   /** Dropped workers killed so that a restart brings them back (their exit not seen yet). */
   private readonly killed = new Set<string>();
+  /** When a dropped worker's process was first seen still running. */
+  private readonly droppedAt = new WeakMap<ChildProcess, number>();
   private readonly cli = path.join(REPO_ROOT, 'dist', 'worker', 'cli.js');
 
   constructor(
@@ -84,13 +89,19 @@ export class LocalWorkers {
    * restarts a hung worker group the same way).
    */
   bringBackLost(): string[] {
+    const now = Date.now();
     for (const [id, child] of this.current) {
       const running = child.exitCode === null && child.signalCode === null;
-      if (!running || this.returning.has(id) || !this.members.wantsBack(id)) continue;
+      if (!running || this.killed.has(id) || !this.members.wantsBack(id)) continue;
       if (this.restarts + this.killed.size >= this.cfg.cluster.maxRestarts) break;
-      this.log.warn({ workerId: id, pid: child.pid }, 'killing a dropped local worker to restart it');
-      this.killed.add(id);
       this.returning.add(id);
+      // a worker whose control stream just broke is usually exiting already (killed, crashed): give
+      // its exit a moment before taking it for hung
+      const seen = this.droppedAt.get(child) ?? now;
+      this.droppedAt.set(child, seen);
+      if (now - seen < EXIT_GRACE_MS) continue;
+      this.log.warn({ workerId: id, pid: child.pid, droppedMs: now - seen }, 'killing a dropped local worker to restart it');
+      this.killed.add(id);
       child.kill('SIGKILL');
     }
     for (const id of this.returning) if (this.members.members.has(id)) this.returning.delete(id);
