@@ -320,7 +320,6 @@ export class Coordinator {
     if (joined.length > 0) this.telemetry.aggregator.regrouped(this.members.members.size, this.step);
   }
 
-
   private async stopBelowMinimum(): Promise<never> {
     const { cfg, log } = this.o;
     const { members } = this;
