@@ -12,6 +12,7 @@
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { formatHostPort } from '../../shared/runtime/host_port.js';
 import { REPO_ROOT } from '../../shared/runtime/paths.js';
 import type { Logger } from '../../shared/runtime/log.js';
 import type { CoordinatorTelemetry } from './coordinator_telemetry.js';
@@ -109,7 +110,7 @@ export class MonitorServer {
     });
     const addr = server.address();
     const port = addr && typeof addr === 'object' ? addr.port : o.port;
-    const url = `http://${o.host.includes(':') ? `[${o.host}]` : o.host}:${port}`;
+    const url = `http://${formatHostPort(o.host, port)}`;
     o.log.info({ url, metrics: `${url}/metrics`, workers: `${url}/api/workers` }, 'serving /metrics (Prometheus), /api/workers and the dashboard at /');
     return new MonitorServer(url, server, () => { offStep(); offEvent(); offRefused(); });
   }

@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
 import tls from 'node:tls';
+import { formatHostPort } from './host_port.js';
 import type { TlsMaterial } from './security.js';
 
 /** A TLS handshake that failed: the peer's address and OpenSSL's reason (never key material). */
@@ -92,9 +93,8 @@ function peerOf(socket: net.Socket): string {
 export async function listenGrpc(server: grpc.Server, o: GrpcListenOptions): Promise<GrpcListener> {
   const host = o.host.replace(/^\[(.*)\]$/, '$1');   // [::1] as grpc-js takes it, ::1 as node:net does
   if (!o.tls) {
-    const hostPort = host.includes(':') ? `[${host}]:${o.port}` : `${host}:${o.port}`;
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(hostPort, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+      server.bindAsync(formatHostPort(host, o.port), grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
     return { port, close: () => Promise.resolve() };
   }
   // TLS is ours; grpc-js gets the decrypted connection as if it were plaintext

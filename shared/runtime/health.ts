@@ -15,6 +15,8 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { listenGrpc, type GrpcListener } from './grpc_listen.js';
+import { formatHostPort } from './host_port.js';
 import type { Logger } from './log.js';
 
 export const LIVENESS_SERVICE = 'liveness';
@@ -25,7 +27,7 @@ export class Health {
   private readonly impl: HealthImplementation;
   private readonly readinessNames: string[];
   private isReady = false;
-  private endpoint: grpc.Server | undefined;
+  private endpoint: { server: grpc.Server; listener: GrpcListener } | undefined;
 
   /** `service`: the process's gRPC service (dsi.v1.Coordinator or dsi.v1.Collective), answered like readiness. */
   constructor(service: string, private readonly log?: Logger) {
@@ -57,18 +59,18 @@ export class Health {
     if (port < 0 || this.endpoint) return;
     const server = new grpc.Server();
     this.addTo(server);
-    const bound = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (e, p) =>
-        e ? reject(new Error(`cluster.healthPort: cannot bind the health port ${host}:${port}: ${e.message}`, { cause: e })) : resolve(p)));
-    this.endpoint = server;
-    this.log?.info({ address: `${host.includes(':') ? `[${host}]` : host}:${bound}` }, 'health port listening');
+    const listener = await listenGrpc(server, { host, port }).catch((e: Error) => {
+      throw new Error(`cluster.healthPort: cannot bind the health port ${formatHostPort(host, port)}: ${e.message}`, { cause: e });
+    });
+    this.endpoint = { server, listener };
+    this.log?.info({ address: formatHostPort(host, listener.port) }, 'health port listening');
   }
 
   /** NOT_SERVING everywhere, then the health port closes (the process is about to exit). */
   close(reason: string): void {
     this.setReady(false, reason);
     this.impl.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
-    this.endpoint?.forceShutdown();
+    this.endpoint?.server.forceShutdown();
     this.endpoint = undefined;
   }
 }

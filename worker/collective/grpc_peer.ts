@@ -16,6 +16,7 @@ import { ConfigError } from '../../shared/runtime/errors.js';
 import { loadProtos, type LoadedProtos } from '../../shared/runtime/proto_load.js';
 import { channelCredentials, channelOptions, type TlsMaterial } from '../../shared/runtime/security.js';
 import { listenGrpc, type GrpcListener } from '../../shared/runtime/grpc_listen.js';
+import { formatHostPort } from '../../shared/runtime/host_port.js';
 import type { CollectiveClient, CollectiveDefinition, CollectiveHandlers } from '../../proto/gen/dsi/v1/Collective.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RelayRequest, RelayRequest__Output } from '../../proto/gen/dsi/v1/RelayRequest.js';
@@ -113,7 +114,7 @@ export class CollectiveServer {
         refused.tlsHandshakes += 1;
       },
     }).catch(async (e: Error) => { await tcp.close(); throw new Error(`collective server cannot bind ${host}:${port}: ${e.message}`, { cause: e }); });
-    self.address = `${host.includes(':') ? `[${host}]` : host}:${self.listener.port}`;
+    self.address = formatHostPort(host, self.listener.port);
     options.log?.debug({ address: self.address }, 'collective server listening');
     return self;
   }
