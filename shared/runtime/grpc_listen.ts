@@ -58,10 +58,27 @@ export function mutualTlsServerOptions(m: TlsMaterial, handshakeTimeoutMs = HAND
 }
 
 /**
+ * Screens a mutualTlsServerOptions() server's connections: `accept` gets each one whose client
+ * certificate checks out; every other (a failed handshake, no certificate, one another CA signed) is
+ * destroyed before a byte of it is read and reported to `refuse`. Shared by the gRPC listener below
+ * and the ring's raw-TCP listener (worker/collective/tcp_relay_server.ts).
+ */
+export function screenMutualTls(server: tls.Server, accept: (socket: tls.TLSSocket) => void, refuse: (f: TlsFailure) => void): void {
+  server.on('connection', rememberPeer);
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const refused = unverified(socket);
+    if (!refused) { accept(socket); return; }
+    socket.destroy();
+    refuse(refused);
+  });
+  server.on('tlsClientError', (e: Error & { code?: unknown }, socket: tls.TLSSocket) => refuse(handshakeFailure(e, socket)));
+}
+
+/**
  * Why a connection that finished the handshake of a mutualTlsServerOptions() server must be
  * dropped (no certificate, or one the CA did not sign), or undefined when its certificate checks out.
  */
-export function unverified(socket: tls.TLSSocket): TlsFailure | undefined {
+function unverified(socket: tls.TLSSocket): TlsFailure | undefined {
   if (socket.authorized) return undefined;
   if (Object.keys(socket.getPeerCertificate()).length === 0) return { peer: peerOf(socket), reason: 'NO_CLIENT_CERTIFICATE', message: 'the client sent no certificate' };
   const reason = reasonOf(socket.authorizationError);
@@ -69,7 +86,7 @@ export function unverified(socket: tls.TLSSocket): TlsFailure | undefined {
 }
 
 /** A failed handshake, as a TlsFailure. */
-export function handshakeFailure(e: Error & { code?: unknown }, socket: tls.TLSSocket): TlsFailure {
+function handshakeFailure(e: Error & { code?: unknown }, socket: tls.TLSSocket): TlsFailure {
   // a client that does not trust this server's certificate just hangs up
   const message = e.code === 'ECONNRESET' ? 'the client hung up during the handshake (does it trust this server\'s CA and name?)' : e.message.slice(0, 512);
   return { peer: peerOf(socket), reason: reasonOf(e.code), message };
@@ -81,7 +98,7 @@ export function handshakeFailure(e: Error & { code?: unknown }, socket: tls.TLSS
  * field: '?' if it ever goes) still has it if rememberPeer() read it on 'connection'.
  */
 /** For a tls.Server's 'connection': reading the address once makes the socket keep it after it closes. */
-export function rememberPeer(raw: net.Socket): void {
+function rememberPeer(raw: net.Socket): void {
   void raw.remoteAddress;
 }
 
@@ -99,15 +116,10 @@ export async function listenGrpc(server: grpc.Server, o: GrpcListenOptions): Pro
   }
   // TLS is ours; grpc-js gets the decrypted connection as if it were plaintext
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  const listener = tls.createServer({ ...mutualTlsServerOptions(o.tls, o.handshakeTimeoutMs), ALPNProtocols: ['h2'] }, (socket) => {
-    const refused = unverified(socket);
-    if (!refused) { injector.injectConnection(socket); return; }
-    socket.destroy();   // before gRPC reads a byte
-    o.onTlsFailure?.(refused);
-  });
+  const listener = tls.createServer({ ...mutualTlsServerOptions(o.tls, o.handshakeTimeoutMs), ALPNProtocols: ['h2'] });
+  screenMutualTls(listener, (socket) => injector.injectConnection(socket), (f) => o.onTlsFailure?.(f));
   const sockets = new Set<net.Socket>();
-  listener.on('connection', (s: net.Socket) => { rememberPeer(s); sockets.add(s); s.once('close', () => sockets.delete(s)); });
-  listener.on('tlsClientError', (e: Error & { code?: unknown }, socket: tls.TLSSocket) => o.onTlsFailure?.(handshakeFailure(e, socket)));
+  listener.on('connection', (s: net.Socket) => { sockets.add(s); s.once('close', () => sockets.delete(s)); });
   await new Promise<void>((resolve, reject) => {
     listener.once('error', (e) => reject(new Error(`cannot bind ${host}:${o.port}: ${e.message}`, { cause: e })));
     listener.listen(o.port, host, () => resolve());

@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/runtime/log.js';
 import { ConfigError } from '../../shared/runtime/errors.js';
 import type { LoadedProtos } from '../../shared/runtime/proto_load.js';
 import type { TlsMaterial } from '../../shared/runtime/security.js';
-import { handshakeFailure, mutualTlsServerOptions, rememberPeer, unverified, type TlsFailure } from '../../shared/runtime/grpc_listen.js';
+import { mutualTlsServerOptions, screenMutualTls } from '../../shared/runtime/grpc_listen.js';
 import type { RelayOpen__Output } from '../../proto/gen/dsi/v1/RelayOpen.js';
 import type { RingChunk } from '../../proto/gen/dsi/v1/RingChunk.js';
 import { chunkHeadEncoder } from './chunk_codec.js';
@@ -57,19 +57,11 @@ export class TcpRelayServer {
     const address = server.address();
     if (address === null || typeof address === 'string') throw new Error(`ring TCP listener has no port: ${String(address)}`);
     const self = new TcpRelayServer(server, address.port, o.protos, o.log, o.counts ?? noRefusals());
-    if (o.tls) {
-      const refuse = (f: TlsFailure): void => {
+    if (server instanceof tls.Server) {
+      screenMutualTls(server, (socket) => self.accept(socket), (f) => {
         o.log?.warn({ from: f.peer, reason: f.reason, err: f.message }, 'ring TLS connection refused');
         self.counts.tlsHandshakes += 1;
-      };
-      server.on('secureConnection', (socket: tls.TLSSocket) => {
-        const refused = unverified(socket);
-        if (!refused) { self.accept(socket); return; }
-        socket.destroy();   // before a byte of it is read
-        refuse(refused);
       });
-      server.on('connection', rememberPeer);
-      server.on('tlsClientError', (e: Error, socket: tls.TLSSocket) => refuse(handshakeFailure(e, socket)));
     } else {
       server.on('connection', (socket) => self.accept(socket));
     }
