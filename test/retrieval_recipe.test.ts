@@ -16,7 +16,6 @@ import { SAMPLE_JSONL } from '../shared/runtime/paths.js';
 import { prepareDataset } from '../shared/dataset/prepare/prepare.js';
 import { openPreparedDataset } from '../shared/dataset/reader.js';
 import { currentWeights, releaseWeights, setUpTraining } from '../shared/training/setup.js';
-import { docidInitTerms } from '../shared/training/docid_init.js';
 import { decoderOutput, trainingData } from '../shared/training/training_data.js';
 import { Trainer } from '../shared/training/trainer.js';
 import { evaluateModel, retrievalModelOf } from '../shared/training/dsi_retrieval.js';
@@ -39,7 +38,7 @@ test(`recipe: a t5-tiny trained on ${DOCUMENTS} documents finds held-out queries
   const data = await openPreparedDataset(path.join(dir, 'data'));
   t.after(() => data.close());
   const cfg = loadConfig({ args: ['--batch-size', '32', '--lr', '1e-3', '--steps', String(MAX_STEPS), '--warmup-steps', '50', '--decay', 'constant'], env: {} });
-  const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, undefined, docidInitTerms(cfg, data));
+  const setup = await setUpTraining(cfg, data);
   const examples = trainingData(cfg, data);
   assert.equal(examples.mix, 'documents:1,spans:4,terms:2,queries:1');
   const output = decoderOutput(cfg, data);

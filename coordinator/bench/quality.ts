@@ -12,7 +12,6 @@ import type { Logger } from '../../shared/runtime/log.js';
 import { loadT5Tokenizer, type T5Tokenizer } from '../../shared/dataset/tokenizer.js';
 import { openPreparedDataset, type PreparedDataset } from '../../shared/dataset/reader.js';
 import { currentWeights, releaseWeights, setUpTraining, type TrainingSetup } from '../../shared/training/setup.js';
-import { docidInitTerms } from '../../shared/training/docid_init.js';
 import { decoderOutput, trainingData } from '../../shared/training/training_data.js';
 import { evaluateModel, retrievalModelOf } from '../../shared/training/dsi_retrieval.js';
 import type { Config } from '../../shared/runtime/config.js';
@@ -82,7 +81,7 @@ export async function benchQuality(o: QualityOptions): Promise<QualityRow[]> {
 
 /** Trains one variant for o.minutes of training time, evaluating as it goes. */
 async function curve(cfg: Config, data: PreparedDataset, tok: T5Tokenizer, v: QualityVariant, o: QualityOptions): Promise<QualityRow[]> {
-  const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, undefined, docidInitTerms(cfg, data));
+  const setup = await setUpTraining(cfg, data);
   const output = decoderOutput(cfg, data);
   const trainer = new Trainer({
     cfg, model: setup.model, layout: setup.trainLayout, data: trainingData(cfg, data).source, ...(output ? { output } : {}),

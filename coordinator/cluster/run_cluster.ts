@@ -20,7 +20,6 @@ import { loadT5Tokenizer, type T5Tokenizer } from '../../shared/dataset/tokenize
 import type { PreparedDataset } from '../../shared/dataset/reader.js';
 import { encodeRunPlan, modelConfigHash, type RunPlan } from '../../shared/training/cluster_plan.js';
 import { setUpTraining, type TrainingSetup } from '../../shared/training/setup.js';
-import { docidInitTerms } from '../../shared/training/docid_init.js';
 import { decoderOutput, trainingData } from '../../shared/training/training_data.js';
 import { isMaskStep, sparsityReport, type PruningSchedule } from '../../shared/training/pruning.js';
 import { resolveDataset, resolveRunDir } from '../run_inputs.js';
@@ -412,7 +411,7 @@ async function resolveInputs(o: CoordinatorSettings): Promise<Inputs> {
   }
   mkdirSync(runDir, { recursive: true });
   writeFileSync(path.join(runDir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
-  const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, resumeFrom || undefined, docidInitTerms(cfg, data));
+  const setup = await setUpTraining(cfg, data, resumeFrom || undefined);
   const resumed = resumeFrom ? clusterStateOf(setup) : undefined;
   const startStep = setup.state.step;
   if (startStep >= cfg.train.steps) throw new ConfigError('train.steps', `the run is already at step ${startStep}; give --steps larger than that to continue`);

@@ -15,8 +15,8 @@ import { mixSeed } from '../runtime/random.js';
 import { newAdamWState, type AdamWState } from './adamw.js';
 import type { Config } from '../runtime/config.js';
 import type { MasksInForce } from './mask_file.js';
-import { initDocidRowsFromTerms } from './docid_init.js';
-import type { SamplingData } from '../dataset/sampling_file.js';
+import { docidInitTerms, initDocidRowsFromTerms } from './docid_init.js';
+import type { PreparedDataset } from '../dataset/reader.js';
 import * as tf from '@tensorflow/tfjs';
 
 /** Seed stream of the LoRA A matrices (distinct from the base initialisation's). */
@@ -64,10 +64,10 @@ export async function initialModel(cfg: Config, vocabSize: number): Promise<{ mo
 }
 
 /**
- * A fresh setup (step 0), or the state of the checkpoint folder `resumeFrom`. `docidTerms`: the
- * documents whose top terms start the atomic docid rows of a fresh model (docidInitTerms).
+ * A fresh setup (step 0) for `data` (its vocabulary; with atomic docids, rows from its documents'
+ * top terms: docid_init.ts), or the state of the checkpoint folder `resumeFrom`.
  */
-export async function setUpTraining(cfg: Config, vocabSize: number, resumeFrom?: string, docidTerms?: SamplingData): Promise<TrainingSetup> {
+export async function setUpTraining(cfg: Config, data: PreparedDataset, resumeFrom?: string): Promise<TrainingSetup> {
   if (resumeFrom) {
     if (isLoraCheckpoint(resumeFrom)) {
       const ck = await loadLoraCheckpoint(resumeFrom);
@@ -83,7 +83,8 @@ export async function setUpTraining(cfg: Config, vocabSize: number, resumeFrom?:
       resumedRunConfig: ck.runConfig, ...(ck.masks ? { masks: ck.masks } : {}),
     };
   }
-  const { model, layout, params } = await initialModel(cfg, vocabSize);
+  const { model, layout, params } = await initialModel(cfg, data.manifest.model_vocab_size);
+  const docidTerms = docidInitTerms(cfg, data);   // read here only: a resumed run has its rows already
   if (docidTerms) initDocidRowsFromTerms(params, layout, docidTerms);
   if (cfg.train.mode === 'full') {
     return { model, baseLayout: layout, baseParams: params, trainLayout: layout, state: { step: 0, params, opt: newAdamWState(layout.total) }, memory: fullMemory(layout) };

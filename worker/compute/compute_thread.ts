@@ -12,7 +12,6 @@ import { createLogger } from '../../shared/runtime/log.js';
 import { openPreparedDataset } from '../../shared/dataset/reader.js';
 import { checkpointGoodSteps } from '../../shared/training/loss_scaler.js';
 import { setUpTraining, type TrainingSetup } from '../../shared/training/setup.js';
-import { docidInitTerms } from '../../shared/training/docid_init.js';
 import { decoderOutput, trainingData } from '../../shared/training/training_data.js';
 import { Trainer } from '../../shared/training/trainer.js';
 import type { Config } from '../../shared/runtime/config.js';
@@ -77,7 +76,7 @@ class ComputeThread {
     const { cfg } = r;
     this.cfg = cfg;
     const data = await openPreparedDataset(r.dataDir);
-    const setup = await setUpTraining(cfg, data.manifest.model_vocab_size, r.resumeFrom || undefined, docidInitTerms(cfg, data));
+    const setup = await setUpTraining(cfg, data, r.resumeFrom || undefined);
     const st = setup.state;
     const full = st.params === setup.baseParams;
     st.params = shared(st.params);
