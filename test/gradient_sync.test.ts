@@ -4,6 +4,7 @@ import { loadProtos } from '../shared/runtime/proto_load.js';
 import { startLocalCluster } from '../coordinator/bench/local_ring.js';
 import { Ring, type Peer } from '../worker/collective/ring.js';
 import { GradientSync } from '../shared/training/gradient_sync.js';
+import { GradientBuckets } from '../shared/training/gradient_buckets.js';
 import { NoRingError } from '../shared/runtime/errors.js';
 import { LossScaler } from '../shared/training/loss_scaler.js';
 import type { ParamLayout } from '../shared/model/params.js';
@@ -92,7 +93,7 @@ test('gradient sync without a ring: a NoRingError naming the step', async () => 
   await assert.rejects(sync.reduce(gradient(), 1, 41), (e: unknown) => e instanceof NoRingError && /step 42/.test(e.message));
 });
 
-test('gradient sync, two workers, the gradient the head of the fused buffer in shared memory: reduced in place, bit for bit as with a copy (fp32 scale 1, fp16 scale 1024)', async (t) => {
+test('gradient sync, two workers, the gradient the tail of the fused buffer in shared memory (after the loss): reduced in place, bit for bit as with a copy (fp32 scale 1, fp16 scale 1024)', async (t) => {
   const cluster = await startLocalCluster(2, loadProtos());
   t.after(() => cluster.close());
   const g = (r: number): Float32Array => gradient().map((x, i) => x * (r + 1) + i * 1e-4 * (r + 1));
@@ -102,7 +103,7 @@ test('gradient sync, two workers, the gradient the head of the fused buffer in s
       const fused = new Float32Array(new SharedArrayBuffer((layout.total + 1) * 4));
       const s = new GradientSync({ size: layout.total, scaler: LossScaler.initial(wire, scale, 100), masks: { active: undefined }, maskLayout: layout, ...(inPlace ? { fused } : {}) });
       s.ring = ring;
-      const grad = inPlace ? fused.subarray(0, layout.total) : new Float32Array(layout.total);
+      const grad = inPlace ? fused.subarray(1) : new Float32Array(layout.total);
       grad.set(g(r));
       const o = await s.reduce(grad, r + 1, inPlace ? 1 : 0);
       assert.equal(o.grad, grad, 'the gradient given, reduced in place');
@@ -113,10 +114,79 @@ test('gradient sync, two workers, the gradient the head of the fused buffer in s
     for (const r of [0, 1]) {
       assert.deepEqual(inPlace[r]?.grad, copied[r]?.grad, `${wire}: rank ${r}'s gradient`);
       assert.equal(inPlace[r]?.loss, 1.5);
-      assert.equal(inPlace[r]?.fused?.[layout.total], 1.5, 'the loss rode in the shared buffer');
+      assert.equal(inPlace[r]?.fused?.[0], 1.5, 'the loss rode in the shared buffer');
     }
     assert.notDeepEqual(copied[0]?.grad, g(0), 'the mean differs from rank 0\'s own gradient');
     await Promise.all(rings.map((ring) => ring.close()));
   }
   assert.throws(() => new GradientSync({ size: 7, scaler: LossScaler.initial('fp32', 1, 100), masks: { active: undefined }, maskLayout: layout, fused: new Float32Array(7) }), /fused has 7 elements, not size \+ 1 = 8/);
+});
+
+test('gradient buckets: cut from the end of the layout, whole parameters, the last one holds the loss; a counter reports each bucket once, when full', () => {
+  const specs = [4, 3, 5, 2].map((size, i, all) => ({ name: `p${i}`, shape: [size], hfShape: [size], transposed: false, size,
+    offset: all.slice(0, i).reduce((a, b) => a + b, 0), decay: true, initStd: 1 }));
+  const four: ParamLayout = { specs, byName: new Map(specs.map((s) => [s.name, s])), total: 14 };
+  // fused: [loss | p0 1..4 | p1 5..7 | p2 8..12 | p3 13..14]
+  assert.deepEqual(new GradientBuckets(four, 0).buckets, [{ start: 0, end: 15 }], '0: one bucket');
+  assert.deepEqual(new GradientBuckets(four, 24).buckets, [{ start: 8, end: 15 }, { start: 0, end: 8 }], '6 floats: p3+p2, then p1+p0 and the loss');
+  assert.deepEqual(new GradientBuckets(four, 4).buckets, [{ start: 13, end: 15 }, { start: 8, end: 13 }, { start: 5, end: 8 }, { start: 0, end: 5 }]);
+  const plan = new GradientBuckets(four, 24);
+  const full: number[] = [];
+  const done = plan.counter((b) => full.push(b));
+  done(3); done(1);
+  assert.deepEqual(full, []);
+  done(2);
+  assert.deepEqual(full, [0]);
+  done(0);
+  assert.deepEqual(full, [0, 1]);
+  assert.throws(() => new GradientBuckets(four, -1), /bucket bytes must be an integer >= 0/);
+});
+
+test('gradient sync in buckets, two workers: each bucket reduced as it is reported full, before the compute phase ends; bit for bit one whole-buffer all-reduce', async (t) => {
+  const cluster = await startLocalCluster(2, loadProtos());
+  t.after(() => cluster.close());
+  const g = (r: number): Float32Array => gradient().map((x, i) => x * (r + 1) + i * 1e-4 * (r + 1));
+  const plan = new GradientBuckets(layout, 12).buckets;   // [b | a + loss]
+  assert.equal(plan.length, 2);
+  const run = async (epoch: number, buckets?: typeof plan): Promise<Array<{ fused: Float32Array; overlappedMs: number; reducedEarly: boolean }>> => {
+    const rings = cluster.formRing([0, 1], { transport: 'tcp', timeoutMs: 10_000, epoch });
+    const out = await Promise.all(rings.map(async (ring, r) => {
+      const s = new GradientSync({ size: layout.total, scaler: LossScaler.initial('fp32', 1, 100), masks: { active: undefined }, maskLayout: layout, ...(buckets ? { buckets } : {}) });
+      s.ring = ring;
+      s.gradientView().set(g(r));
+      // the compute phase ends only after bucket 0 came back reduced: proof that it went over the ring during it
+      let endCompute: (loss: number) => void = () => undefined;
+      const ended = new Promise<number>((resolve) => { endCompute = resolve; });
+      let reducedEarly = false;
+      const first = (buckets?.[0]?.start ?? 0);
+      const watch = setInterval(() => {
+        if (buckets && s.fused[first] !== g(r)[first - 1]) { reducedEarly = true; endCompute(r + 1); }
+      }, 5);
+      if (!buckets) endCompute(r + 1);
+      t.after(() => clearInterval(watch));
+      const o = await s.reduceAsComputed(0, { bucketFull: () => Promise.resolve(), ended });
+      clearInterval(watch);
+      assert.equal(o.loss, 1.5);
+      return { fused: Float32Array.from(s.fused), overlappedMs: o.ring?.overlappedMs ?? 0, reducedEarly };
+    }));
+    await Promise.all(rings.map((ring) => ring.close()));
+    return out;
+  };
+  const whole = await run(0);
+  const bucketed = await run(1, plan);
+  for (const r of [0, 1]) {
+    assert.deepEqual(bucketed[r]?.fused, whole[r]?.fused, `rank ${r}: the same bits`);
+    assert.equal(bucketed[r]?.reducedEarly, true, `rank ${r}: bucket 0 was reduced while computing`);
+    assert.ok((bucketed[r]?.overlappedMs ?? 0) > 0);
+    assert.equal(whole[r]?.overlappedMs, 0);
+  }
+});
+
+test('ring: ranks that disagree on the bucket fail naming both buckets', async (t) => {
+  const cluster = await startLocalCluster(2, loadProtos());
+  t.after(() => cluster.close());
+  const rings = cluster.formRing([0, 1], { transport: 'tcp', timeoutMs: 5_000 });
+  const out = await Promise.allSettled(rings.map((ring, r) => ring.allReduceMean(new Float32Array(8).fill(1), { step: 3, bucket: r === 0 ? 2 : 1 })));
+  const messages = out.map((o) => (o.status === 'rejected' ? String((o.reason as Error).message) : 'fulfilled'));
+  assert.ok(messages.some((m) => /it is for bucket [12] of the gradient, this rank reduces bucket [12]/.test(m)), messages.join(' | '));
 });

@@ -216,8 +216,8 @@ export class Worker {
     // resumed: the checkpoint's scale (plan) and good-step count (its run config), as the uninterrupted run had them
     const scaler = LossScaler.initial(cfg.cluster.wire, plan.lossScale ?? cfg.cluster.lossScale, cfg.cluster.lossScaleWindow, setup.lossScaleGoodSteps);
     const masks = new MaskReceiver(setup.masks);   // a resumed run's masks hold from its first step
-    // the all-reduce runs in place on the shared gradient buffer: no copy of the gradient
-    const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout, fused: setup.fused });
+    // the all-reduce runs in place on the shared gradient buffer, bucket by bucket: no copy of the gradient
+    const sync = new GradientSync({ size: setup.trainLayout.total, scaler, masks, maskLayout: setup.adapted ? undefined : setup.trainLayout, fused: setup.fused, buckets: setup.buckets });
     trainer.sync = sync;
     this.log.info({ mix: setup.mix, decoderOutputRows: setup.decoderOutputRows }, 'training data');
     return { runId: reply.runId, cfg, setup, state, scaler, sync, trainer, masks, snapshot: new StepSnapshot() };

@@ -11,6 +11,7 @@ import { benchTechniques, formatTechniques, TECHNIQUES } from '../bench/techniqu
 import { benchTelemetry, formatTelemetryBench } from '../bench/telemetry.js';
 import { benchQuality, formatQuality, QUALITY_VARIANTS } from '../bench/quality.js';
 import { benchChaos, STEPS_PER_FAULT } from '../bench/chaos.js';
+import { benchOverlap, formatOverlap } from '../bench/overlap.js';
 import { adaptedModelOptions } from '../../shared/training/setup.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
 import { REPO_ROOT } from '../../shared/runtime/paths.js';
@@ -40,16 +41,17 @@ async function withConsole<T>(cfg: Config, fn: (log: Logger, terminal: LogConsol
 /** Each benchmark's command: its own flags read here, the rest are run settings. */
 const BENCHMARKS: Record<string, (args: string[], what: string) => Promise<number>> = {
   allreduce: benchAllReduceCli, telemetry: benchTelemetryCli, techniques: benchTechniquesCli, quality: benchQualityCli, prepare: benchPrepareCli, model: benchModelCli, chaos: benchChaosCli,
+  overlap: benchOverlapCli,
 };
 
 export async function run(args: string[]): Promise<number> {
   const [what] = positionals(args);
   if (hasFlag(args, 'help') || !what) {
-    process.stdout.write(`usage: coordinator bench chaos [--workers 4] [--kills 20] [--seed S] [--steps N] [--json] | coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--only full,full+prune,lora,qlora,full+fp16-wire] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--hosts local|netns --link-rate 1gbit] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
+    process.stdout.write(`usage: coordinator bench chaos [--workers 4] [--kills 20] [--seed S] [--steps N] [--json] | coordinator bench overlap [--rounds 2] [--bucket-bytes B] [run settings: --preset, --steps, --batch-size...] [--json] | coordinator bench quality [--minutes 3] [--eval-every-seconds 30] [--variants 0,1,...] [--json] | coordinator bench techniques [--steps N] [--workers N] [--only full,full+prune,lora,qlora,full+fp16-wire] [--json] | coordinator bench telemetry [--pairs 3] [--steps 100] [--workers 2] [--batch-size 8] [--json] | coordinator bench allreduce [--workers N] [--sizes 1,4,16,64] [--wires fp32,fp16,bf16] [--transports tcp,grpc] [--iterations K] [--hosts local|netns --link-rate 1gbit] [--json] | coordinator bench prepare [--passages N] [--docids naive|atomic|semantic] [--json] | coordinator bench model [--preset P] [--backend B] [--batch-size N] [--mode full|lora|qlora] [--json]\n\n${describeConfig()}\n`);
     return what ? 0 : 2;
   }
   const bench = Object.hasOwn(BENCHMARKS, what) ? BENCHMARKS[what] : undefined;
-  if (!bench) throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry, quality, chaos`);
+  if (!bench) throw new ConfigError('bench', `unknown benchmark '${what}'; available: model, prepare, allreduce, techniques, telemetry, quality, chaos, overlap`);
   return bench(args, what);
 }
 
@@ -71,6 +73,20 @@ async function benchTelemetryCli(args: string[]): Promise<number> {
   const terminal = openConsole({ format: logFormatFlag(args) });
   const b = await closing(terminal, () => benchTelemetry({ pairs: num('pairs', 3), steps: num('steps', 100), workers: num('workers', 2), batchSize: num('batch-size', 8), progress: terminal.progress }));
   process.stdout.write(hasFlag(args, 'json') ? JSON.stringify(b) + '\n' : formatTelemetryBench(b));
+  return 0;
+}
+
+async function benchOverlapCli(args: string[], what: string): Promise<number> {
+  // its own flag: --rounds; --bucket-bytes is the bucketed runs' size (the runs without buckets use 0);
+  // the rest are the shared run settings, by default the retrieval recipe's batch for 30 steps
+  const rounds = Number(flagValue(args, 'rounds') ?? 2);
+  if (!Number.isInteger(rounds) || rounds <= 0) throw new ConfigError('rounds', `bench overlap needs --rounds as an integer > 0, got ${flagValue(args, 'rounds')}`);
+  const rest = args.filter((a) => a !== what).filter((a, i, all) => !a.startsWith('--rounds') && all[i - 1] !== '--rounds' && !a.startsWith('--workers') && all[i - 1] !== '--workers');
+  const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', '30']), '--checkpoint-every', '0', '--no-nats', '--max-queries', '2'];
+  const cfg = loadConfig({ args: [...defaults, ...rest] });
+  if (cfg.cluster.bucketBytes === 0) throw new ConfigError('cluster.bucketBytes', 'bench overlap compares --bucket-bytes 0 with a size > 0: give that size, or leave the default');
+  const b = await withConsole(cfg, (log, terminal) => benchOverlap([...defaults, ...rest], { rounds, bucketBytes: cfg.cluster.bucketBytes, log, ...(terminal.pretty ? { terminal } : {}) }));
+  process.stdout.write(cfg.runtime.json ? JSON.stringify(b) + '\n' : formatOverlap(b));
   return 0;
 }
 

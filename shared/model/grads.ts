@@ -83,19 +83,27 @@ export interface WeightedBatch {
 }
 
 /**
+ * Told the moment parameter `index` (of layout.specs) has its whole gradient for this micro-batch
+ * added into gradOut. On wasm and cpu that happens inside the backward pass, as soon as the last op
+ * that reads the parameter has its gradient (the decoder's last layers first, the shared embedding
+ * last): the trainer hands finished buckets to the all-reduce while the rest is computed.
+ */
+export type GradientDone = (index: number) => void;
+
+/**
  * Adds this micro-batch's gradient, times `scale`, into `gradOut` (flat, same layout as the
  * parameters) and returns its loss. `weights` are the current parameter tensors; the names in
  * `layout` get gradients (LoRA: the adapters' layout, the frozen base gets none).
  */
 export async function accumulateGradients(
   c: T5Config, layout: ParamLayout, weights: Weights, batch: TokenBatch, scale: number,
-  gradOut: Float32Array, drop?: DropoutContext, output?: OutputVocabulary,
+  gradOut: Float32Array, drop?: DropoutContext, output?: OutputVocabulary, done?: GradientDone,
 ): Promise<LossAndGrads> {
-  return accumulate(c, layout, weights, [{ batch, weight: 1, ...(drop ? { drop } : {}) }], scale, gradOut, output);
+  return accumulate(c, layout, weights, [{ batch, weight: 1, ...(drop ? { drop } : {}) }], scale, gradOut, output, 0, done);
 }
 
-/** Backends whose reads are copies out of CPU memory: nothing to gain from reading in one batch. */
-const READ_ONE_AT_A_TIME = new Set(['wasm', 'cpu']);
+/** Backends whose reads are synchronous copies out of CPU memory: gradients are read inside the backward pass. */
+const READ_IN_BACKWARD = new Set(['wasm', 'cpu']);
 
 /**
  * The gradient of sum_b weight_b x loss_b over the groups of one micro-batch (each padded to its own
@@ -104,48 +112,85 @@ const READ_ONE_AT_A_TIME = new Set(['wasm', 'cpu']);
  */
 export async function accumulateWeightedGradients(
   c: T5Config, layout: ParamLayout, weights: Weights, groups: readonly WeightedBatch[], gradOut: Float32Array, output?: OutputVocabulary,
-  labelSmoothing = 0,
+  labelSmoothing = 0, done?: GradientDone,
 ): Promise<LossAndGrads> {
-  return accumulate(c, layout, weights, groups, 1, gradOut, output, labelSmoothing);
+  return accumulate(c, layout, weights, groups, 1, gradOut, output, labelSmoothing, done);
+}
+
+/**
+ * An identity on `x` whose backward hands `take` the complete gradient of x. Applied where x is
+ * first read, it sits on the tape before every op that reads x, so the reverse pass reaches it just
+ * after the last of them: the gradient is final there, long before the pass ends.
+ */
+function gradientTap(x: tf.Tensor, take: (dy: tf.Tensor) => void): tf.Tensor {
+  return tf.customGrad((...inputs: Array<tf.Tensor | tf.GradSaveFunc>) => ({
+    value: (inputs[0] as tf.Tensor).clone(),        // shares the data: no copy
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => {
+      const g = Array.isArray(dy) ? dy[0] as tf.Tensor : dy;
+      take(g);
+      return [g];
+    },
+  }))(x);
 }
 
 async function accumulate(
   c: T5Config, layout: ParamLayout, weights: Weights, groups: readonly WeightedBatch[], scale: number,
-  gradOut: Float32Array, output?: OutputVocabulary, labelSmoothing = 0,
+  gradOut: Float32Array, output?: OutputVocabulary, labelSmoothing = 0, done?: GradientDone,
 ): Promise<LossAndGrads> {
   const names = layout.specs.map((s) => s.name);
   const params = names.map((n) => weights.get(n) as tf.Tensor);
+  const added = new Uint8Array(names.length);   // 1: parameter i's gradient is in gradOut
+  const accumulateInto = (i: number, data: Float32Array): void => {
+    const spec = layout.specs[i] as (typeof layout.specs)[number];
+    const out = gradOut.subarray(spec.offset, spec.offset + spec.size);
+    for (let j = 0; j < data.length; j++) out[j] = (out[j] as number) + (data[j] as number) * scale;
+    added[i] = 1;
+    done?.(i);
+  };
+  // wasm, cpu: each gradient is read (a JS copy) and added the moment it is final, inside the backward
+  // pass, one at a time: a step never holds a JS copy of every gradient at once (t5-small: 240 MB)
+  const inBackward = READ_IN_BACKWARD.has(tf.getBackend());
+  const index = new Map(names.map((n, i) => [n, i]));
   const { value, grads } = tf.tidy(() => {
     const f = (...xs: tf.Tensor[]): tf.Scalar => {
-      const w: Weights = Object.assign(new Map(weights), { adapted: weights.adapted });   // LoRA settings travel with the copy
-      names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
+      const w = inBackward
+        ? tappedWeights(weights, (n) => {
+          const i = index.get(n);
+          return i === undefined ? undefined : gradientTap(xs[i] as tf.Tensor, (dy) => accumulateInto(i, dy.dataSync() as Float32Array));
+        })
+        : Object.assign(new Map(weights), { adapted: weights.adapted });   // LoRA settings travel with the copy
+      if (!inBackward) names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
       const losses = groups.map((g) => tf.mul(batchLoss(c, w, g.batch, g.drop, output, labelSmoothing), g.weight) as tf.Scalar);
       return (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
     };
     return tf.valueAndGrads(f)(params);
   });
-  // sync point: gradients leave the backend here (they are all-reduced and applied in JS). Read
-  // asynchronously: the webgpu backend cannot read synchronously in Node (it needs OffscreenCanvas)
-  const accumulateInto = (i: number, data: Float32Array): void => {
-    const spec = layout.byName.get(names[i] as string);
-    if (!spec) throw new Error(`gradient for unknown parameter ${names[i]}`);
-    const out = gradOut.subarray(spec.offset, spec.offset + spec.size);
-    for (let j = 0; j < data.length; j++) out[j] = (out[j] as number) + (data[j] as number) * scale;
-  };
   // weights and every gradient are alive here: the step's high-water mark of tensor memory
   const tensorBytes = tf.memory().numBytes;
+  // sync point: the loss leaves the backend. Read asynchronously: the webgpu backend cannot read
+  // synchronously in Node (it needs OffscreenCanvas), so its gradients are read here, in one batch
   const loss = ((await value.data()) as Float32Array)[0] ?? NaN;
-  if (READ_ONE_AT_A_TIME.has(tf.getBackend())) {
-    // each read is a JS copy of a gradient: one at a time, so a step holds one such copy, not a
-    // copy of every gradient at once (t5-small: 240 MB less at the step's peak); same sums, same bits
-    for (const [i, g] of grads.entries()) accumulateInto(i, (await g.data()) as Float32Array);
-  } else {
-    // a GPU reads back best in one batch
-    const read = await Promise.all(grads.map((t) => t.data() as Promise<Float32Array>));
-    read.forEach((data, i) => accumulateInto(i, data as Float32Array));
-  }
+  const unread = grads.map((g, i) => (added[i] ? undefined : g));
+  // a parameter the forward pass never read (its gradient is zeros) or a GPU backend: read now
+  const read = await Promise.all(unread.map((t) => t?.data() as Promise<Float32Array> | undefined));
+  read.forEach((data, i) => { if (data) accumulateInto(i, data); });
   tf.dispose([value, ...grads]);
   let tokens = 0;
   for (const g of groups) for (const l of g.batch.labels) if (l !== c.padTokenId) tokens++;
   return { loss, tokens, tensorBytes };
+}
+
+/**
+ * `weights` with the trainable tensors swapped for what `tap(name)` gives, each made at its first
+ * read: the tap then sits on the tape just before the parameter's first use.
+ */
+function tappedWeights(weights: Weights, tap: (name: string) => tf.Tensor | undefined): Weights {
+  const made = new Map<string, tf.Tensor | undefined>();
+  class Tapped extends Map<string, tf.Tensor> {
+    override get(name: string): tf.Tensor | undefined {
+      if (!made.has(name)) made.set(name, tap(name));
+      return made.get(name) ?? super.get(name);
+    }
+  }
+  return Object.assign(new Tapped(weights), { adapted: weights.adapted });
 }

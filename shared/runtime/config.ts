@@ -50,7 +50,7 @@ export interface Config {
   run: { dir: string; interruptedExitCode: number; overrides: ConfigOverride[] };
   cluster: {
     workers: number; minWorkers: number; maxRestarts: number; restartWaitMs: number; host: string; port: number; spawn: boolean; coordinator: string; workerHost: string; advertiseHost: string;
-    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; ringTimeoutMs: number; maxStepMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
+    wire: 'fp32' | 'fp16' | 'bf16'; transport: 'tcp' | 'grpc'; chunkBytes: number; bucketBytes: number; ringTimeoutMs: number; maxStepMs: number; heartbeatMs: number; joinTimeoutMs: number; coordinatorTimeoutMs: number;
     checksumEvery: number; testHookStepSleepMs: number; checkpointEvery: number; keepCheckpoints: number; lossScale: number; lossScaleWindow: number;
     workerPort: number; ringPort: number; healthPort: number;
   };
@@ -208,6 +208,7 @@ const schema: convict.Schema<Config> = {
     wire: { doc: 'All-reduce wire format: fp32, or fp16/bf16 (mixed precision on the wire, with dynamic loss scaling).', format: ['fp32', 'fp16', 'bf16'], default: 'fp32', env: 'DSI_WIRE', arg: 'wire' },
     transport: { doc: "All-reduce data plane: tcp (collective.proto's Relay messages, length-framed on a raw socket) or grpc (the same messages on HTTP/2 streams). tcp by default: grpc-js spends 3-4x a raw socket's CPU per byte, and where ranks share cores that CPU is the all-reduce's limit (README, Cluster). gRPC stays the control plane either way.", format: ['tcp', 'grpc'], default: 'tcp', env: 'DSI_TRANSPORT', arg: 'transport' },
     chunkBytes: { doc: 'All-reduce chunk size on the wire (< 4 MiB).', format: 'positive-int', default: 1048576, arg: 'chunk-bytes' },
+    bucketBytes: { doc: 'Gradient bucket size (float32 bytes): a bucket is all-reduced as soon as the backward pass has finished its gradients, while the rest is computed (as PyTorch DDP\'s buckets); 0: one all-reduce of the whole gradient after the backward pass.', format: 'nonneg-int', default: 1048576, arg: 'bucket-bytes' },
     ringTimeoutMs: { doc: 'A ring neighbour silent for this long is dead.', format: 'positive-int', default: 60000, arg: 'ring-timeout-ms' },
     maxStepMs: { doc: 'A worker whose heartbeats say it has been inside one step longer than this is dropped: its process answers but its compute does not end (a hung compute thread). 0: no limit; a slow step is never taken for a dead worker, heartbeats decide that.', format: 'nonneg-int', default: 0, arg: 'max-step-ms' },
     heartbeatMs: { doc: 'Worker heartbeat interval.', format: 'positive-int', default: 1000, arg: 'heartbeat-ms' },

@@ -9,7 +9,7 @@ import type { Logger } from '../runtime/log.js';
 import type { T5Config } from '../model/config.js';
 import type { ParamLayout } from '../model/params.js';
 import { weightsFromFlat, type Weights } from '../model/t5.js';
-import { accumulateWeightedGradients, type OutputVocabulary, type WeightedBatch } from '../model/grads.js';
+import { accumulateWeightedGradients, type GradientDone, type OutputVocabulary, type WeightedBatch } from '../model/grads.js';
 import type { DropoutContext } from '../model/layers.js';
 import { adamWStep, clipByGlobalNorm } from './adamw.js';
 import type { TrainState } from './setup.js';
@@ -47,7 +47,7 @@ export interface ReducedGradient {
   loss: number;
   skip?: boolean;
   /** The all-reduce's figures (gradient_sync.ts RingFigures); absent: no all-reduce ran. */
-  ring?: { waitMs: number; bytesSent: number };
+  ring?: { waitMs: number; bytesSent: number; overlappedMs?: number };
 }
 
 /** Averages this worker's gradient (and loss) over workers: gradient_sync.ts GradientSync; absent: the identity. */
@@ -171,8 +171,12 @@ export class Trainer {
     return stepStats(this.o.cfg, this.o.worldSize, this.state.step, c, reduced, reduceMs, a);
   }
 
-  /** Phases 1-2: the learning rate, then forward + backward over this worker's micro-batches into `gradient`. */
-  async computeGradients(): Promise<ComputedGradient> {
+  /**
+   * Phases 1-2: the learning rate, then forward + backward over this worker's micro-batches into
+   * `gradient`. `final(i)`: parameter i's gradient for the whole step is in `gradient` (told during
+   * the last micro-batch's backward pass, each parameter once; the all-reduce may start on it).
+   */
+  async computeGradients(final?: GradientDone): Promise<ComputedGradient> {
     const { cfg, model, layout, data, rank, worldSize } = this.o;
     const s = this.state;
     // 1) learning rate: a pure function of the step
@@ -191,7 +195,7 @@ export class Trainer {
     // LoRA dropout draws from the same context, so it needs one even when the model's own rate is 0
     const dropping = rate > 0 || (cfg.train.mode !== 'full' && cfg.lora.dropout > 0);
     try {
-      for (const positions of micro) {
+      for (const [k, positions] of micro.entries()) {
         const td = performance.now();
         const examples = positions.map((p) => data.exampleAt(p));
         // examples of like length forward together: a 64-token passage must not pad 100 8-token spans to 64
@@ -209,7 +213,8 @@ export class Trainer {
           return { batch: padBatch(ex.map((e) => e.input), ex.map((e) => e.target)), weight: (worldSize * targetTokens) / globalTargetTokens, ...(drop ? { drop } : {}) };
         });
         dataMs += performance.now() - td;
-        const r = await accumulateWeightedGradients(model, layout, weights, groups, this.gradient, this.o.output, cfg.train.labelSmoothing);
+        const last = k === micro.length - 1;
+        const r = await accumulateWeightedGradients(model, layout, weights, groups, this.gradient, this.o.output, cfg.train.labelSmoothing, last ? final : undefined);
         lossSum += r.loss;
         peakTensorBytes = Math.max(peakTensorBytes, r.tensorBytes);
         tokens += r.tokens;

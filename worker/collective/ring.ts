@@ -98,6 +98,8 @@ export interface AllReduceOptions {
   step: number;
   /** Wire format for this call; every rank must pass the same one. @default the ring's `wire` */
   wire?: WireName;
+  /** Bucket of the step's gradient this call reduces; every rank must pass the same one. @default 0 */
+  bucket?: number;
 }
 
 export interface AllReduceResult {
@@ -137,7 +139,7 @@ export class Ring {
     if (this.busy) throw new Error(`rank ${rank}: allReduceMean(step ${options.step}) called while another all-reduce is running`);
     this.busy = true;
     try {
-      return await this.run(buffer, options.step, options.wire ?? this.options.wire);
+      return await this.run(buffer, { step: options.step, bucket: options.bucket ?? 0 }, options.wire ?? this.options.wire);
     } catch (e) {
       const error = e instanceof Error ? e : new Error(String(e));
       this.failure ??= error;
@@ -166,14 +168,15 @@ export class Ring {
     for (const w of this.closedWaiters.splice(0)) w(reason);
   }
 
-  private async run(buffer: Float32Array, step: number, wire: WireName): Promise<AllReduceResult> {
+  private async run(buffer: Float32Array, at: { step: number; bucket: number }, wire: WireName): Promise<AllReduceResult> {
     const { worldSize: N, rank, timeoutMs, chunkBytes, pipelineDepth } = this.options;
+    const { step } = at;
     const t0 = performance.now();
     if (N === 1 || buffer.length === 0) {
       return { overflow: hasNonFinite(buffer), elapsedMs: performance.now() - t0, waitMs: 0, bytesSent: 0, bytesReceived: 0 };
     }
     const plan = new RingPlan(buffer.length, N, Math.floor(chunkBytes / bytesPerElement(wire)));
-    const header = this.headerMaker(step, wire);
+    const header = this.headerMaker(at, wire);
     const queue = new SendQueue({
       send: (chunk) => this.peer.send(chunk),
       depth: pipelineDepth,
@@ -198,7 +201,7 @@ export class Ring {
       const tWait = performance.now();
       const chunk = await this.receiveChunk(step, want, sendFailure);
       waitMs += performance.now() - tWait;
-      this.check(chunk, want, step, wire);
+      this.check(chunk, want, at, wire);
       bytesReceived += chunk.data.byteLength;
       const values = buffer.subarray(want.start, want.start + want.length); // (want.length,)
       const { segment, chunkIndex } = want;
@@ -233,11 +236,11 @@ export class Ring {
     return { overflow, elapsedMs: performance.now() - t0, waitMs, bytesSent: queue.bytesSent, bytesReceived };
   }
 
-  private headerMaker(step: number, wire: WireName) {
+  private headerMaker({ step, bucket }: { step: number; bucket: number }, wire: WireName) {
     const { runId, epoch, rank } = this.options;
     const dtype = WIRE_DTYPES[wire];
     return (phase: RingPhase__Output, hop: number, segment: number, chunkIndex: number, elementCount: number, nonfinite: boolean) =>
-      ({ runId, ringEpoch: epoch, step, phase, ringPosition: rank, hop, segment, chunkIndex, dtype, elementCount, nonfinite });
+      ({ runId, ringEpoch: epoch, step, bucket, phase, ringPosition: rank, hop, segment, chunkIndex, dtype, elementCount, nonfinite });
   }
 
   /** The next chunk from the left, or RingTimeoutError naming it; a send failure interrupts the wait. */
@@ -262,12 +265,13 @@ export class Ring {
   }
 
   /** Throws RingProtocolError (naming the left rank and this step) unless `c` is exactly `want`. */
-  private check(c: RingChunk__Output, want: ChunkRef, step: number, wire: WireName): void {
+  private check(c: RingChunk__Output, want: ChunkRef, { step, bucket }: { step: number; bucket: number }, wire: WireName): void {
     const { runId, epoch } = this.options;
     const fail = (problem: string): never => { throw new RingProtocolError(this.left, step, problem); };
     if (c.runId !== runId || c.ringEpoch !== epoch) fail(`it belongs to run '${c.runId}' epoch ${c.ringEpoch}, this ring is run '${runId}' epoch ${epoch}`);
     if (c.ringPosition !== this.left) fail(`it says it comes from ring position ${c.ringPosition}`);
     if (c.step !== step) fail(`it is for step ${c.step}, this rank is at step ${step} (the ranks disagree on the step)`);
+    if (c.bucket !== bucket) fail(`it is for bucket ${c.bucket} of the gradient, this rank reduces bucket ${bucket} (the ranks cut the gradient into different buckets)`);
     if (c.phase !== want.phase || c.hop !== want.hop || c.segment !== want.segment || c.chunkIndex !== want.chunkIndex)
       fail(`it is ${describeChunk(c)}, expected ${describeChunk(want)}`);
     const got = wireFromDtype(c.dtype);

@@ -15,7 +15,8 @@ import { setUpTraining, type TrainingSetup } from '../../shared/training/setup.j
 import { decoderOutput, trainingData } from '../../shared/training/training_data.js';
 import { Trainer } from '../../shared/training/trainer.js';
 import type { Config } from '../../shared/runtime/config.js';
-import type { RequestKind, SharedSetup, ThreadReply, ThreadRequest, ThreadRequests } from './protocol.js';
+import { GradientBuckets } from '../../shared/training/gradient_buckets.js';
+import type { BucketFull, RequestKind, SharedSetup, ThreadReply, ThreadRequest, ThreadRequests } from './protocol.js';
 
 type Handler<K extends RequestKind> = (req: ThreadRequests[K]['req']) => Promise<ThreadRequests[K]['res']> | ThreadRequests[K]['res'];
 
@@ -35,6 +36,10 @@ class ComputeThread {
   private setup: TrainingSetup | undefined;
   private trainer: Trainer | undefined;
   private cfg: Config | undefined;
+  private buckets: GradientBuckets | undefined;
+
+  /** `post`: sends an event to the main thread (the thread's port). */
+  constructor(private readonly post: (event: BucketFull) => void) {}
 
   readonly handlers: { [K in RequestKind]: Handler<K> } = {
     init: async ({ backend, webgpuApi }) => ({ backend: (await initBackend(backend, { webgpuApi })).name }),
@@ -45,7 +50,9 @@ class ComputeThread {
       trainer.state.step = step;   // the main thread's count rules (it rewinds after a lost worker)
       const sleepMs = this.cfg?.cluster.testHookStepSleepMs ?? 0;
       if (sleepMs > 0) blockFor(sleepMs);
-      return trainer.computeGradients();
+      // each bucket, once the backward pass has finished its gradients: the main thread reduces it meanwhile
+      const full = this.readyBuckets().counter((bucket) => this.post({ event: 'bucketFull', step, bucket }));
+      return trainer.computeGradients(full);
     },
     apply: ({ step, t, lr, skip, loss }) => {
       const trainer = this.ready();
@@ -71,6 +78,11 @@ class ComputeThread {
     return this.trainer;
   }
 
+  private readyBuckets(): GradientBuckets {
+    if (!this.buckets) throw new Error('the compute thread was asked to train before prepare');
+    return this.buckets;
+  }
+
   /** Data, model state (moved into shared memory), trainer. */
   private async prepare(r: ThreadRequests['prepare']['req']): Promise<SharedSetup> {
     const { cfg } = r;
@@ -84,18 +96,19 @@ class ComputeThread {
     st.opt.v = shared(st.opt.v);
     // full: one array is both (the trained weights); lora/qlora: the frozen base, pruned in place by pruneBase
     setup.baseParams = full ? st.params : shared(setup.baseParams);
-    const fused = new Float32Array(new SharedArrayBuffer((setup.trainLayout.total + 1) * 4));
+    const fused = new Float32Array(new SharedArrayBuffer((setup.trainLayout.total + 1) * 4));   // the loss, then the gradient
+    this.buckets = new GradientBuckets(setup.trainLayout, cfg.cluster.bucketBytes);
     const examples = trainingData(cfg, data);
     const output = decoderOutput(cfg, data);
     const log = createLogger({ level: cfg.runtime.logLevel }).child({ component: 'compute-thread' });
     this.setup = setup;
     this.trainer = new Trainer({
       cfg, model: setup.model, layout: setup.trainLayout, ...(setup.adapted ? { weights: setup.adapted } : {}),
-      data: examples.source, ...(output ? { output } : {}), rank: r.rank, worldSize: r.worldSize, log, grad: fused.subarray(0, setup.trainLayout.total),
+      data: examples.source, ...(output ? { output } : {}), rank: r.rank, worldSize: r.worldSize, log, grad: fused.subarray(1),
     }, st);
     return {
       model: setup.model, baseLayout: setup.baseLayout, trainLayout: setup.trainLayout, adapted: setup.adapted !== undefined, memory: setup.memory,
-      step: st.step, t: st.opt.t, params: st.params, m: st.opt.m, v: st.opt.v, baseParams: setup.baseParams, fused,
+      step: st.step, t: st.opt.t, params: st.params, m: st.opt.m, v: st.opt.v, baseParams: setup.baseParams, fused, buckets: this.buckets.buckets,
       mix: examples.mix, decoderOutputRows: output?.ids.length ?? setup.model.vocabSize,
       ...(setup.masks ? { masks: setup.masks } : {}), lossScaleGoodSteps: checkpointGoodSteps(setup.resumedRunConfig),
     };
@@ -104,7 +117,7 @@ class ComputeThread {
 
 const port = parentPort;
 if (!port) throw new Error('compute_thread.js runs as a worker_threads Worker (worker/compute/step_thread.ts starts it)');
-const thread = new ComputeThread();
+const thread = new ComputeThread((event) => port.postMessage(event));
 // one request at a time, in order: the main thread awaits each answer before it asks again
 let queue = Promise.resolve();
 port.on('message', (msg: ThreadRequest) => {

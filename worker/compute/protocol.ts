@@ -4,6 +4,8 @@
  * the gradient and the frozen base live in SharedArrayBuffers both threads view: nothing of size is
  * copied between them, and by protocol only one thread touches them at a time (the main thread
  * between requests: snapshots, checksums, uploads, masks; the compute thread inside compute/apply).
+ * The one exception is the gradient during compute: a bucket announced by BucketFull belongs to the
+ * main thread (the all-reduce) from then on, while the compute thread fills the others.
  */
 import type { Config, BackendName, WebGpuApi } from '../../shared/runtime/config.js';
 import type { T5Config } from '../../shared/model/config.js';
@@ -12,6 +14,7 @@ import type { MaskSet } from '../../shared/model/pruning_masks.js';
 import type { MemoryFigures } from '../../shared/model/peft.js';
 import type { AppliedUpdate, ComputedGradient } from '../../shared/training/trainer.js';
 import type { MasksInForce } from '../../shared/training/mask_file.js';
+import type { Bucket } from '../../shared/training/gradient_buckets.js';
 
 export interface ThreadRequests {
   /** Starts the TensorFlow.js backend inside the thread; answers the backend's name. */
@@ -20,7 +23,10 @@ export interface ThreadRequests {
   prepare: { req: { cfg: Config; dataDir: string; resumeFrom: string; rank: number; worldSize: number }; res: SharedSetup };
   /** The ring changed: this worker's slice of each global batch. */
   shard: { req: { rank: number; worldSize: number }; res: void };
-  /** Phases 1-2 of `step` (0-based) from the shared parameters; the gradient lands in SharedSetup.gradient. */
+  /**
+   * Phases 1-2 of `step` (0-based) from the shared parameters; the gradient lands in SharedSetup.fused.
+   * Before the answer, a BucketFull event for each bucket as its gradients become final.
+   */
   compute: { req: { step: number }; res: ComputedGradient };
   /** Phase 4 with the reduced gradient in SharedSetup.gradient; `t` is AdamW's step count before it; answers it after. */
   apply: { req: { step: number; t: number; lr: number; skip: boolean; loss: number }; res: AppliedUpdate & { t: number } };
@@ -48,6 +54,16 @@ export type ThreadReply =
   | { id: number; ok: true; res: unknown }
   | { id: number; ok: false; error: { name: string; message: string; stack?: string } };
 
+/**
+ * Sent by the compute thread inside a compute request, unasked: every gradient of bucket `bucket`
+ * (SharedSetup.buckets) is final in the shared buffer for `step`, and the thread writes it no more
+ * this step: the main thread may all-reduce it while the backward pass goes on.
+ */
+export interface BucketFull { event: 'bucketFull'; step: number; bucket: number }
+
+/** Everything the compute thread posts: answers, and the events inside a compute request. */
+export type ThreadMessage = ThreadReply | BucketFull;
+
 /** The training state in shared memory, as both threads see it. */
 export interface SharedSetup {
   model: T5Config;
@@ -63,8 +79,10 @@ export interface SharedSetup {
   v: Float32Array;
   /** The whole model's weights (full: the same memory as params; lora/qlora: the frozen base). */
   baseParams: Float32Array;
-  /** trainLayout.total + 1 elements: the gradient, then the loss (the all-reduce's buffer, GradientSync.fused). */
+  /** trainLayout.total + 1 elements: the loss, then the gradient (the all-reduce's buffer, GradientSync.fused). */
   fused: Float32Array;
+  /** The buckets of `fused` in reduce order (shared/training/gradient_buckets.ts), cut by the thread that fills them. */
+  buckets: Bucket[];
   mix: string;
   decoderOutputRows: number;
   /** Resumed: the pruning masks in force in the checkpoint (they hold from its first step). */

@@ -8,9 +8,10 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../shared/runtime/log.js';
 import type { Config } from '../../shared/runtime/config.js';
 import type { TrainState } from '../../shared/training/setup.js';
-import { stepStats, type GradientReducer, type ReducedGradient, type StepStats } from '../../shared/training/trainer.js';
+import { stepStats, type ReducedGradient, type StepStats } from '../../shared/training/trainer.js';
+import type { GradientSync } from '../../shared/training/gradient_sync.js';
 import type { MaskSet } from '../../shared/model/pruning_masks.js';
-import type { RequestKind, SharedSetup, ThreadMemory, ThreadReply, ThreadRequests } from './protocol.js';
+import type { RequestKind, SharedSetup, ThreadMemory, ThreadMessage, ThreadReply, ThreadRequests } from './protocol.js';
 
 export type StepPhase = 'idle' | 'compute' | 'reduce' | 'optimizer';
 
@@ -31,11 +32,13 @@ export class StepThread {
   private worldSize = 1;
   /** The main thread's view of the trainable state (shared memory; touched only between requests). */
   state: TrainState | undefined;
-  sync: GradientReducer | undefined;
+  sync: GradientSync | undefined;
   progress: StepProgress = { step: 0, phase: 'idle', sinceMs: Date.now() };
+  /** The step in flight's bucket promises, resolved as the compute thread reports them full. */
+  private bucketWaits: { step: number; resolvers: Array<() => void> } | undefined;
 
   private constructor(private readonly thread: Worker, private readonly log: Logger) {
-    thread.on('message', (r: ThreadReply) => this.answer(r));
+    thread.on('message', (m: ThreadMessage) => this.answer(m));
     thread.on('error', (e) => this.die(new ComputeThreadError(`the compute thread failed: ${e.message}`, { cause: e })));
     thread.on('exit', (code) => this.die(new ComputeThreadError(`the compute thread exited (${code})`)));
   }
@@ -71,18 +74,29 @@ export class StepThread {
     return this.call('memory', {});
   }
 
-  /** One step: compute (thread) -> reduce (here: the ring) -> clip and AdamW (thread). */
+  /**
+   * One step: compute (thread) -> reduce (here: the ring) -> clip and AdamW (thread). The reduce
+   * starts inside the compute phase: each bucket goes over the ring as soon as the thread says its
+   * gradients are final; what is left after the compute phase is the step's exposed reduce.
+   */
   async step(): Promise<StepStats> {
     const { state, shared, cfg } = this.ready();
     const step = state.step;
     const t0 = performance.now();
+    let t1 = t0;
     this.enter(step, 'compute');
-    try {
-      const c = await this.call('compute', { step });
+    const full = this.awaitBuckets(step, shared.buckets.length);
+    const computing = this.call('compute', { step }).then((c) => {
+      t1 = performance.now();
       this.enter(step, 'reduce');
-      const t1 = performance.now();
-      const grad = shared.fused.subarray(0, shared.trainLayout.total);
-      const reduced: ReducedGradient = this.sync ? await this.sync.reduce(grad, c.lossSum, step) : { grad, loss: c.lossSum };
+      return c;
+    });
+    try {
+      const reduced: ReducedGradient = this.sync
+        ? await this.sync.reduceAsComputed(step, { bucketFull: (b) => full[b] as Promise<void>, ended: computing.then((c) => c.lossSum) })
+            .catch(async (e: unknown) => { await computing.catch(() => undefined); throw e; })   // the thread leaves the buffer first
+        : { grad: shared.fused.subarray(1), loss: (await computing).lossSum };
+      const c = await computing;
       const reduceMs = performance.now() - t1;
       this.enter(step, 'optimizer');
       const a = await this.call('apply', { step, t: state.opt.t, lr: c.lr, skip: reduced.skip === true, loss: reduced.loss });
@@ -90,11 +104,20 @@ export class StepThread {
       state.step = step + 1;
       // what the thread costs: the step's wall time less the phases' own (messages, the thread's wake-ups)
       const threadMs = performance.now() - t0 - c.computeMs - reduceMs - a.optimizerMs;
-      this.log.debug({ step: state.step, computeMs: c.computeMs, reduceMs, optimizerMs: a.optimizerMs, threadMs }, 'step phases');
+      this.log.debug({ step: state.step, computeMs: c.computeMs, reduceMs, overlappedMs: reduced.ring?.overlappedMs ?? 0, optimizerMs: a.optimizerMs, threadMs }, 'step phases');
       return stepStats(cfg, this.worldSize, state.step, c, reduced, reduceMs, a);
     } finally {
+      this.bucketWaits = undefined;
       this.progress = { step: state.step, phase: 'idle', sinceMs: Date.now() };
     }
+  }
+
+  /** One promise per bucket of `step`, resolved by the compute thread's BucketFull events. */
+  private awaitBuckets(step: number, count: number): Array<Promise<void>> {
+    const resolvers: Array<() => void> = [];
+    const waits = Array.from({ length: count }, () => new Promise<void>((resolve) => { resolvers.push(resolve); }));
+    this.bucketWaits = { step, resolvers };
+    return waits;
   }
 
   /** Ends the thread (its backend and tensors with it). */
@@ -121,7 +144,12 @@ export class StepThread {
     });
   }
 
-  private answer(r: ThreadReply): void {
+  private answer(m: ThreadMessage): void {
+    if ('event' in m) {
+      if (this.bucketWaits?.step === m.step) this.bucketWaits.resolvers[m.bucket]?.();
+      return;
+    }
+    const r: ThreadReply = m;
     const p = this.pending.get(r.id);
     if (!p) return;
     this.pending.delete(r.id);

@@ -40,6 +40,11 @@ export interface RingChunk {
    */
   'nonfinite'?: (boolean);
   /**
+   * Which bucket of the step's gradient (shared/training/gradient_buckets.ts): a step reduces its
+   * buckets one after another, in the same order on every rank.
+   */
+  'bucket'?: (number);
+  /**
    * Raw little-endian elements in `dtype`. Kept the last field: the encoder appends it after the
    * other fields without re-copying it through the protobuf writer.
    */
@@ -82,6 +87,11 @@ export interface RingChunk__Output {
    * All-gather only: the owner saw a non-finite value (Inf/NaN) in this chunk's final mean.
    */
   'nonfinite': (boolean);
+  /**
+   * Which bucket of the step's gradient (shared/training/gradient_buckets.ts): a step reduces its
+   * buckets one after another, in the same order on every rank.
+   */
+  'bucket': (number);
   /**
    * Raw little-endian elements in `dtype`. Kept the last field: the encoder appends it after the
    * other fields without re-copying it through the protobuf writer.
