@@ -10,7 +10,7 @@ test('fast RingChunk serializer writes the same bytes as proto-loader, and they 
     const data = Buffer.from(Array.from({ length: size }, (_, i) => (i * 31) & 0xff));
     const chunk = {
       runId: 'run-7', ringEpoch: 3, step: 4_000_000_000, phase: 'RING_PHASE_ALL_GATHER' as const, ringPosition: 2,
-      hop: 1, segment: 3, chunkIndex: 9, dtype: 'WIRE_DTYPE_BF16' as const, elementCount: size, nonfinite: true, data,
+      hop: 1, segment: 3, chunkIndex: 9, dtype: 'WIRE_DTYPE_BF16' as const, elementCount: size, nonfinite: true, bucket: 5, data,
     };
     const bytes = fast(chunk);
     assert.deepEqual(bytes, relay.responseSerialize(chunk), `size ${size}`);
