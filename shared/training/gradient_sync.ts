@@ -132,13 +132,12 @@ export class GradientSync implements GradientReducer {
     let computing = true;
     const ended = progress.ended.then((loss) => { computing = false; return loss; });
     ended.catch(() => undefined);   // a failed compute phase is seen where it is awaited, or by the caller
-    let overflow = false, loss = NaN;
+    let overflow = false;
     const figures: RingFigures = { waitMs: 0, bytesSent: 0, overlappedMs: 0 };
     for (const [bucket, { start, end }] of this.buckets.entries()) {
-      if (start === 0) {
-        loss = await ended;
-        fused[0] = loss;
-      } else await Promise.race([progress.bucketFull(bucket), ended]);
+      // the last bucket holds the loss: known when the compute phase ends (the race: never wait past it)
+      if (start === 0) fused[0] = await ended;
+      else await Promise.race([progress.bucketFull(bucket), ended]);
       const t0 = performance.now(), hidden = computing;
       const from = Math.max(start, 1);
       if (S !== 1) for (let i = from; i < end; i++) fused[i] = (fused[i] as number) * S;
@@ -149,7 +148,7 @@ export class GradientSync implements GradientReducer {
       if (hidden) figures.overlappedMs += performance.now() - t0;
       else figures.waitMs += r.waitMs;
     }
-    loss = fused[0] as number;   // the mean over the ring
+    const loss = fused[0] as number;   // the mean over the ring
     return { overflow: overflow || !Number.isFinite(loss), loss, ring: figures };
   }
 }
