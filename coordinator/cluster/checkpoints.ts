@@ -25,23 +25,28 @@ export function listCheckpoints(runDir: string): Array<{ step: number; dir: stri
   }).sort((a, b) => b.step - a.step);
 }
 
-/** Why a checkpoint folder is not usable, or undefined when every file matches its checksum. */
-export function checkpointProblem(dir: string): string | undefined {
+/** A checkpoint folder's trainer_state.json once every file matched its checksum, or why it is not usable. */
+function verifiedState(dir: string): { state: VerifiedState } | { problem: string } {
   try {
-    readVerifiedState(dir);
-    return undefined;
+    return { state: readVerifiedState<VerifiedState>(dir) };
   } catch (e) {
-    return (e as Error).message;
+    return { problem: (e as Error).message };
   }
 }
 
-/** The newest valid checkpoint; the problems of newer invalid ones are returned for the log. */
-export function newestValidCheckpoint(runDir: string): { dir: string; step: number; skipped: string[] } | undefined {
+/** What a resume reads from trainer_state.json (shared/training/checkpoint.ts TrainerStateFile). */
+export interface VerifiedState { run_config: unknown; data_dir: string; step: number; files?: Record<string, string> }
+
+/**
+ * The newest valid checkpoint and its verified trainer_state.json (each file hashed once, here); the
+ * problems of newer invalid ones are returned for the log.
+ */
+export function newestValidCheckpoint(runDir: string): { dir: string; step: number; state: VerifiedState; skipped: string[] } | undefined {
   const skipped: string[] = [];
   for (const c of listCheckpoints(runDir)) {
-    const problem = checkpointProblem(c.dir);
-    if (!problem) return { ...c, skipped };
-    skipped.push(problem);
+    const v = verifiedState(c.dir);
+    if ('state' in v) return { ...c, state: v.state, skipped };
+    skipped.push(v.problem);
   }
   return undefined;
 }

@@ -8,7 +8,6 @@ import { describeConfig, flagValue, hasFlag, loadConfig, peekConfig, type Config
 import { ConfigError } from '../../shared/runtime/errors.js';
 import { openConsole } from '../../shared/runtime/log.js';
 import { formatAdapter } from '../../shared/runtime/webgpu.js';
-import { readVerifiedState } from '../../shared/training/checkpoint.js';
 import { resumedConfig } from '../../shared/training/resume_config.js';
 import { runCluster, type ClusterSummary } from '../cluster/run_cluster.js';
 import { newestValidCheckpoint } from '../cluster/checkpoints.js';
@@ -77,7 +76,7 @@ function startConfig(args: string[]): StartConfig {
     if (value === 'true') throw new ConfigError('run.dir', `--resume: no valid checkpoint under ${path.join(runDir, 'checkpoints')}`);
     return { cfg: loadConfig({ args }), resume: false, changes: [], notes };
   }
-  const st = readVerifiedState<{ run_config: unknown; data_dir: string; step: number; files?: Record<string, string> }>(found.dir);
+  const st = found.state;   // verified by newestValidCheckpoint: its files are not hashed again
   const { cfg, changes } = resumedConfig({ runConfig: st.run_config, dataDir: st.data_dir, step: st.step, dir: found.dir }, { args });
   return { cfg, resume: true, changes, notes };
 }
