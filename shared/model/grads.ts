@@ -182,7 +182,9 @@ async function accumulate(
 
 /**
  * `weights` with the trainable tensors swapped for what `tap(name)` gives, each made at its first
- * read: the tap then sits on the tape just before the parameter's first use.
+ * read: the tap then sits on the tape just before the parameter's first use. A tap made inside an
+ * inner tf.tidy would be disposed with it; the model's functions have none (layers.ts: they run in
+ * the caller's tidy).
  */
 function tappedWeights(weights: Weights, tap: (name: string) => tf.Tensor | undefined): Weights {
   const made = new Map<string, tf.Tensor | undefined>();
