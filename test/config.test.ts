@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, positionals } from '../shared/runtime/config.js';
+import { loadConfig, positionals, withoutFlags } from '../shared/runtime/config.js';
 
 test('precedence: a config file beats defaults, env beats the file, flags beat env', (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'dsi-config-'));
@@ -32,4 +32,9 @@ test('errors say which key and what to do', () => {
 
 test('positionals skip flag values but keep the words of a query', () => {
   assert.deepEqual(positionals(['--run-dir', 'runs/x', 'what is dsi', '--json', '--beam-size=5', 'second']), ['what is dsi', 'second']);
+});
+
+test('withoutFlags drops a command\'s own flags with their values, in either form, and keeps the rest', () => {
+  assert.deepEqual(withoutFlags(['--rounds', '3', '--steps', '10', '--only=a,b', '--json', '--workers', '2'], ['rounds', 'only', 'workers']), ['--steps', '10', '--json']);
+  assert.deepEqual(withoutFlags(['--roundsx', '1'], ['rounds']), ['--roundsx', '1'], 'another flag that starts alike stays (loadConfig names it)');
 });

@@ -1,5 +1,5 @@
 /** `coordinator bench <what>`: benchmarks that print figures (never pass/fail). */
-import { describeConfig, flagValue, hasFlag, loadConfig, positionals, type Config } from '../../shared/runtime/config.js';
+import { describeConfig, flagValue, hasFlag, loadConfig, positionals, withoutFlags, type Config } from '../../shared/runtime/config.js';
 import { openConsole, type LogConsole, type Logger } from '../../shared/runtime/log.js';
 import type { LogFormat } from '../../shared/runtime/config.js';
 import { initBackend } from '../../shared/runtime/backend.js';
@@ -81,7 +81,7 @@ async function benchOverlapCli(args: string[], what: string): Promise<number> {
   // the rest are the shared run settings, by default the retrieval recipe's batch for 30 steps
   const rounds = Number(flagValue(args, 'rounds') ?? 2);
   if (!Number.isInteger(rounds) || rounds <= 0) throw new ConfigError('rounds', `bench overlap needs --rounds as an integer > 0, got ${flagValue(args, 'rounds')}`);
-  const rest = args.filter((a) => a !== what).filter((a, i, all) => !a.startsWith('--rounds') && all[i - 1] !== '--rounds' && !a.startsWith('--workers') && all[i - 1] !== '--workers');
+  const rest = withoutFlags(args.filter((a) => a !== what), ['rounds', 'workers']);
   const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', '30']), '--checkpoint-every', '0', '--no-nats', '--max-queries', '2'];
   const cfg = loadConfig({ args: [...defaults, ...rest] });
   if (cfg.cluster.bucketBytes === 0) throw new ConfigError('cluster.bucketBytes', 'bench overlap compares --bucket-bytes 0 with a size > 0: give that size, or leave the default');
@@ -96,7 +96,7 @@ async function benchTechniquesCli(args: string[], what: string): Promise<number>
   const only = flagValue(args, 'only')?.split(',');
   const unknown = only?.filter((t) => !(t in TECHNIQUES));
   if (unknown?.length) throw new ConfigError('only', `unknown technique(s) ${unknown.join(', ')}; available: ${Object.keys(TECHNIQUES).join(', ')}`);
-  const rest = args.filter((a) => a !== what).filter((a, i, all) => !a.startsWith('--only') && all[i - 1] !== '--only');
+  const rest = withoutFlags(args.filter((a) => a !== what), ['only']);
   const defaults = [...(flagValue(rest, 'steps') ? [] : ['--steps', String(TECHNIQUES_STEPS)]), ...(flagValue(rest, 'workers') ? [] : ['--workers', '2'])];
   const cfg = loadConfig({ args: [...defaults, ...rest] });
   const rows = await withConsole(cfg, (log, terminal) => benchTechniques([...defaults, ...rest], log, only, terminal.pretty ? terminal : undefined));
@@ -142,7 +142,7 @@ async function benchQualityCli(args: string[], what: string): Promise<number> {
 async function benchPrepareCli(args: string[], what: string): Promise<number> {
   // --passages N: the scale benchmark (N and 4N synthetic passages); its own flag, not a run setting
   const passages = flagValue(args, 'passages');
-  const rest = args.filter((a, i) => a !== what && a !== '--passages' && args[i - 1] !== '--passages' && !a.startsWith('--passages='));
+  const rest = withoutFlags(args.filter((a) => a !== what), ['passages']);
   const cfg = loadConfig({ args: rest });
   if (passages !== undefined && !/^\d+$/.test(passages)) throw new ConfigError('passages', `bench prepare needs --passages as an integer, got ${passages}`);
   return withConsole(cfg, (log) => benchPrepare(cfg, log, passages === undefined ? undefined : Number(passages)));

@@ -343,6 +343,11 @@ export function flagValue(args: string[], name: string): string | undefined {
   return undefined;
 }
 
+/** `args` without the flags `names` and their values (`--name value` or `--name=value`): a command's own flags, not run settings. */
+export function withoutFlags(args: string[], names: readonly string[]): string[] {
+  return args.filter((a, i) => !names.some((n) => a === `--${n}` || a.startsWith(`--${n}=`) || args[i - 1] === `--${n}`));
+}
+
 /** Words that are neither flags nor flag values (e.g. the query of `search`). */
 export function positionals(args: string[]): string[] {
   const out: string[] = [];
