@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { readVerifiedState } from '../../shared/training/checkpoint.js';
+import { readVerifiedState, type TrainerStateFile } from '../../shared/training/checkpoint.js';
 import { CheckpointWriteError, ConfigError } from '../../shared/runtime/errors.js';
 
 const CHECKPOINTS = 'checkpoints';
@@ -26,22 +26,19 @@ export function listCheckpoints(runDir: string): Array<{ step: number; dir: stri
 }
 
 /** A checkpoint folder's trainer_state.json once every file matched its checksum, or why it is not usable. */
-function verifiedState(dir: string): { state: VerifiedState } | { problem: string } {
+function verifiedState(dir: string): { state: TrainerStateFile } | { problem: string } {
   try {
-    return { state: readVerifiedState<VerifiedState>(dir) };
+    return { state: readVerifiedState<TrainerStateFile>(dir) };
   } catch (e) {
     return { problem: (e as Error).message };
   }
 }
 
-/** What a resume reads from trainer_state.json (shared/training/checkpoint.ts TrainerStateFile). */
-export interface VerifiedState { run_config: unknown; data_dir: string; step: number; files?: Record<string, string> }
-
 /**
  * The newest valid checkpoint and its verified trainer_state.json (each file hashed once, here); the
  * problems of newer invalid ones are returned for the log.
  */
-export function newestValidCheckpoint(runDir: string): { dir: string; step: number; state: VerifiedState; skipped: string[] } | undefined {
+export function newestValidCheckpoint(runDir: string): { dir: string; step: number; state: TrainerStateFile; skipped: string[] } | undefined {
   const skipped: string[] = [];
   for (const c of listCheckpoints(runDir)) {
     const v = verifiedState(c.dir);

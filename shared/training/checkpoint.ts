@@ -28,7 +28,8 @@ export interface TrainingCheckpoint {
   masks?: MasksInForce;
 }
 
-interface TrainerStateFile {
+/** trainer_state.json of a full-model checkpoint. */
+export interface TrainerStateFile {
   step: number;
   adam_t: number;
   data_dir: string;
