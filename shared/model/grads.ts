@@ -153,13 +153,13 @@ async function accumulate(
   const index = new Map(names.map((n, i) => [n, i]));
   const { value, grads } = tf.tidy(() => {
     const f = (...xs: tf.Tensor[]): tf.Scalar => {
-      const w = inBackward
-        ? tappedWeights(weights, (n) => {
-          const i = index.get(n);
-          return i === undefined ? undefined : gradientTap(xs[i] as tf.Tensor, (dy) => accumulateInto(i, dy.dataSync() as Float32Array));
-        })
-        : Object.assign(new Map(weights), { adapted: weights.adapted });   // LoRA settings travel with the copy
-      if (!inBackward) names.forEach((n, i) => w.set(n, xs[i] as tf.Tensor));
+      // the trainable names read the differentiated tensors xs (tapped on wasm/cpu), the rest `weights`' own
+      const w = swappedWeights(weights, (n) => {
+        const i = index.get(n);
+        if (i === undefined) return undefined;
+        const x = xs[i] as tf.Tensor;
+        return inBackward ? gradientTap(x, (dy) => accumulateInto(i, dy.dataSync() as Float32Array)) : x;
+      });
       const losses = groups.map((g) => tf.mul(batchLoss(c, w, g.batch, g.drop, output, labelSmoothing), g.weight) as tf.Scalar);
       return (losses.length === 1 ? losses[0] : tf.addN(losses)) as tf.Scalar;
     };
@@ -181,18 +181,19 @@ async function accumulate(
 }
 
 /**
- * `weights` with the trainable tensors swapped for what `tap(name)` gives, each made at its first
- * read: the tap then sits on the tape just before the parameter's first use. A tap made inside an
+ * `weights` with the trainable tensors swapped for what `swap(name)` gives (undefined: keep the
+ * original), each made at its first read: a tap then sits on the tape just before the parameter's
+ * first use. LoRA settings (`adapted`) travel with the copy. A tap made inside an
  * inner tf.tidy would be disposed with it; the model's functions have none (layers.ts: they run in
  * the caller's tidy).
  */
-function tappedWeights(weights: Weights, tap: (name: string) => tf.Tensor | undefined): Weights {
+function swappedWeights(weights: Weights, swap: (name: string) => tf.Tensor | undefined): Weights {
   const made = new Map<string, tf.Tensor | undefined>();
-  class Tapped extends Map<string, tf.Tensor> {
+  class Swapped extends Map<string, tf.Tensor> {
     override get(name: string): tf.Tensor | undefined {
-      if (!made.has(name)) made.set(name, tap(name));
+      if (!made.has(name)) made.set(name, swap(name));
       return made.get(name) ?? super.get(name);
     }
   }
-  return Object.assign(new Tapped(weights), { adapted: weights.adapted });
+  return Object.assign(new Swapped(weights), { adapted: weights.adapted });
 }
